@@ -1,0 +1,43 @@
+"""ss: real-time single-page web apps in Python, on Tornado.
+
+What apps use::
+
+    import ss
+
+    class Actions(ss.Actions):          # app/server/app.py
+        def square(self, number):
+            return number * number
+
+    ss.config                           # the merged config, attribute access
+    await ss.server.app.square(25)      # call actions from server code
+    ss.R                                # redis.asyncio client of the app's store
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .actions import Actions, in_thread
+from .version import __version__
+
+__all__ = ["Actions", "in_thread", "__version__", "config", "server", "R", "env", "publish"]
+
+
+_RUNTIME_ATTRIBUTES = {
+    "config": lambda app: app.config,
+    "env": lambda app: app.env,
+    "server": lambda app: app.server,
+    "R": lambda app: app.store.redis,
+    "publish": lambda app: app.publish,
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Attributes that read from the app running in this process. Anything else
+    # (including submodules not imported yet) is a plain AttributeError.
+    getter = _RUNTIME_ATTRIBUTES.get(name)
+    if getter is None:
+        raise AttributeError(f"module 'ss' has no attribute {name!r}")
+    from .app import current
+
+    return getter(current())

@@ -1,0 +1,29 @@
+"""The base class for server actions in ``app/server/**.py``.
+
+Each call gets a fresh instance with ``self.session`` (the caller's
+:class:`ss.session.Session`) and ``self.request`` (what is known of the
+transport) set before the method runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+class Actions:
+    """Subclass as ``class Actions(ss.Actions)``; public methods become callable actions."""
+
+    session: Any = None
+    request: Any = None
+
+
+def in_thread(func: Callable) -> Callable:
+    """Mark a blocking (synchronous) action to run in a worker thread instead of on the event loop.
+
+    Plain ``def`` actions run on the event loop, which is fastest for quick work;
+    use ``async def`` for I/O, or this decorator for blocking calls (file I/O,
+    a synchronous database driver) so other connections are not held up.
+    """
+    func.__ss_in_thread__ = True
+    return func
+

@@ -1,0 +1,136 @@
+"""The running app: config, store, sessions, API tree and open sockets, in one object.
+
+One ``App`` exists per process; ``ss.config``, ``ss.server``, ``ss.R`` and
+friends read from the current one (see ``ss/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+from . import protocol
+from .api_tree import ApiTree, ApiTreeError, load_api_tree
+from .config import Config, load_config
+from .project import Project
+from .rpc import Dispatcher
+from .pubsub import LocalRouter, Publisher
+from .realtime import RealtimeHooks
+from .session import SessionHooks, SessionStore
+from .store import Store, open_store
+
+__all__ = ["App", "current", "ServerProxy"]
+
+log = logging.getLogger("ss")
+
+_current: "App | None" = None
+
+
+def current() -> "App":
+    """The app of this process. Raises RuntimeError outside a started app."""
+    if _current is None:
+        raise RuntimeError("no ss app is loaded in this process: start one with `python -m ss start` "
+                           "(or ss.testing / `python -m ss console`)")
+    return _current
+
+
+class App:
+    """Everything one ss process serves. Build with ``App.load(root)``, then ``await app.start()``."""
+
+    def __init__(self, project: Project | None, config: Config, hooks: SessionHooks | None = None):
+        global _current
+        self.project = project
+        self.config = config
+        self.env: str = config.env
+        self.store: Store = open_store(config)
+        self.sessions = SessionStore(self.store, config.session.ttl, hooks or RealtimeHooks(self))
+        self.publish = Publisher(self.store)
+        self.router = LocalRouter(self)
+        self.tree = ApiTree()
+        self.dispatcher = Dispatcher(self.tree, show_traceback=bool(config.errors.show_traceback))
+        self.connections: set = set()
+        self.pipeline: Any = None
+        self.server = ServerProxy(self)
+        self._reload_listeners: list[Callable[[], Any]] = []
+        _current = self
+
+    @classmethod
+    def load(cls, root: Path | None, env: str | None = None, overrides: dict | None = None) -> "App":
+        """Read config (raises ConfigError) and build the app for the folder ``root``."""
+        config = load_config(root, env, overrides)
+        return cls(Project(root) if root is not None else None, config)
+
+    def load_actions(self) -> None:
+        """(Re)load app/server into the API tree. Raises ApiTreeError; the old tree stays on failure."""
+        if self.project is None:
+            return
+        self.tree = load_api_tree(self.project.server_dir, self.project.lib_server_dir)
+        self.dispatcher.tree = self.tree
+
+    def reload_actions(self) -> bool:
+        """Reload server code after an edit, keeping connections. Logs and returns False on errors."""
+        try:
+            self.load_actions()
+        except ApiTreeError as exc:
+            log.error("server code not reloaded: %s", exc)
+            return False
+        log.info("server actions reloaded (%d actions)", len(self.tree.actions))
+        for listener in self._reload_listeners:
+            listener()
+        return True
+
+    def on_reload(self, listener: Callable[[], Any]) -> None:
+        self._reload_listeners.append(listener)
+
+    async def start(self) -> None:
+        """Connect the store (StoreUnavailable if it does not answer) and load the server actions."""
+        await self.store.connect()
+        self.load_actions()
+        await self.router.start()
+
+    async def close(self) -> None:
+        global _current
+        if self.pipeline is not None:
+            await self.pipeline.close()
+        await self.store.close()
+        if _current is self:
+            _current = None
+
+    def client_config(self) -> dict:
+        """The ``client.*`` config sent to browsers in the init message (never server secrets)."""
+        return self.config.client.to_dict()
+
+    def send_to_all(self, message: dict) -> None:
+        """Send one message to every open socket of this process (live reload, notices)."""
+        frame = protocol.encode(message)
+        for connection in list(self.connections):
+            connection.send(frame)
+
+
+class ServerProxy:
+    """``ss.server.app.square(25)``: call actions from server code; returns an awaitable."""
+
+    __slots__ = ("_app", "_path")
+
+    def __init__(self, app: App, path: tuple[str, ...] = ()):
+        self._app = app
+        self._path = path
+
+    def __getattr__(self, name: str) -> "ServerProxy":
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return ServerProxy(self._app, self._path + (name,))
+
+    def __call__(self, *args: Any) -> "asyncio.Future":
+        return asyncio.ensure_future(self._app.dispatcher.call(self._path, list(args)))
+
+    def __dir__(self) -> list[str]:
+        node: Any = self._app.tree.root
+        for part in self._path:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        return sorted(node) if isinstance(node, dict) else []
+
+    def __repr__(self) -> str:
+        return f"<ss.server{'.' if self._path else ''}{'.'.join(self._path)}>"

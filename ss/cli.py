@@ -1,0 +1,116 @@
+"""``python -m ss``: new, start, assets, console. Thin commands over library functions."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from .version import __version__
+
+SKELETON = Path(__file__).with_name("skeleton")
+
+
+class CommandError(Exception):
+    """A command cannot go on; the message says what to do. Printed without a traceback, exit 1."""
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    """Create a new app from the skeleton."""
+    target = Path(args.name)
+    if target.exists():
+        raise CommandError(f"{target} already exists: choose another name or remove it first (nothing was changed)")
+    shutil.copytree(SKELETON, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    print(f"Created {target}/")
+    try:
+        from .assets.vendor_libs import install_client_libs
+    except ImportError:
+        notes = ["jQuery and jQuery templates were not added: the asset pipeline is not installed"]
+    else:
+        notes = install_client_libs(target)
+    for note in notes:
+        print(f"  note: {note}")
+    print(f"\nNext:\n  cd {target}\n  python -m ss start\nthen open http://localhost:3000/")
+    return 0
+
+
+def _load_app(args: argparse.Namespace):
+    from .app import App
+    from .config import ConfigError
+    from .project import NotAnApp, find_project
+
+    try:
+        project = find_project()
+    except NotAnApp as exc:
+        raise CommandError(str(exc)) from None
+    overrides = {"http": {"port": args.port}} if getattr(args, "port", None) else None
+    try:
+        return App.load(project.root, overrides=overrides)
+    except ConfigError as exc:
+        raise CommandError(f"config error, server not started:\n  {exc}") from None
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """Start the app in the current folder."""
+    from . import logs
+    from .api_tree import ApiTreeError
+    from .server import serve
+    from .store import StoreUnavailable
+
+    app = _load_app(args)
+    logs.configure(app.config.log.level)
+    try:
+        asyncio.run(serve(app))
+    except (ApiTreeError, StoreUnavailable) as exc:
+        raise CommandError(f"server not started: {exc}") from None
+    except OSError as exc:
+        raise CommandError(f"server not started: cannot listen on port {app.config.http.port}: {exc.strerror}. "
+                           "Stop what uses it or pick another with --port.") from None
+    return 0
+
+
+def cmd_assets(args: argparse.Namespace) -> int:
+    """Pack assets for production into public/assets."""
+    from . import logs
+
+    os.environ.setdefault("SS_ENV", "production")
+    app = _load_app(args)
+    logs.configure(max(2, int(app.config.log.level)))
+    from .assets.packer import pack
+
+    result = asyncio.run(pack(app.project.root, app.config))
+    print(result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ss", description="ss: real-time single-page apps in Python.")
+    parser.add_argument("--version", action="version", version=f"ss {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    new = commands.add_parser("new", help="create a new app in the folder NAME")
+    new.add_argument("name", metavar="NAME")
+    new.set_defaults(func=cmd_new)
+    start = commands.add_parser("start", help="serve the app in this folder (SS_ENV picks the environment)")
+    start.add_argument("--port", type=int, help="port to listen on (default: config http.port, 3000)")
+    start.set_defaults(func=cmd_start)
+    assets = commands.add_parser("assets", help="pack the app's assets for production into public/assets")
+    assets.set_defaults(func=cmd_assets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1
+    try:
+        return args.func(args)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,128 @@
+"""The HTTP API: every server action at ``/api/<path>`` (HTML) and ``/api/<path>.json`` (JSON).
+
+Arguments come from the query string: ``?25`` passes 25 (JSON-decoded when it
+can be, else the string), ``?name=Tom&age=21`` passes one object
+``{"name": "Tom", "age": "21"}``; a POST body holding a JSON list passes its
+items as the arguments. ``/api`` lists the tree.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
+
+import orjson
+
+from .http import BaseHandler, add_security_headers
+from .rpc import CallError
+from .transport import RequestInfo
+
+__all__ = ["ApiHandler", "parse_query_args", "ArgumentError", "STATUS"]
+
+STATUS = {
+    "unknown_action": 404,
+    "private_action": 404,
+    "bad_arguments": 400,
+    "bad_message": 400,
+    "unauthorized": 401,
+    "rate_limited": 429,
+    "action_failed": 500,
+}
+
+
+class ArgumentError(ValueError):
+    """The query string or body cannot be turned into arguments."""
+
+
+def parse_query_args(query: str) -> list:
+    """Arguments from a raw query string: '' -> [], '25' -> [25], 'a=1&b=x' -> [{'a': '1', 'b': 'x'}]."""
+    if not query:
+        return []
+    if "=" in query:
+        params: dict[str, Any] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            if key in params:
+                params[key] = (params[key] if isinstance(params[key], list) else [params[key]]) + [value]
+            else:
+                params[key] = value
+        return [params]
+    text = unquote_plus(query)
+    try:
+        return [orjson.loads(text)]
+    except orjson.JSONDecodeError:
+        return [text]
+
+
+def parse_body_args(body: bytes, content_type: str) -> list:
+    if not body:
+        return []
+    if content_type.startswith("application/json"):
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise ArgumentError(f"the request body is not valid JSON: {exc.msg}") from None
+        return value if isinstance(value, list) else [value]
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return parse_query_args(body.decode("utf-8", "replace"))
+    raise ArgumentError("send arguments as a JSON list (Content-Type: application/json) or a form")
+
+
+class ApiHandler(BaseHandler):
+    """``/api``, ``/api.json``, ``/api/<module>/<action>[.json]``."""
+
+    async def get(self, path: str | None) -> None:
+        await self._handle(path, lambda: parse_query_args(self.request.query))
+
+    async def post(self, path: str | None) -> None:
+        await self._handle(path, lambda: parse_body_args(self.request.body,
+                                                         self.request.headers.get("Content-Type", "")))
+
+    async def _handle(self, path: str | None, read_args) -> None:
+        path = (path or "").strip("/")
+        as_json = path.endswith(".json") or path == ".json"
+        if as_json:
+            path = path[: -len(".json")]
+        if not path:
+            self._answer(200, self.app.tree.describe(), as_json, title="API")
+            return
+        method = path.replace("/", ".")
+        try:
+            args = read_args()
+        except ArgumentError as exc:
+            self._error(CallError("bad_message", str(exc)), as_json)
+            return
+        session = await self._session()
+        info = RequestInfo("http", self.request.remote_ip, self.request.headers, self.request.protocol == "https")
+        try:
+            result = await self.app.dispatcher.call(tuple(method.split(".")), args, session, info)
+        except CallError as exc:
+            self._error(exc, as_json)
+            return
+        self._answer(200, result, as_json, title=method)
+
+    async def _session(self):
+        """The caller's session from its cookie; without one, a transient session that is never saved."""
+        session = await self.app.sessions.load(self.get_cookie(self.app.config.session.cookie_name))
+        if session is None:
+            session = self.app.sessions.new()
+            session.transient = True
+        return session
+
+    def _error(self, exc: CallError, as_json: bool) -> None:
+        error = {"code": exc.code, "message": exc.message}
+        if exc.traceback:
+            error["traceback"] = exc.traceback
+        self._answer(STATUS.get(exc.code, 400), {"error": error}, as_json, title=f"Error: {exc.code}")
+
+    def _answer(self, status: int, value: Any, as_json: bool, title: str) -> None:
+        self.set_status(status)
+        body = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS | (0 if as_json else orjson.OPT_INDENT_2))
+        if as_json:
+            self.set_header("Content-Type", "application/json")
+            self.finish(body)
+            return
+        add_security_headers(self)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(f"<!DOCTYPE html><html><head><meta charset=utf-8><title>{html.escape(title)}</title></head>"
+                    f"<body><h1>{html.escape(title)}</h1><pre>{html.escape(body.decode())}</pre></body></html>")

@@ -1,0 +1,110 @@
+"""Preset configuration per environment. Apps override any key in config/app.py.
+
+``development`` and ``test`` compile assets on request and show tracebacks;
+``staging``, ``production`` and any custom environment start from the
+production preset (packed assets, no tracebacks to clients), so a new env is
+safe by default.
+"""
+
+from __future__ import annotations
+
+import copy
+
+DAY = 24 * 60 * 60
+
+BASE: dict = {
+    "http": {
+        "host": "0.0.0.0",          # interface to listen on
+        "port": 3000,               # `--port` overrides
+    },
+    "https": {
+        "enabled": False,
+        "port": 443,
+        "cert_name": "site",        # config/ssl_certs/<cert_name>.key.pem / .cert.pem / .ca.pem
+        "domain": None,             # the certificate's host name; others are redirected to it
+        "ensure_domain": True,
+        "redirect_http": True,      # also listen on http.port and redirect to https
+    },
+    "redis": {
+        "enabled": False,           # False: the embedded in-process store (one process only)
+        "url": None,                # redis://host:port/db; $SS_REDIS_URL sets this and enabled
+        "host": "127.0.0.1",
+        "port": 6379,
+        "db_index": 0,
+        "password": None,
+        "key_prefix": "",           # put before every ss: key, to share one Redis between apps
+    },
+    "session": {
+        "cookie_name": "ss_session",
+        "ttl": 30 * DAY,            # seconds a session lives after its last use
+    },
+    "api": {
+        "enabled": True,
+        "prefix": "api",            # /api/app/square.json?25
+        "https_only": False,
+        "auth": {"basic": {"module_name": None}},
+    },
+    "browser_check": {"strict": False},
+    "client": {
+        "heartbeat_interval": 30,   # seconds between the browser's "still here" messages
+        "log": {"level": 2},        # 0 silent .. 4 everything, in the browser console
+        "reconnect": {"min_delay": 0.25, "max_delay": 10},
+    },
+    "log": {"level": 2},            # 0 none, 1 errors, 2 info, 3 calls and replies, 4 debug
+    "errors": {"show_traceback": False},
+    "users": {
+        "online": {"enabled": True, "mins_until_offline": 2, "update_interval": 60},
+    },
+    "limiter": {
+        "enabled": False,
+        "websockets": {"rps": 15},
+        "http": {"rps": 30},
+    },
+    "limits": {
+        "max_frame_bytes": 1 << 20,     # bigger frames close the socket with 1009
+        "max_depth": 32,                # nesting of call arguments
+        "max_pending_calls": 256,       # per socket
+        "max_outgoing_bytes": 8 << 20,  # per socket: a slower reader is disconnected
+        "ping_interval": 25,            # seconds between server pings; 0 disables
+        "ping_timeout": 60,             # close a socket that has not answered for this long
+    },
+    "pubsub": {"history": {"ttl": 120, "size": 1000}},
+    "assets": {"pack_on_start": True},
+    "security": {"allowed_origins": []},  # extra origins allowed to open the socket, e.g. "https://app.example.com"
+}
+
+DEVELOPMENT: dict = {
+    "log": {"level": 3},
+    "client": {"log": {"level": 3}},
+    "errors": {"show_traceback": True},
+}
+
+TEST: dict = {
+    "log": {"level": 1},
+    "client": {"log": {"level": 1}},
+    "errors": {"show_traceback": True},
+}
+
+PRODUCTION: dict = {
+    "log": {"level": 1},
+    "client": {"log": {"level": 0}},
+}
+
+STAGING: dict = {
+    "log": {"level": 2},
+    "client": {"log": {"level": 1}},
+}
+
+PRESETS = {"development": DEVELOPMENT, "test": TEST, "staging": STAGING, "production": PRODUCTION}
+
+
+def preset_for(env: str) -> dict:
+    """The merged preset for ``env``; unknown env names get the production preset."""
+    from .config import deep_merge
+
+    return deep_merge(copy.deepcopy(BASE), PRESETS.get(env, PRODUCTION))
+
+
+def is_dev_like(env: str) -> bool:
+    """True for the environments that compile assets on request (development, test)."""
+    return env in ("development", "test")

@@ -1,0 +1,225 @@
+"""The ss wire protocol: parse, validate and encode messages. No I/O.
+
+The transport hands this module the raw text of each frame and writes back
+whatever bytes it returns; everything a peer can get wrong is caught here and
+turned into a :class:`ProtocolError` carrying a stable code. See
+``docs/protocol.md`` for the messages themselves.
+
+Exceptions::
+
+    ProtocolError            a message the server refuses; answered with an error reply
+     +-- FrameTooBig         the frame exceeds the size limit; answered by closing (1009)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "Call",
+    "Heartbeat",
+    "Recover",
+    "ProtocolError",
+    "FrameTooBig",
+    "Limits",
+    "parse",
+    "encode",
+    "encode_reply",
+    "encode_error",
+    "encode_event",
+    "encode_init",
+    "CLOSE_TOO_BIG",
+    "CLOSE_SERVICE_RESTART",
+    "CLOSE_POLICY",
+]
+
+CLOSE_TOO_BIG = 1009
+CLOSE_SERVICE_RESTART = 1012
+CLOSE_POLICY = 1008
+
+MAX_ID_LENGTH = 64
+MAX_METHOD_LENGTH = 256
+
+
+class ProtocolError(Exception):
+    """A message the server refuses. ``code`` is one of docs/protocol.md's codes."""
+
+    def __init__(self, code: str, message: str, call_id: int | str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.call_id = call_id
+
+
+class FrameTooBig(ProtocolError):
+    """The frame is larger than ``Limits.max_frame_bytes``; the socket must close with 1009."""
+
+    def __init__(self, size: int, limit: int):
+        super().__init__("too_big", f"frame of {size} bytes is over the {limit}-byte limit")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds applied to every incoming frame. Defaults are safe for the open internet."""
+
+    max_frame_bytes: int = 1 << 20
+    max_depth: int = 32
+    max_args: int = 64
+
+
+@dataclass(slots=True)
+class Call:
+    """``{"type":"call"}``: run ``method`` (dotted path) with positional ``args``."""
+
+    id: int | str
+    method: str
+    path: tuple[str, ...]
+    args: list = field(default_factory=list)
+    silent: bool = False
+
+
+@dataclass(slots=True)
+class Heartbeat:
+    """``{"type":"heartbeat"}``: the tab is still there."""
+
+
+@dataclass(slots=True)
+class Recover:
+    """``{"type":"recover"}``: replay what was missed since these stream offsets."""
+
+    streams: dict[str, int]
+
+
+Message = Call | Heartbeat | Recover
+
+_HEARTBEAT = Heartbeat()
+
+
+def parse(frame: str | bytes, limits: Limits = Limits()) -> Message:
+    """Turn one incoming frame into a message object.
+
+    Raises :class:`FrameTooBig` for oversize frames and :class:`ProtocolError`
+    (codes ``bad_json``, ``bad_message``, ``unknown_type``, ``private_action``)
+    for everything else a client can get wrong.
+    """
+    size = len(frame)
+    if size > limits.max_frame_bytes:
+        raise FrameTooBig(size, limits.max_frame_bytes)
+    try:
+        data = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError("bad_json", f"frame is not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("bad_message", f"a message must be a JSON object, not {_json_type(data)}")
+    kind = data.get("type")
+    if kind == "call":
+        return _parse_call(data, limits)
+    if kind == "heartbeat":
+        return _HEARTBEAT
+    if kind == "recover":
+        return _parse_recover(data)
+    if not isinstance(kind, str):
+        raise ProtocolError("bad_message", 'a message needs a "type" string')
+    raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}")
+
+
+def _parse_call(data: dict, limits: Limits) -> Call:
+    call_id = data.get("id")
+    if isinstance(call_id, bool) or not isinstance(call_id, (int, str)):
+        raise ProtocolError("bad_message", 'a call needs an "id" (integer or string)')
+    if isinstance(call_id, str) and len(call_id) > MAX_ID_LENGTH:
+        raise ProtocolError("bad_message", f'"id" is longer than {MAX_ID_LENGTH} characters')
+    if isinstance(call_id, int) and not -(2**53) < call_id < 2**53:
+        raise ProtocolError("bad_message", '"id" is outside the safe integer range')
+    method = data.get("method")
+    if not isinstance(method, str) or not method:
+        raise ProtocolError("bad_message", 'a call needs a "method" string such as "app.square"', call_id)
+    if len(method) > MAX_METHOD_LENGTH:
+        raise ProtocolError("bad_message", f'"method" is longer than {MAX_METHOD_LENGTH} characters', call_id)
+    path = tuple(method.split("."))
+    for part in path:
+        if not part:
+            raise ProtocolError("bad_message", f"method {method!r} has an empty name in it", call_id)
+        if part.startswith("_"):
+            raise ProtocolError("private_action", f"{method!r} is private: names starting with _ cannot be called", call_id)
+    args = data.get("args", [])
+    if not isinstance(args, list):
+        raise ProtocolError("bad_message", f'"args" must be a list, not {_json_type(args)}', call_id)
+    if len(args) > limits.max_args:
+        raise ProtocolError("bad_message", f"more than {limits.max_args} arguments", call_id)
+    if _too_deep(args, limits.max_depth):
+        raise ProtocolError("bad_message", f"arguments nest deeper than {limits.max_depth} levels", call_id)
+    return Call(call_id, method, path, args, data.get("silent") is True)
+
+
+def _parse_recover(data: dict) -> Recover:
+    streams = data.get("streams")
+    if not isinstance(streams, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in streams.items()
+    ):
+        raise ProtocolError("bad_message", '"streams" must map stream names to integer offsets')
+    return Recover(streams)
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True when lists/objects nest more than ``limit`` levels (iterative: no recursion limit)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list):
+            children = item
+        elif isinstance(item, dict):
+            children = item.values()
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _default(value: Any) -> Any:
+    """Encode what orjson does not know: sets as lists, anything else by str()."""
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def encode(message: dict) -> bytes:
+    """Serialise one outgoing message to the bytes of a text frame."""
+    return orjson.dumps(message, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def encode_reply(call_id: int | str, result: Any) -> bytes:
+    return encode({"type": "reply", "id": call_id, "result": result})
+
+
+def encode_error(call_id: int | str | None, code: str, message: str, traceback: str | None = None) -> bytes:
+    error = {"code": code, "message": message}
+    if traceback:
+        error["traceback"] = traceback
+    return encode({"type": "error", "id": call_id, "error": error})
+
+
+def encode_event(event: str, data: Any, channel: str | None = None, stream: str | None = None,
+                 offset: int | None = None) -> bytes:
+    message: dict[str, Any] = {"type": "event", "event": event, "data": data}
+    if channel is not None:
+        message["channel"] = channel
+    if stream is not None:
+        message["stream"] = stream
+        message["offset"] = offset
+    return encode(message)
+
+
+def encode_init(session_id: str, env: str, client_config: dict, api: dict, **extra: Any) -> bytes:
+    return encode({"type": "init", "session_id": session_id, "env": env, "config": client_config, "api": api, **extra})

@@ -1,0 +1,105 @@
+"""Dispatch a call to a server action: lookup, auth check, argument binding, run, errors.
+
+Actions may return a value, be ``async def``, or take a seed-style ``cb`` as
+their last parameter. Whatever goes wrong becomes a :class:`CallError` with
+one of the protocol's error codes; the transport and the HTTP API map it to
+their own replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from typing import Any
+
+from .api_tree import Action, ApiTree
+
+__all__ = ["CallError", "Dispatcher"]
+
+log = logging.getLogger("ss.rpc")
+
+
+class CallError(Exception):
+    """A call that cannot be answered with a result. ``code`` is a protocol error code."""
+
+    def __init__(self, code: str, message: str, traceback: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.traceback = traceback
+
+
+class Dispatcher:
+    """Runs actions from one API tree. ``tree`` may be swapped at any time (live reload)."""
+
+    def __init__(self, tree: ApiTree, *, show_traceback: bool = False):
+        self.tree = tree
+        self.show_traceback = show_traceback
+
+    def lookup(self, path: tuple[str, ...] | str) -> Action:
+        """The action for a dotted path, or CallError ``private_action`` / ``unknown_action``."""
+        parts = path.split(".") if isinstance(path, str) else path
+        if any(part.startswith("_") for part in parts):
+            raise CallError("private_action", f"{'.'.join(parts)!r} is private: names starting with _ cannot be called")
+        action = self.tree.resolve(tuple(parts))
+        if action is None:
+            raise CallError("unknown_action", f"no server action {'.'.join(parts)!r}: "
+                                              f"see SS.server (browser) or /api for the list")
+        return action
+
+    async def call(self, path: tuple[str, ...] | str, args: list, session: Any = None, request: Any = None) -> Any:
+        """Run the action at ``path`` with ``args`` for ``session``; return its result.
+
+        Raises CallError with codes unknown_action, private_action, unauthorized,
+        bad_arguments or action_failed.
+        """
+        action = self.lookup(path)
+        if action.authenticate and getattr(session, "user_id", None) is None:
+            raise CallError("unauthorized", f"{action.name} needs a signed-in user: authenticate first")
+        given = len(args)
+        if given < action.min_args or (action.max_args is not None and given > action.max_args):
+            raise CallError("bad_arguments", action.arity_message(given))
+        func = action.func
+        if action.owner is not None:
+            instance = action.owner()
+            instance.session = session
+            instance.request = request
+            func = func.__get__(instance, action.owner)
+        try:
+            result = await self._run(action, func, args)
+            if session is not None:
+                await session.flush()
+            return result
+        except CallError:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("%s failed: %s: %s", action.name, type(exc).__name__, exc, exc_info=True)
+            if self.show_traceback:
+                raise CallError("action_failed", f"{action.name} raised {type(exc).__name__}: {exc}",
+                                traceback.format_exc()) from None
+            raise CallError("action_failed", f"{action.name} failed on the server; the error is in the server log") \
+                from None
+
+    @staticmethod
+    async def _run(action: Action, func, args: list) -> Any:
+        if action.takes_cb:
+            loop = asyncio.get_running_loop()
+            done: asyncio.Future = loop.create_future()
+
+            def cb(*values: Any) -> None:
+                if not done.done():
+                    done.set_result(values[0] if len(values) == 1 else (list(values) if values else None))
+
+            returned = func(*args, cb)
+            if asyncio.iscoroutine(returned):
+                await returned
+            return await done
+        if action.in_thread:
+            return await asyncio.to_thread(func, *args)
+        result = func(*args)
+        if action.is_async or asyncio.iscoroutine(result):
+            result = await result
+        return result

@@ -1,0 +1,238 @@
+"""Sessions: who is calling, saved in the store under ``ss:session:<id>`` with an expiry.
+
+Actions see the caller's session as ``self.session``. Changes made during a
+call (attributes, user id, channels) are written back by the dispatcher when
+the action returns, so plain ``def`` actions need no ``await``; async code may
+``await self.session.save()`` to write at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import orjson
+
+__all__ = ["Session", "SessionStore", "SessionHooks", "valid_session_id"]
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+
+
+def valid_session_id(value: str | None) -> bool:
+    """True for ids ss could have issued (32 URL-safe characters); cookies are checked before any lookup."""
+    return bool(value) and _ID_RE.match(value) is not None
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class SessionHooks:
+    """What the rest of ss does when sessions and sockets change; pub/sub, auth and users-online override these."""
+
+    async def user_changed(self, session: "Session", old_user_id: Any) -> None:
+        """``session.user_id`` changed from ``old_user_id`` (login, logout)."""
+
+    async def channels_changed(self, session: "Session", added: list[str], removed: list[str]) -> None:
+        """The session joined ``added`` channels and left ``removed`` ones."""
+
+    async def authenticate(self, session: "Session", module_name: str, params: Any) -> dict:
+        """Run ``lib/server/<module_name>.py``'s ``authenticate(params)``; see ss.auth."""
+        raise NotImplementedError("authentication modules are not available in this process")
+
+    async def socket_opened(self, connection: Any) -> None:
+        """A socket for ``connection.session`` is open and initialised."""
+
+    async def socket_closed(self, connection: Any) -> None:
+        """The socket closed (after the session's 'disconnect' listeners ran)."""
+
+    async def heartbeat(self, connection: Any) -> None:
+        """The browser said it is still there (users online)."""
+
+    async def recover(self, connection: Any, streams: dict[str, int]) -> None:
+        """The browser asks for pub/sub messages missed since these offsets."""
+
+
+class ChannelMembership:
+    """``self.session.channel``: subscribe/unsubscribe by name (a string or a list), list()."""
+
+    def __init__(self, session: "Session"):
+        self._session = session
+
+    def subscribe(self, names: str | list[str]) -> asyncio.Future:
+        added = [n for n in _names(names) if n not in self._session.channels]
+        self._session.channels.extend(added)
+        return self._session._later(self._session.hooks.channels_changed(self._session, added, []))
+
+    def unsubscribe(self, names: str | list[str]) -> asyncio.Future:
+        removed = [n for n in _names(names) if n in self._session.channels]
+        self._session.channels[:] = [n for n in self._session.channels if n not in removed]
+        return self._session._later(self._session.hooks.channels_changed(self._session, [], removed))
+
+    def list(self) -> list[str]:
+        return list(self._session.channels)
+
+
+def _names(names: str | list[str]) -> list[str]:
+    if isinstance(names, str):
+        return [names]
+    if isinstance(names, (list, tuple, set)) and all(isinstance(n, str) for n in names):
+        return list(dict.fromkeys(names))
+    raise TypeError("channel names must be a string or a list of strings")
+
+
+class SessionUser:
+    """``self.session.user``: the signed-in user of this session."""
+
+    def __init__(self, session: "Session"):
+        self._session = session
+
+    @property
+    def id(self) -> Any:
+        return self._session.user_id
+
+    def logout(self, cb: Callable | None = None) -> asyncio.Future:
+        """Forget the user: pub/sub to them stops reaching this socket and they leave users online."""
+        return self._session.set_user_id(None, cb)
+
+
+class Session:
+    """One browser's (or API client's) session. Create through :class:`SessionStore`."""
+
+    def __init__(self, store: "SessionStore", session_id: str, created_at: float, user_id: Any = None,
+                 attributes: dict | None = None, channels: list[str] | None = None, is_new: bool = False):
+        self._store = store
+        self.id = session_id
+        self._created = created_at
+        self.user_id = user_id
+        self.attributes: dict = attributes if attributes is not None else {}
+        self.channels: list[str] = channels if channels is not None else []
+        self.is_new = is_new
+        self.transient = False  # True: never saved (HTTP API calls without a session cookie)
+        self.channel = ChannelMembership(self)
+        self.user = SessionUser(self)
+        self.request: Any = None
+        self._listeners: dict[str, list[Callable]] = {}
+        self._pending: list[asyncio.Future] = []
+        self._saved = self._snapshot()
+
+    @property
+    def hooks(self) -> SessionHooks:
+        return self._store.hooks
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self._created, timezone.utc)
+
+    def on(self, event: str, fn: Callable) -> None:
+        """Run ``fn(session)`` on ``event``; ``'disconnect'`` runs once when this socket closes."""
+        self._listeners.setdefault(event, []).append(fn)
+
+    async def emit(self, event: str) -> None:
+        for fn in self._listeners.pop(event, []):
+            result = fn(self)
+            if asyncio.iscoroutine(result):
+                await result
+
+    def set_user_id(self, user_id: Any, cb: Callable | None = None) -> asyncio.Future:
+        """Sign this session in as ``user_id`` (None signs out); returns an optional awaitable."""
+        old = self.user_id
+        self.user_id = user_id
+        future = self._later(self.hooks.user_changed(self, old) if old != user_id else _nothing())
+        if cb is not None:
+            future.add_done_callback(lambda f: cb(True) if not f.exception() else None)
+        return future
+
+    def authenticate(self, module_name: str, params: Any = None, cb: Callable | None = None) -> asyncio.Future:
+        """Check ``params`` with ``lib/server/<module_name>.py``; resolves to its response dict.
+
+        The response is ``{'success': bool, 'user_id': ..., 'info': {...}}``; on
+        success call ``set_user_id(response['user_id'])`` to sign in.
+        """
+        future = self._later(self.hooks.authenticate(self, module_name, params))
+        if cb is not None:
+            future.add_done_callback(lambda f: cb(f.result()) if not f.exception() else None)
+        return future
+
+    def _later(self, coro) -> asyncio.Future:
+        """Start ``coro`` now; the dispatcher awaits it before replying (so sync actions need no await)."""
+        future = asyncio.ensure_future(coro)
+        self._pending.append(future)
+        return future
+
+    def _snapshot(self) -> bytes:
+        return orjson.dumps({"c": self._created, "u": self.user_id, "a": self.attributes, "ch": self.channels},
+                            default=str)
+
+    async def flush(self) -> None:
+        """Finish work started during the call and save if anything changed."""
+        while self._pending:
+            pending, self._pending = self._pending, []
+            await asyncio.gather(*pending)
+        if not self.transient and (self.is_new or self._snapshot() != self._saved):
+            await self.save()
+
+    async def save(self) -> None:
+        await self._store.save(self)
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id[:8]}… user={self.user_id!r}>"
+
+
+async def _nothing() -> None:
+    return None
+
+
+class SessionStore:
+    """Loads, creates and saves sessions in a :class:`ss.store.Store`."""
+
+    def __init__(self, store, ttl: int, hooks: SessionHooks | None = None):
+        self.store = store
+        self.ttl = int(ttl)
+        self.hooks = hooks or SessionHooks()
+
+    def _key(self, session_id: str) -> str:
+        return self.store.key("session", session_id)
+
+    async def load(self, session_id: str | None) -> Session | None:
+        """The saved session with this id (its expiry refreshed), or None if unknown/expired/malformed."""
+        if not valid_session_id(session_id):
+            return None
+        key = self._key(session_id)
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.expire(key, self.ttl)
+            raw, _ = await pipe.execute()
+        if raw is None:
+            return None
+        try:
+            data = orjson.loads(raw)
+            return Session(self, session_id, float(data["c"]), data.get("u"), dict(data.get("a") or {}),
+                           list(data.get("ch") or []))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None  # unreadable: treat as gone; a new session replaces it
+
+    def new(self) -> Session:
+        """A fresh session, saved on its first flush."""
+        return Session(self, new_session_id(), time.time(), is_new=True)
+
+    async def create(self) -> Session:
+        session = self.new()
+        await self.save(session)
+        return session
+
+    async def load_or_create(self, session_id: str | None) -> Session:
+        return await self.load(session_id) or await self.create()
+
+    async def save(self, session: Session) -> None:
+        snapshot = session._snapshot()
+        await self.store.redis.set(self._key(session.id), snapshot, ex=self.ttl)
+        session._saved = snapshot
+        session.is_new = False
+
+    async def delete(self, session_id: str) -> None:
+        await self.store.redis.delete(self._key(session_id))

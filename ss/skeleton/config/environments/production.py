@@ -1,0 +1,4 @@
+# Settings for SS_ENV=production, merged over config/app.py.
+config = {
+    "log": {"level": 1},
+}

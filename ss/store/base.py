@@ -1,0 +1,71 @@
+"""The one small interface every store backend implements.
+
+A store gives ss (and the app, as ``ss.R``) a redis.asyncio client and a
+pub/sub bus. Backends differ only in where the data lives: in this process
+(embedded) or in a Redis server shared by many processes.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Awaitable, Callable
+
+Handler = Callable[[str, bytes], Awaitable[None] | None]
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached; the message says where it was looked for and what to do."""
+
+
+class PubSubBus(abc.ABC):
+    """Topic-based messaging between server instances.
+
+    Handlers are called with ``(topic, payload)`` for every message published to
+    a topic they subscribed to, on any instance sharing the store. A backend
+    subscribes to a topic upstream when its first local handler arrives and
+    drops it when its last one leaves, so an instance only receives the traffic
+    its own sockets need.
+    """
+
+    @abc.abstractmethod
+    async def subscribe(self, topic: str, handler: Handler) -> None: ...
+
+    @abc.abstractmethod
+    async def unsubscribe(self, topic: str, handler: Handler) -> None: ...
+
+    @abc.abstractmethod
+    async def publish(self, topic: str, payload: bytes) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+
+class Store(abc.ABC):
+    """A redis.asyncio client (``redis``), a pub/sub bus (``bus``) and a key prefix (``key``)."""
+
+    #: One line for the start-up banner, e.g. "redis://127.0.0.1:6379/0".
+    description: str = ""
+    #: True when several processes can share this store (needed for --workers > 1).
+    shared: bool = False
+
+    def __init__(self, key_prefix: str = ""):
+        self.key_prefix = key_prefix
+
+    def key(self, *parts: str) -> str:
+        """An internal key: ``<key_prefix>ss:<parts joined by ':'>``."""
+        return self.key_prefix + "ss:" + ":".join(parts)
+
+    @property
+    @abc.abstractmethod
+    def redis(self): ...
+
+    @property
+    @abc.abstractmethod
+    def bus(self) -> PubSubBus: ...
+
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Check the store answers; raise StoreUnavailable with what to do if not."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...

@@ -1,0 +1,75 @@
+"""The default store: fakeredis in this process. No server needed; data is lost on restart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import fakeredis
+
+from .base import Handler, PubSubBus, Store
+
+log = logging.getLogger("ss.store")
+
+# One in-memory server per process, so every client made here (ss's own, the
+# app's ss.R, the console's) sees the same data.
+_SERVER = fakeredis.FakeServer()
+
+
+class LocalBus(PubSubBus):
+    """Delivers published payloads straight to this process's handlers."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = {}
+
+    async def subscribe(self, topic: str, handler: Handler) -> None:
+        handlers = self._handlers.setdefault(topic, [])
+        if handler not in handlers:
+            handlers.append(handler)
+
+    async def unsubscribe(self, topic: str, handler: Handler) -> None:
+        handlers = self._handlers.get(topic)
+        if handlers and handler in handlers:
+            handlers.remove(handler)
+            if not handlers:
+                del self._handlers[topic]
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        for handler in list(self._handlers.get(topic, ())):
+            try:
+                result = handler(topic, payload)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("handler for %s failed", topic)
+
+    def topics(self) -> list[str]:
+        return list(self._handlers)
+
+    async def close(self) -> None:
+        self._handlers.clear()
+
+
+class EmbeddedStore(Store):
+    description = "embedded (in memory, this process only; data is lost on restart)"
+    shared = False
+
+    def __init__(self, key_prefix: str = ""):
+        super().__init__(key_prefix)
+        self._redis = fakeredis.FakeAsyncRedis(server=_SERVER)
+        self._bus = LocalBus()
+
+    @property
+    def redis(self):
+        return self._redis
+
+    @property
+    def bus(self) -> LocalBus:
+        return self._bus
+
+    async def connect(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._bus.close()
+        await self._redis.aclose()

@@ -1,0 +1,197 @@
+"""The WebSocket endpoint: moves frames between Tornado and the protocol and dispatcher.
+
+Everything about message content lives in ``ss.protocol`` (parsing) and
+``ss.rpc`` (running actions); this module owns per-connection state: the
+session, the calls in flight and the outgoing buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import tornado.iostream
+import tornado.websocket
+
+from . import protocol
+from .logs import CALLS
+from .rpc import CallError
+
+log = logging.getLogger("ss.socket")
+call_log = logging.getLogger("ss.calls")
+
+SOCKET_PATH = "/_ss/socket"
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, final WebSocket text frame around ``payload`` (server to client).
+
+    Built once per message so a broadcast writes the same bytes to every socket.
+    """
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size <= 0xFFFF:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
+
+
+@dataclass
+class RequestInfo:
+    """``self.request`` in an action: what is known about the caller's transport."""
+
+    transport: str
+    remote_ip: str | None
+    headers: Any = None
+    secure: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def user_agent(self) -> str:
+        return (self.headers or {}).get("User-Agent", "")
+
+
+class SocketHandler(tornado.websocket.WebSocketHandler):
+    """One browser tab's socket. ``initialize(app)`` is passed the running :class:`ss.app.App`."""
+
+    def initialize(self, app) -> None:
+        self.app = app
+        self.session = None
+        self.pending = 0
+        self.tasks: set[asyncio.Task] = set()
+        self.closed = False
+        limits = app.config.limits
+        self.limits = protocol.Limits(max_frame_bytes=limits.max_frame_bytes, max_depth=limits.max_depth)
+        self.max_pending = int(limits.max_pending_calls)
+        self.max_outgoing = int(limits.max_outgoing_bytes)
+
+    def get_compression_options(self) -> None:
+        return None  # frames are pre-built once per broadcast; compression would need one per socket
+
+    def check_origin(self, origin: str) -> bool:
+        from .origin import origin_allowed
+
+        return origin_allowed(origin, self.request, self.app.config)
+
+    async def prepare(self) -> None:
+        # Runs before the upgrade; a cookie set here rides on the 101 response.
+        name = self.app.config.session.cookie_name
+        session = await self.app.sessions.load(self.get_cookie(name))
+        if session is None:
+            session = await self.app.sessions.create()
+            from .http import set_session_cookie
+
+            set_session_cookie(self, session.id)
+        self.session = session
+        self.request_info = RequestInfo("websocket", self.request.remote_ip, self.request.headers,
+                                        self.request.protocol == "https")
+        session.request = self.request_info
+
+    async def open(self) -> None:
+        self.set_nodelay(True)
+        self.app.connections.add(self)
+        self.send(protocol.encode_init(self.session.id, self.app.env, self.app.client_config(),
+                                       self.app.tree.describe()))
+        await self.app.sessions.hooks.socket_opened(self)
+        log.debug("socket open for %r from %s", self.session, self.request.remote_ip)
+
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            msg = protocol.parse(message, self.limits)
+        except protocol.FrameTooBig as exc:
+            log.warning("closing socket from %s: %s", self.request.remote_ip, exc.message)
+            self.close(protocol.CLOSE_TOO_BIG, "message too big")
+            return
+        except protocol.ProtocolError as exc:
+            self.send(protocol.encode_error(exc.call_id, exc.code, exc.message))
+            return
+        if isinstance(msg, protocol.Call):
+            if self.pending >= self.max_pending:
+                self.send(protocol.encode_error(msg.id, "too_many_calls",
+                                                f"more than {self.max_pending} calls pending on this socket"))
+                return
+            self.pending += 1
+            task = asyncio.ensure_future(self._run(msg))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        elif isinstance(msg, protocol.Heartbeat):
+            self._spawn(self.app.sessions.hooks.heartbeat(self))
+        else:
+            self._spawn(self.app.sessions.hooks.recover(self, msg.streams))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("socket task failed", exc_info=task.exception())
+
+    async def _run(self, call: protocol.Call) -> None:
+        logging_calls = not call.silent and call_log.isEnabledFor(CALLS)
+        if logging_calls:
+            started = time.perf_counter()
+            call_log.log(CALLS, "-> %s %s", call.method, _short(call.args))
+        try:
+            result = await self.app.dispatcher.call(call.path, call.args, self.session, self.request_info)
+            frame = protocol.encode_reply(call.id, result)
+            if logging_calls:
+                call_log.log(CALLS, "<- %s %s (%.1f ms)", call.method, _short(result),
+                             (time.perf_counter() - started) * 1000)
+        except CallError as exc:
+            frame = protocol.encode_error(call.id, exc.code, exc.message, exc.traceback)
+            if logging_calls:
+                call_log.log(CALLS, "<- %s error %s: %s", call.method, exc.code, exc.message)
+        except TypeError as exc:  # the result could not be encoded as JSON
+            frame = protocol.encode_error(call.id, "action_failed", f"{call.method} returned a value that "
+                                          f"cannot be sent as JSON: {exc}")
+        finally:
+            self.pending -= 1
+        self.send(frame)
+
+    def send(self, payload: bytes) -> None:
+        """Queue one message (already encoded) for this socket; cut off readers that fall too far behind."""
+        self.send_frame(text_frame(payload))
+
+    def send_frame(self, frame: bytes) -> None:
+        """Write a pre-built frame (see :func:`text_frame`)."""
+        connection = self.ws_connection
+        if connection is None or self.closed:
+            return
+        stream = connection.stream
+        if getattr(stream, "_write_buffer_size", 0) + len(frame) > self.max_outgoing:
+            log.warning("closing socket from %s: it is not reading its messages (over %d bytes queued)",
+                        self.request.remote_ip, self.max_outgoing)
+            self.closed = True
+            stream.close()
+            return
+        try:
+            stream.write(frame)
+        except tornado.iostream.StreamClosedError:
+            self.closed = True
+
+    def on_close(self) -> None:
+        self.closed = True
+        self.app.connections.discard(self)
+        if self.session is not None:
+            asyncio.ensure_future(self._closed())
+
+    async def _closed(self) -> None:
+        try:
+            await self.session.emit("disconnect")
+        except Exception:
+            log.exception("a 'disconnect' listener of %r failed", self.session)
+        await self.app.sessions.hooks.socket_closed(self)
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
