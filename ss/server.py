@@ -12,6 +12,7 @@ import signal
 from pathlib import Path
 
 import tornado.httpserver
+import tornado.netutil
 import tornado.web
 
 from . import protocol
@@ -132,8 +133,10 @@ class Server:
             pipeline.on_server_change(lambda paths: self._reload_actions())
             self.app.pipeline = pipeline
             await pipeline.start()
+        sockets = tornado.netutil.bind_sockets(self.port, self.host)
+        self.port = sockets[0].getsockname()[1]  # the real one when asked for port 0
         self.http_server = tornado.httpserver.HTTPServer(make_application(self.app), xheaders=True)
-        self.http_server.listen(self.port, self.host)
+        self.http_server.add_sockets(sockets)
 
     def _reload_actions(self) -> None:
         if self.app.reload_actions():

@@ -1,0 +1,195 @@
+"""Test tools for ss apps (and for ss itself): run an app in-process, talk to it like a browser.
+
+In an app's ``tests/``::
+
+    from ss.testing import running_app
+
+    async def test_square():
+        async with running_app(".") as app:
+            async with app.client() as client:
+                assert await client.call("app.square", 25) == 625
+
+``client.next_event(name)`` waits for a pub/sub event; ``call_action`` runs
+one action with a fake session and no server at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import orjson
+import tornado.httpclient
+import tornado.websocket
+
+from .app import App
+from .server import Server
+
+__all__ = ["running_app", "RunningApp", "Client", "CallFailed", "call_action"]
+
+
+class CallFailed(Exception):
+    """The server answered a call with an error; ``code`` is the protocol's error code."""
+
+    def __init__(self, error: dict):
+        super().__init__(f"{error.get('code')}: {error.get('message')}")
+        self.code = error.get("code")
+        self.error = error
+
+
+class Client:
+    """A Python client speaking ss's protocol over a real WebSocket (docs/protocol.md)."""
+
+    def __init__(self, url: str, cookie: str | None = None, origin: str | None = None):
+        self.url = url
+        self.cookie = cookie
+        self.origin = origin
+        self.ws: tornado.websocket.WebSocketClientConnection | None = None
+        self.init: dict = {}
+        self._next_id = 0
+        self._replies: dict[Any, asyncio.Future] = {}
+        self._events: asyncio.Queue = asyncio.Queue()
+        self._other: asyncio.Queue = asyncio.Queue()
+        self._reader: asyncio.Task | None = None
+        self.closed: asyncio.Future | None = None
+
+    async def connect(self) -> "Client":
+        headers = {}
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        if self.origin:
+            headers["Origin"] = self.origin
+        request = tornado.httpclient.HTTPRequest(self.url, headers=headers)
+        self.ws = await tornado.websocket.websocket_connect(request)
+        self.init = orjson.loads(await self.ws.read_message())
+        if self.cookie is None:
+            self.cookie = f"ss_session={self.init['session_id']}"
+        self.closed = asyncio.get_running_loop().create_future()
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    @property
+    def session_id(self) -> str:
+        return self.init["session_id"]
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        while True:
+            raw = await self.ws.read_message()
+            if raw is None:
+                break
+            message = orjson.loads(raw)
+            kind = message.get("type")
+            if kind in ("reply", "error") and message.get("id") in self._replies:
+                future = self._replies.pop(message["id"])
+                if not future.done():
+                    future.set_result(message)
+            elif kind == "event":
+                self._events.put_nowait(message)
+            else:
+                self._other.put_nowait(message)
+        for future in self._replies.values():
+            if not future.done():
+                future.set_exception(ConnectionError("socket closed before the reply"))
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result((self.ws.close_code, self.ws.close_reason))
+
+    async def call(self, method: str, *args: Any, timeout: float = 10) -> Any:
+        """Call ``method`` ("app.square") and return its result; raises CallFailed on an error reply."""
+        self._next_id += 1
+        call_id = self._next_id
+        future = asyncio.get_running_loop().create_future()
+        self._replies[call_id] = future
+        await self.send({"type": "call", "id": call_id, "method": method, "args": list(args)})
+        message = await asyncio.wait_for(future, timeout)
+        if message["type"] == "error":
+            raise CallFailed(message["error"])
+        return message["result"]
+
+    async def send(self, message: dict | str | bytes) -> None:
+        """Send a message as is (a dict is JSON-encoded): for tests of hostile input."""
+        assert self.ws is not None
+        if isinstance(message, dict):
+            message = orjson.dumps(message).decode()
+        await self.ws.write_message(message)
+
+    async def next_event(self, name: str | None = None, timeout: float = 5) -> dict:
+        """The next event message (``{"event", "data", ...}``), optionally skipping others than ``name``."""
+        while True:
+            message = await asyncio.wait_for(self._events.get(), timeout)
+            if name is None or message["event"] == name:
+                return message
+
+    async def next_message(self, timeout: float = 5) -> dict:
+        """The next message that is neither a reply to a call of ours nor an event."""
+        return await asyncio.wait_for(self._other.get(), timeout)
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self._reader, 2)
+
+    async def __aenter__(self) -> "Client":
+        return await self.connect() if self.ws is None else self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+
+class RunningApp:
+    """An app served in this process on a free port."""
+
+    def __init__(self, app: App, server: Server):
+        self.app = app
+        self.server = server
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def socket_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/_ss/socket"
+
+    def client(self, cookie: str | None = None, origin: str | None = None) -> Client:
+        return Client(self.socket_url, cookie, origin)
+
+    async def fetch(self, path: str, **kwargs: Any) -> tornado.httpclient.HTTPResponse:
+        """GET (or ``method=...``) a path on the app; never raises for HTTP error statuses."""
+        client = tornado.httpclient.AsyncHTTPClient()
+        return await client.fetch(self.url + path, raise_error=False, follow_redirects=False, **kwargs)
+
+
+@contextlib.asynccontextmanager
+async def running_app(root: str | Path, env: str = "test", overrides: dict | None = None,
+                      assets: bool = False) -> AsyncIterator[RunningApp]:
+    """Start the app at ``root`` on a free port of 127.0.0.1 for the duration of the block."""
+    app = App.load(Path(root).resolve(), env, overrides)
+    server = Server(app, port=0, host="127.0.0.1")
+    await server.start(with_assets=assets)
+    try:
+        yield RunningApp(app, server)
+    finally:
+        await server.stop()
+
+
+async def call_action(root: str | Path, method: str, *args: Any, session_attributes: dict | None = None,
+                      user_id: Any = None, env: str = "test") -> Any:
+    """Run one action of the app at ``root`` with a fresh in-memory session; no server, no socket."""
+    app = App.load(Path(root).resolve(), env, {"redis": {"enabled": False}})
+    try:
+        await app.start()
+        session = app.sessions.new()
+        session.attributes.update(session_attributes or {})
+        session.user_id = user_id
+        return await app.dispatcher.call(method, list(args), session)
+    finally:
+        await app.close()
