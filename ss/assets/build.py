@@ -1,0 +1,194 @@
+"""Compiling every browser input of an app into one ``Snapshot``.
+
+Development asks for a snapshot on every request, so compiled files are
+cached and reused while their signature (mtime and size, and for Stylus/Sass
+/Jade every file of the same folder they may import) is unchanged; the watcher
+also drops entries it hears about. Production packs from a fresh snapshot.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import sources, templates
+from .bundler import DEFAULT_LAYOUT, error_css, error_js, join_js, wrap_module
+from .compilers import CSS, JS, Compiled, Compilers
+from .errors import CompileError, NodeWorkerError
+
+log = logging.getLogger("ss.assets")
+
+# Compilers that read other files (@import, include): their cache key covers the folder.
+_IMPORTING = {".styl", ".scss", ".sass", ".jade", ".pug"}
+
+
+@dataclass
+class Part:
+    """One file as the browser gets it. ``url`` is its path under /_ss/assets/."""
+
+    url: str
+    path: Path
+    kind: str
+    text: str
+    error: CompileError | None = None
+    minified: bool = False  # a lib file named *.min.*: never minified again
+
+
+@dataclass
+class Snapshot:
+    """Everything the page needs, compiled; errors never stop a snapshot."""
+
+    lib_js: list[Part] = field(default_factory=list)  # lib/client then vendor, in order
+    app_js: list[Part] = field(default_factory=list)  # app/shared then app/client modules, wrapped
+    css: list[Part] = field(default_factory=list)  # lib/css then app/css entries
+    templates: list[tuple[sources.Template, str]] = field(default_factory=list)  # (template, html)
+    templates_js: str = ""  # SS.tmpl runtime + one function per template
+    layout_html: str = DEFAULT_LAYOUT
+    errors: list[CompileError] = field(default_factory=list)
+
+    def css_text(self) -> str:
+        """All stylesheets in order, as one file."""
+        return "\n".join(p.text.rstrip() + "\n" for p in self.css if p.text.strip())
+
+    def app_js_text(self) -> str:
+        """Shared + client modules + templates, as one file (the production app bundle)."""
+        return join_js([p.text for p in self.app_js] + [self.templates_js])
+
+    def inputs(self) -> list[Path]:
+        """Every source file that went into this snapshot."""
+        return sorted({p.path for p in self.lib_js + self.app_js + self.css} | {t.path for t, _ in self.templates})
+
+
+def _stat(path: Path) -> tuple:
+    try:
+        st = path.stat()
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError:
+        return (None,)
+
+
+def _folder_signature(folder: Path) -> tuple:
+    items = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            items.append((str(p), _stat(p)))
+    return tuple(items)
+
+
+class Builder:
+    """Compiles an app's assets, caching each file's result until it changes."""
+
+    def __init__(self, root: Path, compilers: Compilers) -> None:
+        self.root = root
+        self.compilers = compilers
+        self._cache: dict[Path, tuple[tuple, Compiled | CompileError]] = {}
+        self._lock = asyncio.Lock()
+        self.compiles = 0  # files actually compiled (cache misses); tests and bench read it
+
+    def invalidate(self, paths: list[Path] | None = None) -> None:
+        """Forget cached results for ``paths`` (all when None)."""
+        if paths is None:
+            self._cache.clear()
+            return
+        for path in paths:
+            self._cache.pop(path, None)
+
+    def _signature(self, path: Path) -> tuple:
+        sig = _stat(path)
+        if path.suffix.lower() in _IMPORTING:
+            sig += _folder_signature(path.parent)
+        return sig
+
+    async def _compile(self, path: Path) -> Compiled | CompileError:
+        sig = self._signature(path)
+        hit = self._cache.get(path)
+        if hit and hit[0] == sig:
+            return hit[1]
+        self.compiles += 1
+        try:
+            result: Compiled | CompileError = await self.compilers.compile(path)
+        except CompileError as exc:
+            log.error("%s", exc)
+            result = exc
+        except NodeWorkerError as exc:
+            # No Node: this file can't compile, the rest of the app still can.
+            result = CompileError(sources.relative(self.root, path), str(exc))
+            log.error("%s", result)
+        self._cache[path] = (sig, result)
+        return result
+
+    async def snapshot(self) -> Snapshot:
+        """Compile (or reuse) every input and assemble the snapshot."""
+        async with self._lock:
+            return await self._snapshot()
+
+    async def _snapshot(self) -> Snapshot:
+        root, snap = self.root, Snapshot()
+        rel = lambda p: sources.relative(root, p)  # noqa: E731
+
+        lib_js = sources.lib_files(root, JS) + sources.vendor_files(root)
+        lib_css = sources.lib_files(root, CSS)
+        css_entries = sources.css_entries(root)
+        mods: list[sources.Module] = []
+        for tree in ("shared", "client"):
+            try:
+                mods += sources.modules(root, tree)
+            except CompileError as exc:
+                log.error("%s", exc)
+                snap.errors.append(exc)
+        try:
+            tmpls = sources.templates(root)
+        except CompileError as exc:
+            log.error("%s", exc)
+            snap.errors.append(exc)
+            tmpls = []
+        layout = sources.layout(root)
+
+        paths = lib_js + lib_css + css_entries + [m.path for m in mods] + [t.path for t in tmpls]
+        if layout:
+            paths.append(layout)
+        results = dict(zip(paths, await asyncio.gather(*(self._compile(p) for p in paths))))
+
+        def part(path: Path, kind: str, wrap=None) -> Part:
+            result = results[path]
+            if isinstance(result, CompileError):
+                snap.errors.append(result)
+                text = error_js(result) if kind == JS else error_css(result)
+                return Part(rel(path), path, kind, text, error=result)
+            text = wrap(result.text) if wrap else result.text
+            return Part(rel(path), path, kind, text, minified=sources.is_minified(path))
+
+        snap.lib_js = [part(p, JS) for p in lib_js]
+        snap.app_js = [part(m.path, JS, lambda code, m=m: wrap_module(m.tree, m.name, code)) for m in mods]
+        snap.css = [part(p, CSS) for p in lib_css + css_entries]
+
+        pieces = [templates.runtime_js()]
+        for tmpl in tmpls:
+            result = results[tmpl.path]
+            if isinstance(result, CompileError):
+                snap.errors.append(result)
+                pieces.append(error_js(result))
+                continue
+            try:
+                pieces.append(templates.compile_template(tmpl.id, result.text, rel(tmpl.path)))
+            except CompileError as exc:
+                log.error("%s", exc)
+                snap.errors.append(exc)
+                pieces.append(error_js(exc))
+                continue
+            snap.templates.append((tmpl, result.text))
+        snap.templates_js = join_js(pieces)
+
+        if layout:
+            result = results[layout]
+            if isinstance(result, CompileError):
+                snap.errors.append(result)
+            else:
+                snap.layout_html = result.text
+        else:
+            log.warning("no app/views/app.jade or app/views/app.html: using a blank layout")
+        return snap

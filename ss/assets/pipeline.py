@@ -1,0 +1,224 @@
+"""AssetPipeline: what the server asks for the page and its assets.
+
+Development: every asset is compiled on request from the current files
+(cached until they change) and served under /_ss/assets/; a watcher pushes
+live-reload messages (stylesheet swap, page reload, compile error overlay)
+through ``notify`` and tells the server when server code changed.
+Production-like environments (anything but development and test): the
+pack in public/assets is made on start when missing or stale, and the page is
+public/index.html.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import mimetypes
+import pathlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import sources
+from .build import Builder, Part, Snapshot
+from .bundler import CLIENT_JS_URL, content_hash, css_tag, error_js, insert_tags, script_tag
+from .compilers import Compilers
+from .node_worker import NodeWorker
+from .templates import script_tag as template_tag
+
+log = logging.getLogger("ss.assets")
+
+DEV_ENVS = ("development", "test")
+PREFIX = "/_ss/assets/"
+DEV_JS = Path(__file__).resolve().parent.parent / "client_js" / "dev.js"
+JS_TYPE = "application/javascript; charset=utf-8"
+CSS_TYPE = "text/css; charset=utf-8"
+
+# Folders whose changes the browser must hear about, and those that are server code.
+ASSET_DIRS = ("app/client", "app/shared", "app/css", "app/views", "lib/client", "lib/css", "vendor")
+SERVER_DIRS = ("app/server", "lib/server")
+CSS_DIRS = ("app/css", "lib/css")
+
+
+@dataclass
+class Asset:
+    """One response the server sends for GET /_ss/assets/<path>."""
+
+    body: bytes
+    content_type: str
+    cache_control: str = "no-cache"
+    etag: str | None = None
+
+
+def _under(root: Path, path: Path, folders: tuple[str, ...]) -> bool:
+    try:
+        rel = path.relative_to(root).as_posix()
+    except ValueError:
+        return False
+    return any(rel == f or rel.startswith(f + "/") for f in folders)
+
+
+class AssetPipeline:
+    """Compiles, serves and (in production) packs an app's browser assets."""
+
+    def __init__(self, root: pathlib.Path, env: str, config: Any, notify: Callable[[dict], Any] | None = None) -> None:
+        self.root = Path(root).resolve()
+        self.env = env
+        self.config = config
+        self.notify = notify
+        self.development = env in DEV_ENVS
+        self.worker = NodeWorker()
+        self.compilers = Compilers(self.worker, label=lambda p: sources.relative(self.root, p))
+        self.builder = Builder(self.root, self.compilers)
+        self._server_callbacks: list[Callable[[list[Path]], Any]] = []
+        self._watcher = None
+        self._showing_error = False
+        self._css_version = ""
+        self.pack_result = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Development: start watching the app. Production: pack if missing or stale.
+
+        Raises PackError (production) when the app's sources do not compile.
+        """
+        if self.development:
+            from .watcher import Watcher
+
+            folders = [self.root / d for d in ("app", "lib", "config", "vendor")]
+            self._watcher = Watcher(folders, self._on_changes)
+            self._watcher.start()
+            snap = await self.builder.snapshot()  # compile once now: errors show in the terminal at start
+            self._css_version = content_hash(snap.css_text())
+            self._showing_error = bool(snap.errors)
+        else:
+            from .packer import ensure_pack
+
+            self.pack_result = await ensure_pack(self.root, self.config, worker=self.worker)
+
+    async def close(self) -> None:
+        """Stop the watcher and the Node worker."""
+        if self._watcher:
+            self._watcher.stop()
+            self._watcher = None
+        await self.worker.close()
+
+    def on_server_change(self, callback: Callable[[list[Path]], Any]) -> None:
+        """Call ``callback(paths)`` when .py files under app/server or lib/server change."""
+        self._server_callbacks.append(callback)
+
+    # -- serving -----------------------------------------------------------
+
+    async def page(self) -> str:
+        """The full HTML of the layout with the asset tags in place of ``!= SocketStream``."""
+        if not self.development:
+            index = self.root / "public" / "index.html"
+            if not index.is_file():
+                from .packer import ensure_pack
+
+                self.pack_result = await ensure_pack(self.root, self.config, worker=self.worker)
+            return index.read_text(encoding="utf-8")
+        snap = await self.builder.snapshot()
+        return insert_tags(snap.layout_html, self._dev_tags(snap))
+
+    def _dev_tags(self, snap: Snapshot) -> str:
+        tags = [script_tag(CLIENT_JS_URL), script_tag(f"{PREFIX}dev.js?v={content_hash(DEV_JS.read_bytes())}")]
+        for part in snap.lib_js + snap.app_js:
+            tags.append(script_tag(f"{PREFIX}{part.url}?v={content_hash(part.text)}"))
+        tags.append(script_tag(f"{PREFIX}templates.js?v={content_hash(snap.templates_js)}"))
+        tags.extend(template_tag(t.id, html) for t, html in snap.templates)
+        tags.append(css_tag(self._css_href(snap)))
+        # JS errors announce themselves from their own asset; the others need a nudge.
+        js_errors = {id(p.error) for p in snap.lib_js + snap.app_js if p.error}
+        for error in snap.errors:
+            if id(error) not in js_errors:
+                tags.append(f"<script>{error_js(error)}</script>")
+                break
+        return "\n".join(tags)
+
+    def _css_href(self, snap: Snapshot) -> str:
+        return f"{PREFIX}app.css?v={content_hash(snap.css_text())}"
+
+    async def asset(self, path: str) -> Asset | None:
+        """The development asset at /_ss/assets/<path>, or None (404).
+
+        Only names the current snapshot lists are served, so no path can reach
+        outside the app's asset folders.
+        """
+        path = path.split("?", 1)[0].lstrip("/")
+        if path.startswith(PREFIX.lstrip("/")):
+            path = path[len(PREFIX) - 1:]
+        if not path or "\\" in path or "\0" in path or any(seg in ("", ".", "..") for seg in path.split("/")):
+            return None
+        if not self.development:
+            return None
+        if path == "dev.js":
+            return self._asset(DEV_JS.read_bytes(), JS_TYPE)
+        snap = await self.builder.snapshot()
+        if path == "templates.js":
+            return self._asset(snap.templates_js, JS_TYPE)
+        if path == "app.css":
+            return self._asset(snap.css_text(), CSS_TYPE)
+        for part in snap.lib_js + snap.app_js:
+            if part.url == path:
+                return self._asset(part.text, JS_TYPE)
+        return None
+
+    @staticmethod
+    def _asset(body: str | bytes, content_type: str) -> Asset:
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        return Asset(data, content_type, "no-cache", f'"{content_hash(data, 16)}"')
+
+    # -- live reload -------------------------------------------------------
+
+    async def _on_changes(self, paths: list[Path]) -> None:
+        """Handle one debounced batch of file changes from the watcher."""
+        root = self.root
+        server = [p for p in paths if p.suffix == ".py" and _under(root, p, SERVER_DIRS)]
+        if server:
+            log.info("server code changed: %s", ", ".join(sources.relative(root, p) for p in server))
+            for callback in list(self._server_callbacks):
+                try:
+                    result = callback(server)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:  # a broken reload must not stop the watcher
+                    log.exception("server change callback failed")
+        changed = [p for p in paths if _under(root, p, ASSET_DIRS)]
+        if not changed:
+            return
+        self.builder.invalidate(changed)
+        snap = await self.builder.snapshot()
+        if snap.errors:
+            self._showing_error = True
+            await self._notify({"type": "asset_error", "error": snap.errors[0].to_dict()})
+            return
+        if self._showing_error:
+            self._showing_error = False
+            await self._notify({"type": "asset_ok"})
+        css_only = all(_under(root, p, CSS_DIRS) for p in changed)
+        if css_only:
+            version = content_hash(snap.css_text())
+            if version != self._css_version:
+                self._css_version = version
+                await self._notify({"type": "css", "href": self._css_href(snap)})
+        else:
+            self._css_version = content_hash(snap.css_text())
+            await self._notify({"type": "reload"})
+
+    async def _notify(self, message: dict) -> None:
+        log.debug("live reload: %s", message)
+        if self.notify is None:
+            return
+        try:
+            result = self.notify(message)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("notify failed")
+
+
+def guess_type(path: str) -> str:
+    """Content type for a packed file name (used by tests and the packer)."""
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"

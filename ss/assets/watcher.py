@@ -1,0 +1,106 @@
+"""Watching app folders with watchdog and handing batches of changes to asyncio.
+
+An editor save is often several events (write, chmod, rename of a temp file);
+they are gathered until the folder has been quiet for ``debounce`` seconds and
+delivered as one list of paths, in order, to an async callback on the loop
+that started the watcher.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+log = logging.getLogger("ss.assets")
+
+_IGNORED_PARTS = {"__pycache__", "node_modules", ".git"}
+_IGNORED_SUFFIXES = ("~", ".swp", ".swx", ".tmp", ".pyc")
+
+
+def ignored(path: Path) -> bool:
+    """Editor droppings and caches that never affect the app."""
+    name = path.name
+    return (
+        name.startswith((".#", ".")) and name not in (".",)
+        or name.endswith(_IGNORED_SUFFIXES)
+        or name.isdigit()  # vim's write test file "4913"
+        or any(part in _IGNORED_PARTS for part in path.parts)
+    )
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, push: Callable[[Path], None]) -> None:
+        self._push = push
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.is_directory and event.event_type == "modified":
+            return  # a folder's mtime changed; the file events say what
+        for raw in (event.src_path, getattr(event, "dest_path", "")):
+            if raw:
+                path = Path(raw if isinstance(raw, str) else raw.decode())
+                if not ignored(path):
+                    self._push(path)
+
+
+class Watcher:
+    """Watches ``folders`` (those that exist) and awaits ``callback(paths)`` per batch."""
+
+    def __init__(self, folders: list[Path], callback: Callable[[list[Path]], Awaitable[None]], debounce: float = 0.03) -> None:
+        self.folders = folders
+        self.callback = callback
+        self.debounce = debounce
+        self._observer: Observer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[Path] | None = None
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Start watching; must be called from the event loop that gets the callbacks."""
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        self._observer = Observer()
+        handler = _Handler(self._push)
+        for folder in self.folders:
+            if folder.is_dir():
+                self._observer.schedule(handler, str(folder), recursive=True)
+        self._observer.daemon = True
+        self._observer.start()
+        self._task = asyncio.create_task(self._run())
+
+    def _push(self, path: Path) -> None:  # watchdog's thread
+        loop = self._loop
+        if loop and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._queue.put_nowait, path)
+            except RuntimeError:  # loop closed between the check and the call
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while True:
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), self.debounce))
+                except asyncio.TimeoutError:
+                    break
+            paths = list(dict.fromkeys(batch))
+            try:
+                await self.callback(paths)
+            except Exception:  # keep watching whatever one batch did
+                log.exception("handling file changes failed")
+
+    def stop(self) -> None:
+        """Stop the observer thread and the batching task."""
+        if self._observer:
+            self._observer.stop()
+            self._observer.join(timeout=2)
+            self._observer = None
+        if self._task:
+            self._task.cancel()
+            self._task = None

@@ -1,0 +1,120 @@
+"""AssetPipeline in development: page(), asset(), caching and compile errors."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ss.assets import AssetPipeline
+
+from .conftest import write_files
+
+
+@pytest.fixture
+async def pipeline(sample_app):
+    p = AssetPipeline(sample_app, "development", {})
+    yield p
+    await p.close()
+
+
+def srcs(html: str) -> list[str]:
+    return re.findall(r'<script src="([^"?]+)', html)
+
+
+async def test_page_has_tags_in_order(pipeline):
+    html = await pipeline.page()
+    assert html.startswith('<!DOCTYPE html><html lang="en"><head><title>Demo</title><script src="/_ss/client.js"></script>')
+    assert srcs(html) == [
+        "/_ss/client.js",
+        "/_ss/assets/dev.js",
+        "/_ss/assets/lib/client/1.one.js",
+        "/_ss/assets/lib/client/2.two.min.js",
+        "/_ss/assets/lib/client/10.ten.js",
+        "/_ss/assets/vendor/foo/lib/foo.js",
+        "/_ss/assets/app/shared/calc.coffee",
+        "/_ss/assets/app/client/app.coffee",
+        "/_ss/assets/app/client/people/customers.coffee",
+        "/_ss/assets/templates.js",
+    ]
+    assert '<script type="text/x-jquery-tmpl" id="people-customers-info"><p class="info">${name}</p></script>' in html
+    link = re.search(r'<link rel="stylesheet" data-ss-css href="(/_ss/assets/app\.css\?v=\w+)">', html)
+    assert link and html.index(link.group(0)) > html.index('id="people-customers-info"')
+    assert "SocketStream" not in html
+
+
+async def test_every_tag_in_the_page_is_served(pipeline):
+    html = await pipeline.page()
+    urls = [u for u in re.findall(r'(?:src|href)="/_ss/assets/([^"]+)"', html)]
+    for url in urls:
+        asset = await pipeline.asset(url)
+        assert asset is not None, url
+        assert asset.cache_control == "no-cache" and asset.etag
+
+
+async def test_module_is_wrapped(pipeline):
+    asset = await pipeline.asset("app/shared/calc.coffee")
+    assert asset.content_type.startswith("application/javascript")
+    body = asset.body.decode()
+    assert body.startswith('SS.define("shared", "calc", function (exports) {\n')
+    assert body.rstrip().endswith("});")
+    assert "var secret;" in body  # private names stay inside the function scope
+
+
+async def test_css_bundle_is_lib_then_app(pipeline):
+    css = (await pipeline.asset("app.css")).body.decode()
+    assert css.index("margin: 0") < css.index("color: #123456")
+
+
+@pytest.mark.parametrize("path", ["../app/server/app.py", "app/server/app.py", "app/client/../server/app.py",
+                                  "/etc/passwd", "app%2f..%2f", "app/client/app.coffee/..", "config/app.py", ""])
+async def test_refuses_anything_not_an_asset(pipeline, path):
+    assert await pipeline.asset(path) is None
+
+
+async def test_cached_until_a_file_changes(pipeline, sample_app):
+    await pipeline.page()
+    compiles = pipeline.builder.compiles
+    await pipeline.page()
+    await pipeline.asset("app/client/app.coffee")
+    assert pipeline.builder.compiles == compiles  # nothing recompiled
+    (sample_app / "app/client/app.coffee").write_text("exports.init = -> 42\n")
+    body = (await pipeline.asset("app/client/app.coffee")).body.decode()
+    assert "return 42;" in body
+    assert pipeline.builder.compiles == compiles + 1
+
+
+async def test_new_lib_file_is_picked_up_without_restart(pipeline, sample_app):
+    await pipeline.page()
+    write_files(sample_app, {"lib/client/3.three.js": "window.THREE = 3;"})
+    assert "/_ss/assets/lib/client/3.three.js" in srcs(await pipeline.page())
+
+
+async def test_broken_coffee_serves_an_overlay_script(pipeline, sample_app):
+    write_files(sample_app, {"app/client/app.coffee": "exports.init = ->\n  x = (\n"})
+    html = await pipeline.page()  # still renders
+    body = (await pipeline.asset("app/client/app.coffee")).body.decode()
+    assert "SS.dev.showError(e)" in body and '"file": "app/client/app.coffee"' in body
+    assert "/_ss/assets/app/client/app.coffee" in html
+
+
+async def test_broken_stylesheet_shows_overlay_from_the_page(pipeline, sample_app):
+    write_files(sample_app, {"app/css/app.styl": "body\n  color foo(\n"})
+    html = await pipeline.page()
+    assert '<script>(function (e)' in html and '"file": "app/css/app.styl"' in html
+
+
+async def test_file_folder_clash_is_a_clear_error(pipeline, sample_app):
+    write_files(sample_app, {"app/client/people.coffee": "exports.x = 1\n"})
+    html = await pipeline.page()
+    assert "clash" in html and "SS.client.people" in html
+
+
+async def test_html_layout_marker(tmp_path):
+    root = write_files(tmp_path, {"app/views/app.html": "<html><head><SocketStream></head><body></body></html>",
+                                  "app/client/app.js": "exports.init = function () {};"})
+    p = AssetPipeline(root, "development", {})
+    try:
+        html = await p.page()
+    finally:
+        await p.close()
+    assert "<SocketStream>" not in html and '<script src="/_ss/assets/app/client/app.js?v=' in html
