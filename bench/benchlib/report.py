@@ -1,0 +1,202 @@
+"""Collects per-round values, takes medians, prints the table and checks the
+issue's targets. Every cell is either a measured median or says why there is
+none ("n/a (not implemented)", "n/a (failed: ...)", "n/a (not applicable)").
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from .procs import CLIENT_BOUND
+from .targets import COLUMNS, PEERS
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    unit: str
+    better: str  # "higher" or "lower"
+
+
+FIGURES = [
+    Figure("seq.calls_per_s", "RPC sequential, 1 conn", "calls/s", "higher"),
+    Figure("seq.p50_ms", "RPC sequential p50", "ms", "lower"),
+    Figure("seq.p99_ms", "RPC sequential p99", "ms", "lower"),
+    Figure("pipe.calls_per_s", "RPC 50 conns x 10 in flight", "calls/s", "higher"),
+    Figure("pipe.p99_ms", "RPC 50x10 p99", "ms", "lower"),
+    Figure("pipe.fairness", "RPC 50x10 fairness min/max", "ratio", "higher"),
+]
+for _n in (500, 1000):
+    for _suffix, _name in (("", ""), ("_redis", " [redis]")):
+        FIGURES += [
+            Figure(f"fanout{_n}{_suffix}.deliveries_per_s", f"Broadcast to {_n}{_name}, burst", "msg/s", "higher"),
+            Figure(f"fanout{_n}{_suffix}.deliveries_per_s_under_limit",
+                   f"Broadcast to {_n}{_name}, p99<100ms", "msg/s", "higher"),
+            Figure(f"fanout{_n}{_suffix}.max_rate_under_limit", f"  publish rate at p99<100ms{_name}", "pub/s", "higher"),
+        ]
+FIGURES += [
+    Figure("xuser.p50_ms", "Cross-instance publish.user p50 [redis]", "ms", "lower"),
+    Figure("xuser.p99_ms", "Cross-instance publish.user p99 [redis]", "ms", "lower"),
+    Figure("idle.kb_per_conn", "Memory per idle socket (5000)", "KB", "lower"),
+    Figure("idle.open_seconds", "Time to open 5000 sockets", "s", "lower"),
+    Figure("startup.dev_s", "Start to first 200, development", "s", "lower"),
+    Figure("startup.prod_s", "Start to first 200, production+pack", "s", "lower"),
+]
+
+# The issue's targets, as (description, check(results) -> bool | None).
+TARGETS_TEXT = [
+    ("sequential RPC >= 0.9x raw Tornado", "seq.calls_per_s", "tornado", ">=", 0.9),
+    ("50x10 RPC >= 2x python-socketio", "pipe.calls_per_s", "py-socketio", ">=", 2.0),
+    ("50x10 RPC >= raw Tornado", "pipe.calls_per_s", "tornado", ">=", 1.0),
+    ("50x10 fairness >= 0.8", "pipe.fairness", None, ">=", 0.8),
+    ("fan-out 500 >= 1.5x Node Socket.IO", "fanout500.deliveries_per_s", "node-socketio", ">=", 1.5),
+    ("fan-out 500 >= 3x python-socketio", "fanout500.deliveries_per_s", "py-socketio", ">=", 3.0),
+    ("fan-out 500 [redis] >= 1.5x Node Socket.IO", "fanout500_redis.deliveries_per_s", "node-socketio", ">=", 1.5),
+    ("fan-out 500 [redis] >= 3x python-socketio", "fanout500_redis.deliveries_per_s", "py-socketio", ">=", 3.0),
+    ("cross-instance publish.user p99 < 5 ms", "xuser.p99_ms", None, "<", 5.0),
+    ("memory per idle socket <= 16 KB", "idle.kb_per_conn", None, "<=", 16.0),
+    ("development start < 0.5 s", "startup.dev_s", None, "<", 0.5),
+]
+
+
+@dataclass
+class Cell:
+    rounds: list = field(default_factory=list)        # measured values, one per round
+    client_cpu: list = field(default_factory=list)
+    server_cpu: list = field(default_factory=list)
+    na: str | None = None                            # why there is no value
+
+    @property
+    def median(self):
+        return statistics.median(self.rounds) if self.rounds else None
+
+    @property
+    def client_bound(self) -> bool:
+        return bool(self.client_cpu) and statistics.median(self.client_cpu) >= CLIENT_BOUND
+
+
+class Results:
+    def __init__(self):
+        self.cells: dict[tuple[str, str], Cell] = {}
+        self.extra: dict = {}  # figures from outside the table (assets), by key
+
+    def cell(self, key: str, column: str) -> Cell:
+        return self.cells.setdefault((key, column), Cell())
+
+    def add(self, key: str, column: str, value, client_cpu=None, server_cpu=None) -> None:
+        c = self.cell(key, column)
+        if value is None:
+            return
+        c.rounds.append(value)
+        if client_cpu is not None:
+            c.client_cpu.append(client_cpu)
+        if server_cpu is not None:
+            c.server_cpu.append(server_cpu)
+
+    def mark_na(self, key: str, column: str, reason: str) -> None:
+        c = self.cell(key, column)
+        if not c.rounds and c.na is None:
+            c.na = reason
+
+    def ratio(self, key: str, peer: str):
+        a, b = self.cell(key, "ss").median, self.cell(key, peer).median
+        if a is None or b in (None, 0):
+            return None
+        return a / b
+
+    def to_json(self) -> dict:
+        out: dict = {}
+        for f in FIGURES:
+            row = {"label": f.label, "unit": f.unit, "better": f.better, "values": {}, "ratio_ss_over": {}}
+            for col in COLUMNS:
+                c = self.cells.get((f.key, col))
+                if c is None:
+                    continue
+                row["values"][col] = {
+                    "median": c.median, "rounds": c.rounds, "na": None if c.rounds else c.na,
+                    "client_bound": c.client_bound,
+                    "client_cpu": c.client_cpu, "server_cpu": c.server_cpu,
+                }
+            for peer in PEERS:
+                r = self.ratio(f.key, peer)
+                if r is not None:
+                    row["ratio_ss_over"][peer] = round(r, 3)
+            if row["values"]:
+                out[f.key] = row
+        return out
+
+    def target_checks(self) -> list[dict]:
+        checks = []
+        for text, key, peer, op, bound in TARGETS_TEXT:
+            value = self.ratio(key, peer) if peer else self.cell(key, "ss").median
+            ok = None
+            if value is not None:
+                ok = {">=": value >= bound, "<": value < bound, "<=": value <= bound}[op]
+            checks.append({"target": text, "value": None if value is None else round(value, 3), "ok": ok})
+        return checks
+
+
+def fmt(value, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit in ("calls/s", "msg/s", "pub/s") and value >= 10000:
+        return f"{value / 1000:.1f}k"
+    if unit in ("calls/s", "msg/s", "pub/s"):
+        return f"{value:.0f}"
+    if unit in ("ratio",):
+        return f"{value:.2f}"
+    if unit == "s":
+        return f"{value:.3f}"
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def render(results: Results) -> str:
+    """The table: one row per figure, a column per target, then ss/peer ratios.
+    `*` marks a figure where the load generator's own CPU was >= 85%: the
+    client may have been the limit, so the server could do more."""
+    head = ["figure", "unit"] + COLUMNS + [f"ss/{p}" for p in PEERS]
+    rows = [head]
+    for f in FIGURES:
+        cells = [results.cells.get((f.key, col)) for col in COLUMNS]
+        if all(c is None for c in cells):
+            continue
+        row = [f.label, f.unit]
+        for c in cells:
+            if c is None:
+                row.append("")
+            elif c.rounds:
+                row.append(fmt(c.median, f.unit) + ("*" if c.client_bound else ""))
+            else:
+                row.append(c.na or "n/a")
+        for p in PEERS:
+            r = results.ratio(f.key, p)
+            row.append("" if r is None else f"{r:.2f}")
+        rows.append(row)
+    # n/a reasons can be long: print them in full below, the table gets a short tag.
+    notes: list[str] = []
+    for row in rows[1:]:
+        for i in range(2, 2 + len(COLUMNS)):
+            if row[i].startswith("n/a") and len(row[i]) > 20:
+                if row[i] not in notes:
+                    notes.append(row[i])
+                row[i] = f"n/a[{notes.index(row[i]) + 1}]"
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(v.ljust(widths[i]) if i < 2 else v.rjust(widths[i]) for i, v in enumerate(r)) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    lines.append("* client-bound: the load generator used >= 85% of its core; the server may do more.")
+    lines.append("ratios are ss/peer: above 1 is better for throughput, below 1 for latency, memory, time.")
+    for i, note in enumerate(notes):
+        lines.append(f"[{i + 1}] {note}")
+    if results.extra:
+        lines.append("")
+        lines.append("assets (bench/assets.py):")
+        for k, v in results.extra.items():
+            lines.append(f"  {k}: {v}")
+    lines.append("")
+    lines.append("targets (issue 7):")
+    for c in results.target_checks():
+        mark = {True: "ok  ", False: "MISS", None: "n/a "}[c["ok"]]
+        lines.append(f"  {mark} {c['target']}" + ("" if c["value"] is None else f"  ({c['value']})"))
+    return "\n".join(lines)

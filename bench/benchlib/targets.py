@@ -1,0 +1,78 @@
+"""The servers under test: ss (embedded store and Redis) and the three peers.
+
+A target knows how to build its server for a port and which wire protocol the
+generator speaks to it. The `column` is where its figures go in the table: the
+Redis variants share their plain target's column, in rows marked [redis].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .procs import BENCH, ROOT, Server, free_port
+
+MAIN_PY = ROOT / ".venv" / "bin" / "python"      # ss's own venv: ss, tornado, orjson
+BENCH_PY = BENCH / ".venv" / "bin" / "python"    # peers only: python-socketio, aiohttp
+APP = BENCH / "app"
+
+
+@dataclass
+class Target:
+    name: str
+    column: str
+    proto: str
+    redis: bool = False
+    scenarios: set = field(default_factory=set)
+
+    def server(self, redis_url: str | None = None, tag: str = "") -> Server:
+        port = free_port()
+        argv, cwd, env = self.command(port, redis_url)
+        return Server(f"{self.name}{tag}", argv, cwd, env, port)
+
+    def command(self, port: int, redis_url: str | None):
+        raise NotImplementedError
+
+
+class SsTarget(Target):
+    def command(self, port, redis_url):
+        # Production: no dev logging or live reload on the hot path; what a
+        # deployment runs. Redis only through $SS_REDIS_URL.
+        env = {"SS_ENV": "production", "PYTHONUNBUFFERED": "1"}
+        if self.redis:
+            env["SS_REDIS_URL"] = redis_url
+        return [str(MAIN_PY), "-m", "ss", "start", "--port", str(port)], APP, env
+
+
+class TornadoTarget(Target):
+    def command(self, port, redis_url):
+        return [str(MAIN_PY), str(BENCH / "peers" / "tornado_echo.py"), "--port", str(port)], BENCH, {}
+
+
+class PySocketIOTarget(Target):
+    def command(self, port, redis_url):
+        argv = [str(BENCH_PY), str(BENCH / "peers" / "socketio_py.py"), "--port", str(port)]
+        if self.redis:
+            argv += ["--redis", redis_url]
+        return argv, BENCH, {}
+
+
+class NodeSocketIOTarget(Target):
+    def command(self, port, redis_url):
+        return ["node", str(BENCH / "peers" / "socketio-node" / "server.js"), "--port", str(port)], BENCH, {}
+
+
+RPC = {"seq", "pipe"}
+FANOUT = {"fanout500", "fanout1000"}
+
+TARGETS = [
+    SsTarget("ss", "ss", "ss", scenarios=RPC | FANOUT | {"idle"}),
+    SsTarget("ss+redis", "ss", "ss", redis=True, scenarios=FANOUT | {"xuser"}),
+    TornadoTarget("tornado", "tornado", "echo", scenarios=RPC | FANOUT | {"idle"}),
+    PySocketIOTarget("py-socketio", "py-socketio", "sio", scenarios=RPC | FANOUT | {"idle"}),
+    PySocketIOTarget("py-socketio+redis", "py-socketio", "sio", redis=True, scenarios={"xuser"}),
+    NodeSocketIOTarget("node-socketio", "node-socketio", "sio", scenarios=RPC | FANOUT | {"idle"}),
+]
+
+COLUMNS = ["ss", "tornado", "py-socketio", "node-socketio"]
+PEERS = COLUMNS[1:]

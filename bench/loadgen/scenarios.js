@@ -1,0 +1,253 @@
+'use strict';
+// The benchmark scenarios. Each takes the parsed options and returns a plain
+// result object; phase markers on stdout let the runner sample the server's
+// CPU and memory at the right moments.
+const readline = require('readline');
+const { Conn, openMany } = require('./conn');
+const { latencySummary, cpuMeter, wallClock, phase, sleep, performance } = require('./stats');
+
+class NotImplemented extends Error {}
+
+function remoteFailure(err, what) {
+  // An error reply (e.g. unknown_action) means the target has no such feature
+  // yet: the runner prints "n/a (not implemented)" instead of a number.
+  if (err && err.remote) {
+    return new NotImplemented(`${what}: ${err.remote.code || ''} ${err.remote.message || ''}`.trim());
+  }
+  return err;
+}
+
+// RPC: `conns` connections, each keeping `inflight` calls of square(25) in
+// flight. conns=1, inflight=1 is the sequential round-trip figure.
+async function rpc(o) {
+  const conns = await openMany(o.codec, o.url, o.conns);
+  const counts = new Array(conns.length).fill(0);
+  const lat = [];
+  let measuring = false;
+  let stopping = false;
+  let failure = null;
+
+  const issue = (i) => {
+    const t0 = performance.now();
+    conns[i].call('square', [25], (err, res) => {
+      if (err || res !== 625) {
+        if (!failure) failure = err ? remoteFailure(err, 'square') : new Error(`square(25) returned ${JSON.stringify(res)}`);
+        stopping = true;
+        return;
+      }
+      if (measuring) {
+        counts[i]++;
+        lat.push(performance.now() - t0);
+      }
+      if (!stopping) issue(i);
+    });
+  };
+  for (let i = 0; i < conns.length; i++) for (let k = 0; k < o.inflight; k++) issue(i);
+
+  await sleep(o.warmup * 1000);
+  if (failure) throw failure;
+  phase('measure_start');
+  const cpu = cpuMeter();
+  const t0 = performance.now();
+  measuring = true;
+  await sleep(o.duration * 1000);
+  measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  const client = cpu();
+  phase('measure_end');
+  stopping = true;
+  if (failure) throw failure;
+  // Let in-flight calls drain so the server is not mid-write when it is stopped.
+  const deadline = performance.now() + 2000;
+  while (performance.now() < deadline && conns.some((c) => c.pending.size > 0)) await sleep(10);
+  conns.forEach((c) => c.close());
+
+  const total = counts.reduce((a, b) => a + b, 0);
+  const min = Math.min(...counts);
+  const max = Math.max(...counts);
+  return Object.assign(
+    {
+      calls_per_s: Math.round(total / elapsed),
+      calls: total,
+      seconds: Math.round(elapsed * 1000) / 1000,
+      fairness: max > 0 ? Math.round((min / max) * 1000) / 1000 : null,
+      min_calls_per_conn: min,
+      max_calls_per_conn: max,
+    },
+    latencySummary(lat),
+    client,
+  );
+}
+
+// Broadcast fan-out: `clients` connections; the first also asks the server to
+// publish. Every payload carries the server's wall-clock stamp `t` and a run
+// tag, so late frames from an earlier step are never counted in a later one.
+async function fanout(o) {
+  const conns = await openMany(o.codec, o.url, o.clients);
+  const now = wallClock();
+  const pub = conns[0];
+  let run = null;
+  let tagSeq = Math.floor(Math.random() * 1e6);
+  const onTick = (ev, data) => {
+    if (ev !== 'tick' || run === null || !data || data.tag !== run.tag) return;
+    const t = now();
+    run.received++;
+    run.lat.push(t - data.t);
+    run.last = t;
+    if (run.received === run.expected) run.done();
+  };
+  for (const c of conns) c.onEvent = onTick;
+
+  async function publish(count, rate, timeoutMs) {
+    const tag = ++tagSeq;
+    const expected = count * conns.length;
+    let done;
+    const finished = new Promise((r) => { done = r; });
+    run = { tag, expected, received: 0, lat: [], last: null, done };
+    const start = now();
+    try {
+      await pub.callP('broadcast', [count, rate, tag]);
+    } catch (err) {
+      run = null;
+      throw remoteFailure(err, 'broadcast');
+    }
+    const timer = new Promise((r) => setTimeout(r, timeoutMs));
+    await Promise.race([finished, timer]);
+    const r = run;
+    run = null;
+    const seconds = ((r.last === null ? now() : r.last) - start) / 1000;
+    return Object.assign(
+      {
+        count,
+        rate,
+        delivered: r.received,
+        expected,
+        complete: r.received === expected,
+        seconds: Math.round(seconds * 1000) / 1000,
+        deliveries_per_s: Math.round(r.received / seconds),
+      },
+      latencySummary(r.lat),
+    );
+  }
+
+  // Warm-up, and a first guess at the server's pace for sizing the burst.
+  const calib = await publish(20, 0, 20000);
+  if (!calib.complete) throw new Error(`warm-up burst incomplete: ${calib.delivered}/${calib.expected}`);
+  const guessPubRate = Math.max(1, calib.deliveries_per_s / conns.length);
+
+  // 1. Saturation: publish as fast as the server will, for about `duration` s.
+  const burstCount = Math.max(20, Math.min(20000, Math.round(guessPubRate * o.duration)));
+  phase('measure_start');
+  const cpu = cpuMeter();
+  const burst = await publish(burstCount, 0, o.duration * 6000 + 10000);
+  const client = cpu();
+  phase('measure_end');
+  await sleep(300);
+
+  // 2. Paced: the highest publish rate whose p99 publish-to-receive latency
+  // stays under the limit with every message delivered. Rates step up as
+  // fractions of the burst's pace and stop at the first failure after a pass.
+  const burstPubRate = Math.max(1, burst.deliveries_per_s / conns.length);
+  const fractions = [0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0];
+  const steps = [];
+  let best = null;
+  for (const f of fractions) {
+    const rate = Math.max(1, Math.round(burstPubRate * f));
+    const count = Math.max(5, Math.round(rate * o.step));
+    const s = await publish(count, rate, o.step * 1000 + 5000);
+    const ok = s.complete && s.p99_ms !== null && s.p99_ms < o.latencyLimit;
+    steps.push({ rate, ok, p99_ms: s.p99_ms, p50_ms: s.p50_ms, delivered: s.delivered, expected: s.expected });
+    if (ok) best = s;
+    else if (best) break;
+    // A failed step leaves frames queued: let them drain before the next one.
+    await sleep(ok ? 200 : 2000);
+  }
+  conns.forEach((c) => c.close());
+  return {
+    clients: conns.length,
+    deliveries_per_s: burst.deliveries_per_s,
+    burst,
+    max_rate_under_limit: best ? best.rate : 0,
+    deliveries_per_s_under_limit: best ? Math.round(best.rate * conns.length) : 0,
+    p99_ms_at_max_rate: best ? best.p99_ms : null,
+    latency_limit_ms: o.latencyLimit,
+    steps,
+    client_cpu: client.client_cpu,
+  };
+}
+
+// Idle connections: open `clients` sockets, report the time it took, tell the
+// runner (phase "ready") so it can read the server's RSS, and hold them until
+// the runner writes a line on stdin (or a safety timeout passes).
+async function idle(o) {
+  const t0 = performance.now();
+  const conns = await openMany(o.codec, o.url, o.clients, o.concurrency);
+  const openSeconds = (performance.now() - t0) / 1000;
+  phase('ready', { open_seconds: openSeconds });
+  await new Promise((resolve) => {
+    const rl = readline.createInterface({ input: process.stdin });
+    const timer = setTimeout(resolve, o.hold * 1000);
+    rl.once('line', () => { clearTimeout(timer); resolve(); });
+    rl.once('close', () => { clearTimeout(timer); resolve(); });
+  });
+  const alive = conns.filter((c) => !c.closed).length;
+  conns.forEach((c) => c.close());
+  return {
+    clients: conns.length,
+    open_seconds: Math.round(openSeconds * 1000) / 1000,
+    opens_per_s: Math.round(conns.length / openSeconds),
+    alive_at_end: alive,
+  };
+}
+
+// Cross-instance publish.user: B logs in as a user on instance 2, A asks
+// instance 1 to publish to that user; latency is A's send to B's receipt,
+// both on this process's monotonic clock. One message at a time.
+async function xuser(o) {
+  const b = await new Conn(o.codec, o.url2).open();
+  const a = await new Conn(o.codec, o.url).open();
+  const uid = 'bench-' + process.pid;
+  try {
+    await b.callP('login', [uid]);
+  } catch (err) {
+    throw remoteFailure(err, 'login');
+  }
+  let waiting = null;
+  b.onEvent = (ev, data) => {
+    if (ev === 'bench.ping' && waiting && data && data.seq === waiting.seq) waiting.resolve(performance.now());
+  };
+  let seq = 0;
+  let sendFailure = null;
+  async function once(timeoutMs) {
+    const mySeq = ++seq;
+    const t0 = performance.now();
+    const got = new Promise((resolve) => { waiting = { seq: mySeq, resolve }; });
+    a.call('send_user', [uid, { seq: mySeq }], (err) => { if (err && !sendFailure) sendFailure = remoteFailure(err, 'send_user'); });
+    const t1 = await Promise.race([got, sleep(timeoutMs).then(() => null)]);
+    waiting = null;
+    if (sendFailure) throw sendFailure;
+    return t1 === null ? null : t1 - t0;
+  }
+  // Warm-up also proves delivery works at all (subscriptions are live).
+  let delivered = 0;
+  const wEnd = performance.now() + o.warmup * 1000;
+  while (performance.now() < wEnd) if ((await once(1000)) !== null) delivered++;
+  if (delivered === 0) throw new Error('no cross-instance delivery during warm-up');
+
+  phase('measure_start');
+  const cpu = cpuMeter();
+  const lat = [];
+  let lost = 0;
+  const end = performance.now() + o.duration * 1000;
+  while (performance.now() < end) {
+    const l = await once(1000);
+    if (l === null) lost++; else lat.push(l);
+  }
+  const client = cpu();
+  phase('measure_end');
+  a.close();
+  b.close();
+  return Object.assign({ lost }, latencySummary(lat), client);
+}
+
+module.exports = { rpc, fanout, idle, xuser, NotImplemented };

@@ -1,0 +1,56 @@
+'use strict';
+// Node Socket.IO 4 peer: the mainstream reference. Same events as
+// bench/peers/socketio_py.py. websocket transport only, like the generator.
+//
+//   node bench/peers/socketio-node/server.js --port 8003
+const http = require('http');
+const { performance } = require('perf_hooks');
+const { Server } = require('socket.io');
+
+const port = Number(process.argv[process.argv.indexOf('--port') + 1]) || 8003;
+
+const server = http.createServer((req, res) => {
+  res.writeHead(200, { 'Content-Type': 'text/plain' });
+  res.end('ok');
+});
+const io = new Server(server, { transports: ['websocket'], serveClient: false });
+
+// Wall clock in ms with sub-ms resolution, as the Python peers send.
+const wallNow = () => performance.timeOrigin + performance.now();
+
+function publishTicks(count, rate, tag) {
+  // Same pacing as the Python targets: on schedule when paced, one event-loop
+  // turn per message when not.
+  const start = performance.now();
+  let i = 0;
+  const next = () => {
+    if (i >= count) return;
+    io.emit('tick', { seq: i, t: wallNow(), tag });
+    i++;
+    if (i >= count) return;
+    const delay = rate > 0 ? start + (i * 1000) / rate - performance.now() : 0;
+    // setTimeout never fires sooner than ~1 ms: when behind, take the next turn.
+    if (delay > 0) setTimeout(next, delay);
+    else setImmediate(next);
+  };
+  if (rate > 0) next(); else setImmediate(next);
+}
+
+io.on('connection', (socket) => {
+  socket.on('square', (n, ack) => ack(n * n));
+  socket.on('bench.broadcast', (count, rate, tag, ack) => {
+    publishTicks(Number(count), Number(rate), tag);
+    if (typeof ack === 'function') ack(true);
+  });
+  socket.on('bench.login', (uid, ack) => {
+    socket.join('user:' + uid);
+    if (typeof ack === 'function') ack(true);
+  });
+  socket.on('bench.send_user', (uid, data, ack) => {
+    io.to('user:' + uid).emit('bench.ping', data);
+    if (typeof ack === 'function') ack(true);
+  });
+});
+
+server.listen(port, '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
