@@ -1,7 +1,7 @@
 """The HTTP API: every server action at ``/api/<path>`` (HTML) and ``/api/<path>.json`` (JSON).
 
 Arguments come from the query string: ``?25`` passes 25 (JSON-decoded when it
-can be, else the string), ``?name=Tom&age=21`` passes one object
+can be, else the string), ``?1&2`` passes two, ``?name=Tom&age=21`` passes one object
 ``{"name": "Tom", "age": "21"}``; a POST body holding a JSON list passes its
 items as the arguments. ``/api`` lists the tree.
 """
@@ -36,7 +36,11 @@ class ArgumentError(ValueError):
 
 
 def parse_query_args(query: str) -> list:
-    """Arguments from a raw query string: '' -> [], '25' -> [25], 'a=1&b=x' -> [{'a': '1', 'b': 'x'}]."""
+    """Arguments from a raw query string.
+
+    '' -> [], '25' -> [25], '1&two' -> [1, 'two'] (each JSON-decoded when it can be),
+    'a=1&b=x' -> [{'a': '1', 'b': 'x'}] (one object; repeated keys become lists).
+    """
     if not query:
         return []
     if "=" in query:
@@ -47,11 +51,14 @@ def parse_query_args(query: str) -> list:
             else:
                 params[key] = value
         return [params]
-    text = unquote_plus(query)
+    return [_json_or_text(unquote_plus(part)) for part in query.split("&")]
+
+
+def _json_or_text(text: str) -> Any:
     try:
-        return [orjson.loads(text)]
+        return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return [text]
+        return text
 
 
 def parse_body_args(body: bytes, content_type: str) -> list:

@@ -188,14 +188,17 @@ def _json_type(value: Any) -> str:
 
 
 def _default(value: Any) -> Any:
-    """Encode what orjson does not know: sets as lists, anything else by str()."""
-    if isinstance(value, (set, frozenset, tuple)):
+    """Sets become lists; anything else orjson cannot encode is a TypeError naming its type."""
+    if isinstance(value, (set, frozenset)):
         return list(value)
-    return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def encode(message: dict) -> bytes:
-    """Serialise one outgoing message to the bytes of a text frame."""
+    """Serialise one outgoing message to the bytes of a text frame.
+
+    Raises TypeError for values JSON cannot carry (functions, arbitrary objects).
+    """
     return orjson.dumps(message, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 

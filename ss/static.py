@@ -10,6 +10,11 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 class PublicFileHandler(tornado.web.StaticFileHandler):
     """Serves public/. Content-hashed packs under /assets/ are cached for a year; the rest revalidate."""
 
+    def parse_url_path(self, url_path: str) -> str:
+        if "\x00" in url_path:
+            raise tornado.web.HTTPError(404)  # a NUL byte can never name a file
+        return super().parse_url_path(url_path)
+
     def set_extra_headers(self, path: str) -> None:
         if path.replace("\\", "/").startswith("assets/"):
             self.set_header("Cache-Control", IMMUTABLE)

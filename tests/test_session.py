@@ -1,0 +1,86 @@
+"""Sessions against both stores: create, load, save, expiry, bad ids."""
+
+import asyncio
+
+import pytest
+
+from ss.app import App
+from ss.session import valid_session_id
+
+
+@pytest.fixture
+async def app(tmp_path, store_overrides):
+    (tmp_path / "config").mkdir()
+    app = App.load(tmp_path, "test", store_overrides)
+    await app.start()
+    yield app
+    await app.close()
+
+
+async def test_create_load_roundtrip(app):
+    session = await app.sessions.create()
+    assert valid_session_id(session.id)
+    session.attributes["cart"] = [1, 2]
+    session.user_id = "u7"
+    await session.save()
+    loaded = await app.sessions.load(session.id)
+    assert loaded.attributes == {"cart": [1, 2]} and loaded.user_id == "u7"
+    assert loaded.created_at == session.created_at
+    assert await app.store.redis.ttl(app.store.key("session", session.id)) > 0
+
+
+async def test_unknown_and_malformed_ids_load_nothing(app):
+    assert await app.sessions.load(None) is None
+    assert await app.sessions.load("x" * 32) is None
+    assert await app.sessions.load("../../etc/passwd") is None
+    assert await app.sessions.load("a" * 500) is None
+
+
+async def test_corrupt_stored_session_is_treated_as_gone(app):
+    session = await app.sessions.create()
+    await app.store.redis.set(app.store.key("session", session.id), b"{not json")
+    assert await app.sessions.load(session.id) is None
+
+
+async def test_expiry(tmp_path, store_overrides):
+    (tmp_path / "config").mkdir(exist_ok=True)
+    app = App.load(tmp_path, "test", {**store_overrides, "session": {"ttl": 1}})
+    await app.start()
+    try:
+        session = await app.sessions.create()
+        assert await app.sessions.load(session.id) is not None
+        await asyncio.sleep(2.1)
+        assert await app.sessions.load(session.id) is None
+    finally:
+        await app.close()
+
+
+async def test_flush_saves_only_changes(app):
+    session = await app.sessions.create()
+    key = app.store.key("session", session.id)
+    await app.store.redis.delete(key)
+    await session.flush()                       # nothing changed: nothing written
+    assert await app.store.redis.get(key) is None
+    session.attributes["a"] = 1
+    await session.flush()
+    assert await app.store.redis.get(key) is not None
+
+
+async def test_channels_are_kept_in_the_session(app):
+    session = await app.sessions.create()
+    session.channel.subscribe(["disney", "kids"])
+    session.channel.subscribe("disney")
+    session.channel.unsubscribe("kids")
+    await session.flush()
+    assert (await app.sessions.load(session.id)).channel.list() == ["disney"]
+    with pytest.raises(TypeError):
+        session.channel.subscribe(5)
+
+
+async def test_disconnect_listeners_run_once(app):
+    session = app.sessions.new()
+    seen = []
+    session.on("disconnect", lambda s: seen.append(s.id))
+    await session.emit("disconnect")
+    await session.emit("disconnect")
+    assert seen == [session.id]

@@ -1,0 +1,124 @@
+"""A raw WebSocket client sends every kind of bad message; the socket and server stay healthy."""
+
+import asyncio
+
+import orjson
+import pytest
+import tornado.websocket
+
+from ss.testing import CallFailed, running_app
+
+ACTIONS = """
+import asyncio, ss
+
+class Actions(ss.Actions):
+    def square(self, number):
+        return number * number
+
+    async def slow(self, seconds):
+        await asyncio.sleep(seconds)
+        return seconds
+
+    def session_id(self):
+        return self.session.id
+
+    def unserialisable(self):
+        return {"f": lambda: 1}
+"""
+
+
+@pytest.fixture
+async def server(make_app, store_overrides):
+    root = make_app({"app/server/app.py": ACTIONS})
+    async with running_app(root, "development", {**store_overrides, "limits": {"max_frame_bytes": 4096,
+                                                                                 "max_pending_calls": 5}}) as running:
+        yield running
+
+
+BAD = [
+    ("not json", "bad_json"),
+    ("[1, 2, 3]", "bad_message"),
+    ('{"type": "call", "id": 1}', "bad_message"),
+    ('{"type": "teleport"}', "unknown_type"),
+    ('{"type": "call", "id": 2, "method": "app.__class__", "args": []}', "private_action"),
+    ('{"type": "call", "id": 3, "method": "app.__init__.__globals__", "args": []}', "private_action"),
+    ('{"type": "call", "id": 4, "method": "app.nope", "args": []}', "unknown_action"),
+    ('{"type": "call", "id": 5, "method": "app.square", "args": [1, 2]}', "bad_arguments"),
+    ('{"type": "call", "id": 6, "method": "app.square", "args": ["x"]}', "action_failed"),
+    ('{"type": "call", "id": 7, "method": "app.square", "args": ' + "[" * 40 + "]" * 40 + "}", "bad_message"),
+    ('{"type": "call", "id": 8, "method": "app.unserialisable", "args": []}', "action_failed"),
+]
+
+
+async def test_init_message(server):
+    async with server.client() as client:
+        assert client.init["type"] == "init" and client.init["env"] == "development"
+        assert client.init["api"] == {"app": {"square": 1, "slow": 1, "session_id": 1, "unserialisable": 1}}
+        assert "heartbeat_interval" in client.init["config"]
+
+
+async def test_each_bad_message_gets_its_error_and_the_socket_keeps_working(server):
+    async with server.client() as client:
+        for frame, code in BAD:
+            await client.send(frame)
+            if '"id"' in frame and code not in ("bad_message",):
+                call_id = orjson.loads(frame)["id"]
+                reply = await wait_reply(client, call_id)
+            else:
+                reply = await client.next_message()
+            assert reply["type"] == "error" and reply["error"]["code"] == code, (frame, reply)
+            assert reply["error"]["message"]
+            assert await client.call("app.square", 25) == 625  # still healthy after each one
+
+
+async def wait_reply(client, call_id):
+    future = asyncio.get_running_loop().create_future()
+    client._replies[call_id] = future
+    return await asyncio.wait_for(future, 5)
+
+
+async def test_oversize_frame_closes_with_1009_and_others_are_unaffected(server):
+    async with server.client() as bystander, server.client() as client:
+        await client.send('{"type":"call","id":1,"method":"app.square","args":["' + "x" * 5000 + '"]}')
+        code, _ = await asyncio.wait_for(client.closed, 5)
+        assert code == 1009
+        assert await bystander.call("app.square", 3) == 9
+    async with server.client() as again:
+        assert await again.call("app.square", 4) == 16
+
+
+async def test_slow_call_does_not_block_other_calls_or_connections(server):
+    async with server.client() as a, server.client() as b:
+        slow = asyncio.ensure_future(a.call("app.slow", 1.0))
+        started = asyncio.get_running_loop().time()
+        assert await a.call("app.square", 2) == 4
+        assert await b.call("app.square", 3) == 9
+        assert asyncio.get_running_loop().time() - started < 0.5
+        assert await slow == 1.0
+
+
+async def test_too_many_pending_calls_are_refused(server):
+    async with server.client() as client:
+        calls = [asyncio.ensure_future(client.call("app.slow", 0.3)) for _ in range(8)]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        refused = [r for r in results if isinstance(r, CallFailed)]
+        assert len(refused) == 3 and all(r.code == "too_many_calls" for r in refused)
+        assert await client.call("app.square", 5) == 25
+
+
+async def test_session_cookie_selects_the_session(server):
+    async with server.client() as first:
+        session_id = await first.call("app.session_id")
+        assert session_id == first.session_id
+    async with server.client(cookie=f"ss_session={session_id}") as second:
+        assert await second.call("app.session_id") == session_id
+    async with server.client(cookie="ss_session=forged-value") as third:
+        assert third.session_id != session_id
+
+
+async def test_cross_site_origin_is_refused_same_origin_accepted(server):
+    with pytest.raises(tornado.websocket.WebSocketClosedError) if False else pytest.raises(Exception) as info:
+        await server.client(origin="https://evil.example").connect()
+    assert "403" in str(info.value)
+    async with server.client(origin=server.url) as client:
+        assert await client.call("app.square", 6) == 36
