@@ -1,0 +1,64 @@
+"""The Quick Example, as a user would try it: new app, real server process, Chromium."""
+
+import json
+import urllib.request
+
+import pytest
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def store_env(request):
+    if request.param == "embedded":
+        return {}
+    return {"SS_REDIS_URL": request.getfixturevalue("redis_url")}
+
+
+def test_generated_app_in_chromium(new_app, ss_server, browser, store_env):
+    root = new_app()
+    server = ss_server(root, env=store_env)
+    assert ("store: redis://" in server.output()) == bool(store_env)
+    context = browser.new_context()
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url + "/")
+    page.wait_for_function("document.getElementById('status').className === 'connected'", timeout=15000)
+    # SS.client.app.init ran: it asked the server for the session message.
+    page.wait_for_function("document.getElementById('message').textContent.includes('was created at')")
+    assert page.evaluate("SS.server.app.square(25)") == 625
+    assert page.evaluate("new Promise(r => SS.server.app.square(12, r))") == 144
+    session_id = page.evaluate("SS.session_id")
+    assert len(session_id) == 32 and session_id[:8] in page.inner_text("#message")
+
+    page.reload()
+    page.wait_for_function("SS.socket.state === 'connected'", timeout=15000)
+    assert page.evaluate("SS.session_id") == session_id      # same session after a refresh
+
+    other = browser.new_context().new_page()                  # another browser: another session
+    other.goto(server.url + "/")
+    other.wait_for_function("SS.socket.state === 'connected'", timeout=15000)
+    assert other.evaluate("SS.session_id") != session_id
+
+    with urllib.request.urlopen(server.url + "/api/app/square.json?25") as response:
+        assert json.load(response) == 625
+    assert errors == []
+    context.close()
+    other.context.close()
+
+
+def test_server_errors_reach_the_browser_console_in_development(new_app, ss_server, browser):
+    root = new_app()
+    (root / "app" / "server" / "broken.py").write_text(
+        "import ss\n\nclass Actions(ss.Actions):\n    def fail(self):\n        raise ValueError('no such widget')\n")
+    server = ss_server(root)
+    page = browser.new_page()
+    logs = []
+    page.on("console", lambda m: logs.append(m.text))
+    page.goto(server.url + "/")
+    page.wait_for_function("SS.socket.state === 'connected'", timeout=15000)
+    error = page.evaluate("SS.server.broken.fail().then(() => null, e => ({code: e.code, message: e.message, "
+                          "traceback: e.traceback}))")
+    assert error["code"] == "action_failed" and "no such widget" in error["message"]
+    assert "raise ValueError" in error["traceback"]
+    assert any("Traceback" in line for line in logs)
+    page.close()
