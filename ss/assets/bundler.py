@@ -16,9 +16,10 @@ def wrap_module(tree: str, name: str, code: str) -> str:
     """Emit one app/client or app/shared file as an SS.define call.
 
     The function scope keeps the file's private names private; ``exports`` is
-    the fresh object SS.define mounts at SS.<tree>.<name>.
+    the fresh object SS.define mounts at SS.<tree>.<name> (``module.exports = x``
+    replaces it, CommonJS style).
     """
-    return f"SS.define({json.dumps(tree)}, {json.dumps(name)}, function (exports) {{\n{code.rstrip()}\n}});\n"
+    return f"SS.define({json.dumps(tree)}, {json.dumps(name)}, function (exports, module) {{\n{code.rstrip()}\n}});\n"
 
 
 def error_js(error: CompileError) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import mimetypes
 import pathlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +167,7 @@ class AssetPipeline:
     @staticmethod
     def _asset(body: str | bytes, content_type: str) -> Asset:
         data = body.encode("utf-8") if isinstance(body, str) else body
-        return Asset(data, content_type, "no-cache", f'"{content_hash(data, 16)}"')
+        return Asset(data, content_type, "no-cache", content_hash(data, 16))  # the server adds the quotes
 
     # -- live reload -------------------------------------------------------
 
@@ -217,8 +216,3 @@ class AssetPipeline:
                 await result
         except Exception:
             log.exception("notify failed")
-
-
-def guess_type(path: str) -> str:
-    """Content type for a packed file name (used by tests and the packer)."""
-    return mimetypes.guess_type(path)[0] or "application/octet-stream"

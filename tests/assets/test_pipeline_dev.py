@@ -55,7 +55,7 @@ async def test_module_is_wrapped(pipeline):
     asset = await pipeline.asset("app/shared/calc.coffee")
     assert asset.content_type.startswith("application/javascript")
     body = asset.body.decode()
-    assert body.startswith('SS.define("shared", "calc", function (exports) {\n')
+    assert body.startswith('SS.define("shared", "calc", function (exports, module) {\n')
     assert body.rstrip().endswith("});")
     assert "var secret;" in body  # private names stay inside the function scope
 

@@ -1,0 +1,201 @@
+"""Production packs: public/assets/{lib,app}-<hash>.js, app-<hash>.css, public/index.html.
+
+One lib bundle (lib/client + vendor, ``*.min.*`` files kept as they are), one
+app bundle (shared + client modules + templates), one stylesheet, each named by
+its content hash and minified, with ``.gz`` (and ``.br`` when a brotli module
+is importable) beside it. A state file records a hash of every input, so a
+production start reuses a pack that is up to date and makes one otherwise.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import node_runtime, sources
+from .build import Builder, Snapshot
+from .bundler import CLIENT_JS_URL, content_hash, css_tag, insert_tags, join_js, script_tag
+from .compilers import Compilers
+from .errors import PackError
+from .minify import minify_css, minify_js
+from .node_worker import NodeWorker
+from .templates import script_tag as template_tag
+
+log = logging.getLogger("ss.assets")
+
+STATE_FILE = ".ss-pack.json"
+URL_PREFIX = "/assets/"
+# Bump when the pack's shape changes, so old state files count as stale.
+PACK_FORMAT = 1
+_PACK_NAME = re.compile(r"^(lib|app)-[0-9a-f]{10}\.(js|css)(\.gz|\.br)?$")
+
+try:  # optional: .br files only when a brotli module is installed
+    import brotli as _brotli
+except ImportError:  # pragma: no cover - depends on the environment
+    try:
+        import brotlicffi as _brotli
+    except ImportError:
+        _brotli = None
+
+
+@dataclass
+class PackedFile:
+    """One bundle written to public/assets."""
+
+    path: Path
+    url: str
+    source_bytes: int  # compiled, unminified input
+    bytes: int
+    gzip_bytes: int
+
+
+@dataclass
+class PackResult:
+    """What a pack produced; ``reused`` is True when an up-to-date pack was kept."""
+
+    root: Path
+    files: dict[str, PackedFile] = field(default_factory=dict)  # "lib_js", "app_js", "css"
+    index: Path | None = None
+    seconds: float = 0.0
+    reused: bool = False
+
+    def __str__(self) -> str:
+        if self.reused:
+            return f"assets are up to date ({sources.relative(self.root, self.index)})"
+        lines = [f"packed in {self.seconds:.2f}s:"]
+        for f in self.files.values():
+            lines.append(
+                f"  {sources.relative(self.root, f.path):40} {f.bytes / 1024:8.1f} KB "
+                f"(gzip {f.gzip_bytes / 1024:.1f} KB) from {f.source_bytes / 1024:.1f} KB"
+            )
+        lines.append(f"  {sources.relative(self.root, self.index)}")
+        return "\n".join(lines)
+
+
+def input_digest(root: Path) -> str:
+    """Hash of everything a pack depends on: the sources, the layout, the tools."""
+    digest = hashlib.sha256(f"{PACK_FORMAT}:{node_runtime.lockfile_hash()}".encode())
+    for extra in (Path(__file__).parent.parent / "client_js" / "templates.js",):
+        digest.update(extra.read_bytes())
+    layout = sources.layout(root)
+    for path in sources.watched_files(root) + ([layout] if layout else []):
+        digest.update(sources.relative(root, path).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _read_state(assets_dir: Path) -> dict:
+    try:
+        return json.loads((assets_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def is_fresh(root: Path) -> bool:
+    """True when public/ holds a pack made from the current inputs."""
+    assets_dir = root / "public" / "assets"
+    state = _read_state(assets_dir)
+    if state.get("digest") != input_digest(root):
+        return False
+    names = list(state.get("files", {}).values())
+    return (root / "public" / "index.html").is_file() and all((assets_dir / n).is_file() for n in names)
+
+
+async def ensure_pack(root: Path, config: Any = None, worker: NodeWorker | None = None) -> PackResult:
+    """Reuse the pack when it is fresh (or packing on start is switched off), else pack."""
+    root = Path(root).resolve()
+    index = root / "public" / "index.html"
+    assets_cfg = _get(config, "assets") or {}
+    pack_on_start = _get(assets_cfg, "pack_on_start")
+    if is_fresh(root) or (pack_on_start is False and index.is_file()):
+        return PackResult(root, index=index, reused=True)
+    log.info("packing assets for production ...")
+    result = await pack(root, config, worker=worker)
+    log.info("%s", result)
+    return result
+
+
+def _get(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    getter = getattr(obj, "get", None)
+    return getter(key) if getter else getattr(obj, key, None)
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _write_bundle(assets_dir: Path, stem: str, ext: str, text: str, source_bytes: int) -> PackedFile:
+    data = text.encode("utf-8")
+    name = f"{stem}-{content_hash(data)}.{ext}"
+    path = assets_dir / name
+    _write(path, data)
+    gz = gzip.compress(data, 9, mtime=0)
+    _write(path.with_name(name + ".gz"), gz)
+    if _brotli is not None:
+        _write(path.with_name(name + ".br"), _brotli.compress(data))
+    return PackedFile(path, URL_PREFIX + name, source_bytes, len(data), len(gz))
+
+
+async def pack(root: Path, config: Any = None, worker: NodeWorker | None = None) -> PackResult:
+    """Compile, minify and write the production pack of the app at ``root``.
+
+    Raises PackError listing every compile error; nothing is written then.
+    """
+    started = time.monotonic()
+    root = Path(root).resolve()
+    own_worker = worker is None
+    worker = worker or NodeWorker()
+    try:
+        snap = await Builder(root, Compilers(worker, label=lambda p: sources.relative(root, p))).snapshot()
+        if snap.errors:
+            raise PackError(snap.errors)
+        lib_js, app_js, css = await _minified(snap, worker)
+    finally:
+        if own_worker:
+            await worker.close()
+
+    assets_dir = root / "public" / "assets"
+    assets_dir.mkdir(parents=True, exist_ok=True)
+    result = PackResult(root)
+    result.files["lib_js"] = _write_bundle(assets_dir, "lib", "js", lib_js, sum(len(p.text.encode()) for p in snap.lib_js))
+    result.files["app_js"] = _write_bundle(assets_dir, "app", "js", app_js, len(snap.app_js_text().encode()))
+    result.files["css"] = _write_bundle(assets_dir, "app", "css", css, len(snap.css_text().encode()))
+
+    tags = [script_tag(CLIENT_JS_URL)]
+    if snap.lib_js:
+        tags.append(script_tag(result.files["lib_js"].url))
+    tags.append(script_tag(result.files["app_js"].url))
+    tags.extend(template_tag(t.id, html) for t, html in snap.templates)
+    tags.append(css_tag(result.files["css"].url))
+    result.index = root / "public" / "index.html"
+    _write(result.index, insert_tags(snap.layout_html, "\n".join(tags)).encode("utf-8"))
+
+    current = {f.path.name for f in result.files.values()}
+    for old in assets_dir.iterdir():
+        m = _PACK_NAME.match(old.name)
+        if m and old.name.removesuffix(m.group(3) or "") not in current:
+            old.unlink()
+    state = {"digest": input_digest(root), "files": {k: f.path.name for k, f in result.files.items()},
+             "packed_at": time.time()}
+    _write(assets_dir / STATE_FILE, json.dumps(state, indent=2).encode())
+    result.seconds = time.monotonic() - started
+    return result
+
+
+async def _minified(snap: Snapshot, worker: NodeWorker) -> tuple[str, str, str]:
+    lib_pieces = []
+    for part in snap.lib_js:
+        lib_pieces.append(part.text if part.minified else await minify_js(part.text, worker, part.url))
+    app_js = await minify_js(snap.app_js_text(), worker, "app.js")
+    return join_js(lib_pieces), app_js, minify_css(snap.css_text())

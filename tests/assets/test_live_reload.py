@@ -1,0 +1,84 @@
+"""Development live reload: the watcher turns saves into notify() messages."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ss.assets import AssetPipeline
+
+from .conftest import write_files
+
+
+class Messages:
+    """Collects notify() messages; ``next()`` awaits the next one."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[dict] = asyncio.Queue()
+
+    def __call__(self, message: dict) -> None:
+        self.queue.put_nowait(message)
+
+    async def next(self, timeout: float = 10) -> dict:
+        return await asyncio.wait_for(self.queue.get(), timeout)
+
+
+@pytest.fixture
+async def live(sample_app):
+    messages = Messages()
+    pipeline = AssetPipeline(sample_app, "development", {}, notify=messages)
+    await pipeline.start()
+    yield pipeline, messages, sample_app
+    await pipeline.close()
+
+
+async def test_stylesheet_save_swaps_css(live):
+    pipeline, messages, root = live
+    (root / "app/css/vars.styl").write_text("c = #00ff00\n")
+    msg = await messages.next()
+    assert msg["type"] == "css" and msg["href"].startswith("/_ss/assets/app.css?v=")
+    css = (await pipeline.asset(msg["href"].removeprefix("/_ss/assets/"))).body.decode()
+    assert "#0f0" in css
+
+
+async def test_client_save_reloads(live):
+    pipeline, messages, root = live
+    (root / "app/client/app.coffee").write_text("exports.init = -> 'new'\n")
+    assert await messages.next() == {"type": "reload"}
+
+
+async def test_new_view_reloads(live):
+    pipeline, messages, root = live
+    write_files(root, {"app/views/extra.html": "<b>${x}</b>"})
+    assert await messages.next() == {"type": "reload"}
+    assert 'id="extra"' in await pipeline.page()
+
+
+async def test_broken_file_shows_error_then_ok(live):
+    pipeline, messages, root = live
+    (root / "app/client/app.coffee").write_text("exports.init = ->\n  x = (\n")
+    msg = await messages.next()
+    assert msg["type"] == "asset_error"
+    assert msg["error"]["file"] == "app/client/app.coffee" and msg["error"]["line"] >= 2 and msg["error"]["message"]
+    (root / "app/client/app.coffee").write_text("exports.init = -> 1\n")
+    assert await messages.next() == {"type": "asset_ok"}
+    assert await messages.next() == {"type": "reload"}
+
+
+async def test_broken_stylesheet_then_fixed(live):
+    pipeline, messages, root = live
+    (root / "app/css/app.styl").write_text("body\n  color foo(\n")
+    assert (await messages.next())["type"] == "asset_error"
+    (root / "app/css/app.styl").write_text("body\n  color blue\n")
+    assert await messages.next() == {"type": "asset_ok"}
+    assert (await messages.next())["type"] == "css"
+
+
+async def test_server_change_calls_back(live):
+    pipeline, messages, root = live
+    changed: asyncio.Queue = asyncio.Queue()
+    pipeline.on_server_change(changed.put_nowait)
+    (root / "app/server/app.py").write_text("import ss\nX = 2\n")
+    paths = await asyncio.wait_for(changed.get(), 10)
+    assert root / "app/server/app.py" in paths
+    assert messages.queue.empty()  # server code is not a browser asset
