@@ -29,6 +29,7 @@ const DEFAULTS = {
   'latency-limit': 100,
   concurrency: 100,
   hold: 120,
+  fast: 1, // fan-out: read tick stamps from the raw frame (0: full JSON.parse, to cross-check)
 };
 
 function parseArgs(argv) {

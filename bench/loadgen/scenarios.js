@@ -96,7 +96,25 @@ async function fanout(o) {
     run.last = t;
     if (run.received === run.expected) run.done();
   };
-  for (const c of conns) c.onEvent = onTick;
+  // Every target stamps ticks as {"seq":i,"t":<ms>,"tag":<n>} inside its own
+  // envelope; read t and tag straight from the frame's bytes.
+  const TICK = Buffer.from('"tick"');
+  const T = Buffer.from('"t":');
+  const TAG = Buffer.from('"tag":');
+  const fastTick = (buf) => {
+    if (run === null || buf.indexOf(TICK) < 0) return false;
+    const ti = buf.indexOf(T);
+    const gi = buf.indexOf(TAG);
+    if (ti < 0 || gi < 0) return false;
+    if (parseFloat(buf.latin1Slice(gi + 6, Math.min(buf.length, gi + 30))) !== run.tag) return true;
+    const t = now();
+    run.received++;
+    run.lat.push(t - parseFloat(buf.latin1Slice(ti + 4, Math.min(buf.length, ti + 30))));
+    run.last = t;
+    if (run.received === run.expected) run.done();
+    return true;
+  };
+  for (const c of conns) { c.onEvent = onTick; c.fastFrame = o.fast ? fastTick : null; }
 
   async function publish(count, rate, timeoutMs) {
     const tag = ++tagSeq;
@@ -154,13 +172,18 @@ async function fanout(o) {
   for (const f of fractions) {
     const rate = Math.max(1, Math.round(burstPubRate * f));
     const count = Math.max(5, Math.round(rate * o.step));
-    const s = await publish(count, rate, o.step * 1000 + 5000);
-    const ok = s.complete && s.p99_ms !== null && s.p99_ms < o.latencyLimit;
-    steps.push({ rate, ok, p99_ms: s.p99_ms, p50_ms: s.p50_ms, delivered: s.delivered, expected: s.expected });
-    if (ok) best = s;
-    else if (best) break;
-    // A failed step leaves frames queued: let them drain before the next one.
-    await sleep(ok ? 200 : 2000);
+    let ok = false;
+    // On a shared machine one stall can sink a step: a rate fails only when
+    // it fails twice in a row.
+    for (let attempt = 0; attempt < 2 && !ok; attempt++) {
+      const s = await publish(count, rate, o.step * 1000 + 5000);
+      ok = s.complete && s.p99_ms !== null && s.p99_ms < o.latencyLimit;
+      steps.push({ rate, ok, p99_ms: s.p99_ms, p50_ms: s.p50_ms, delivered: s.delivered, expected: s.expected });
+      if (ok) best = s;
+      // A failed step leaves frames queued: let them drain before the next one.
+      await sleep(ok ? 200 : 1500);
+    }
+    if (!ok && best) break;
   }
   conns.forEach((c) => c.close());
   return {
