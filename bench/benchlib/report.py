@@ -27,6 +27,7 @@ FIGURES = [
     Figure("pipe.calls_per_s", "RPC 50 conns x 10 in flight", "calls/s", "higher"),
     Figure("pipe.p99_ms", "RPC 50x10 p99", "ms", "lower"),
     Figure("pipe.fairness", "RPC 50x10 fairness min/max", "ratio", "higher"),
+    Figure("pipe.calls_per_cpu_s", "RPC 50x10 per server CPU-second", "calls/cpu-s", "higher"),
 ]
 for _n in (500, 1000):
     for _suffix, _name in (("", ""), ("_redis", " [redis]")):
@@ -35,6 +36,8 @@ for _n in (500, 1000):
             Figure(f"fanout{_n}{_suffix}.deliveries_per_s_under_limit",
                    f"Broadcast to {_n}{_name}, p99<100ms", "msg/s", "higher"),
             Figure(f"fanout{_n}{_suffix}.max_rate_under_limit", f"  publish rate at p99<100ms{_name}", "pub/s", "higher"),
+            Figure(f"fanout{_n}{_suffix}.deliveries_per_cpu_s", f"  burst per server CPU-second{_name}", "msg/cpu-s",
+                   "higher"),
         ]
 FIGURES += [
     Figure("xuser.p50_ms", "Cross-instance publish.user p50 [redis]", "ms", "lower"),
@@ -141,9 +144,10 @@ class Results:
 def fmt(value, unit: str) -> str:
     if value is None:
         return "-"
-    if unit in ("calls/s", "msg/s", "pub/s") and value >= 10000:
+    rates = ("calls/s", "msg/s", "pub/s", "calls/cpu-s", "msg/cpu-s")
+    if unit in rates and value >= 10000:
         return f"{value / 1000:.1f}k"
-    if unit in ("calls/s", "msg/s", "pub/s"):
+    if unit in rates:
         return f"{value:.0f}"
     if unit in ("ratio",):
         return f"{value:.2f}"

@@ -59,7 +59,10 @@ class PySocketIOTarget(Target):
 
 class NodeSocketIOTarget(Target):
     def command(self, port, redis_url):
-        return ["node", str(BENCH / "peers" / "socketio-node" / "server.js"), "--port", str(port)], BENCH, {}
+        argv = ["node", str(BENCH / "peers" / "socketio-node" / "server.js"), "--port", str(port)]
+        if self.redis:
+            argv += ["--redis", redis_url]
+        return argv, BENCH, {}
 
 
 RPC = {"seq", "pipe"}
@@ -72,6 +75,7 @@ TARGETS = [
     PySocketIOTarget("py-socketio", "py-socketio", "sio", scenarios=RPC | FANOUT | {"idle"}),
     PySocketIOTarget("py-socketio+redis", "py-socketio", "sio", redis=True, scenarios={"xuser"}),
     NodeSocketIOTarget("node-socketio", "node-socketio", "sio", scenarios=RPC | FANOUT | {"idle"}),
+    NodeSocketIOTarget("node-socketio+redis", "node-socketio", "sio", redis=True, scenarios={"xuser"}),
 ]
 
 COLUMNS = ["ss", "tornado", "py-socketio", "node-socketio"]

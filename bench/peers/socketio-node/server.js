@@ -2,12 +2,20 @@
 // Node Socket.IO 4 peer: the mainstream reference. Same events as
 // bench/peers/socketio_py.py. websocket transport only, like the generator.
 //
-//   node bench/peers/socketio-node/server.js --port 8003
+//   node bench/peers/socketio-node/server.js --port 8003 [--redis redis://127.0.0.1:6391/0]
+//
+// With --redis the documented @socket.io/redis-adapter setup (one pub and one
+// sub client) carries rooms and broadcasts across instances.
 const http = require('http');
 const { performance } = require('perf_hooks');
 const { Server } = require('socket.io');
 
-const port = Number(process.argv[process.argv.indexOf('--port') + 1]) || 8003;
+function option(name) {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
+const port = Number(option('--port')) || 8003;
+const redisUrl = option('--redis');
 
 const server = http.createServer((req, res) => {
   res.writeHead(200, { 'Content-Type': 'text/plain' });
@@ -52,5 +60,22 @@ io.on('connection', (socket) => {
   });
 });
 
-server.listen(port, '127.0.0.1');
+async function main() {
+  if (redisUrl) {
+    const { createClient } = require('redis');
+    const { createAdapter } = require('@socket.io/redis-adapter');
+    const pubClient = createClient({ url: redisUrl });
+    const subClient = pubClient.duplicate();
+    await Promise.all([pubClient.connect(), subClient.connect()]);
+    io.adapter(createAdapter(pubClient, subClient));
+  }
+  // Listen only once the adapter is in place: the runner's readiness check
+  // must mean "ready for cross-instance traffic".
+  server.listen(port, '127.0.0.1');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
 process.on('SIGTERM', () => process.exit(0));
