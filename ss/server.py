@@ -17,6 +17,7 @@ import tornado.web
 
 from . import protocol
 from .app import App
+from .auth import COOKIE_PATH, SessionCookieHandler
 from .http import BaseHandler, add_security_headers, set_session_cookie
 from .http_api import ApiHandler
 from .presets import is_dev_like
@@ -93,6 +94,7 @@ def make_application(app: App) -> tornado.web.Application:
         (SOCKET_PATH, SocketHandler, args),
         (r"/_ss/client\.js", ClientScriptHandler, args),
         (r"/_ss/assets/(.*)", AssetHandler, args),
+        (COOKIE_PATH, SessionCookieHandler, args),  # the cookie follows a session rotated on login
     ]
     if config.api.enabled:
         prefix = str(config.api.prefix).strip("/")
@@ -123,18 +125,27 @@ class Server:
         self.http_server: tornado.httpserver.HTTPServer | None = None
 
     async def start(self, with_assets: bool = True) -> None:
-        """Connect the store, load actions and assets, and listen. Errors propagate before listening."""
-        await self.app.start()
-        if with_assets and self.app.project is not None:
-            from .assets.pipeline import AssetPipeline
+        """Listen, connect the store, load actions and assets. Errors propagate, nothing left running.
 
-            pipeline = AssetPipeline(self.app.project.root, self.app.env, self.app.config,
-                                     notify=self.app.send_to_all)
-            pipeline.on_server_change(lambda paths: self._reload_actions())
-            self.app.pipeline = pipeline
-            await pipeline.start()
+        The port is bound first, so "port in use" fails before anything else starts.
+        """
         sockets = tornado.netutil.bind_sockets(self.port, self.host)
         self.port = sockets[0].getsockname()[1]  # the real one when asked for port 0
+        try:
+            await self.app.start()
+            if with_assets and self.app.project is not None:
+                from .assets.pipeline import AssetPipeline
+
+                pipeline = AssetPipeline(self.app.project.root, self.app.env, self.app.config,
+                                         notify=self.app.send_to_all)
+                pipeline.on_server_change(lambda paths: self._reload_actions())
+                self.app.pipeline = pipeline
+                await pipeline.start()
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            await self.app.close()
+            raise
         self.http_server = tornado.httpserver.HTTPServer(make_application(self.app), xheaders=True)
         self.http_server.add_sockets(sockets)
 
