@@ -5,19 +5,38 @@ bus under a topic (``ss:broadcast``, ``ss:user:<id>``, ``ss:channel:<name>``).
 Every instance subscribed to the topic frames the bytes once and appends the
 same frame to each of its matching sockets, so a broadcast costs one encode
 per publish and one buffer append per socket.
+
+Publishes go through one queue per process, drained by one task in batches
+(one Redis round trip per batch), so messages leave in the order they were
+published even when nobody awaits them. With ``pubsub.history`` on (the
+default), user, channel and broadcast messages are also numbered and kept
+for recovery (see ``ss.recovery``).
+
+Broadcast is recoverable too: the extra cost is per publish (one Lua call in
+Redis instead of a PUBLISH, one deque append in process), never per socket,
+so fan-out stays one frame per message per instance. Apps that broadcast at
+very high rates and do not need recovery can set
+``pubsub.history.broadcast = False``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from typing import Any, Iterable
 
+import orjson
+
 from . import protocol
+from .recovery import Outgoing, history_for
 from .transport import text_frame
 
 __all__ = ["Publisher", "LocalRouter", "PublishError"]
 
 log = logging.getLogger("ss.pubsub")
+
+_MISSING = object()
 
 
 class PublishError(ValueError):
@@ -26,96 +45,247 @@ class PublishError(ValueError):
 
 def _check_event(event: Any, data: Any) -> None:
     if not isinstance(event, str) or not event:
-        raise PublishError("event must be a non-empty string, e.g. publish.broadcast('newMessage', data)")
+        raise PublishError("event must be a non-empty string, e.g. ss.publish.broadcast('newMessage', data)")
     if data is _MISSING:
-        raise PublishError(f"data must be given for event {event!r} (use None for no data)")
+        raise PublishError(f"data must be given for event {event!r} (pass None for an event without data)")
 
 
-_MISSING = object()
+def _check_user_id(user_id: Any) -> str:
+    if user_id is None or isinstance(user_id, (dict, list, tuple, set, bool)) or user_id == "":
+        raise PublishError(f"user id must be a string or a number, not {user_id!r}")
+    return str(user_id)
+
+
+def _channel_names(names: Any) -> list[str]:
+    if isinstance(names, str):
+        names = [names]
+    elif isinstance(names, (list, tuple, set)):
+        names = list(dict.fromkeys(names))
+    else:
+        raise PublishError("channel must be a channel name or a list of names, e.g. publish.channel('room1', ...)")
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise PublishError("channel names must be non-empty strings")
+    return names
+
+
+class _PlainSender:
+    """Sends without history: straight onto the bus."""
+
+    def __init__(self, bus):
+        self.bus = bus
+
+    async def send(self, batch: Iterable[Outgoing]) -> None:
+        for item in batch:
+            await self.bus.publish(item.topic, item.payload)
+
+
+class Publisher:
+    """``ss.publish``: send events to everyone, one user, some users or channels, from any instance.
+
+    Every method validates its arguments at once (PublishError) and returns an
+    awaitable that completes when the message has left this process; plain
+    ``def`` actions may ignore it. Called before the event loop runs (start-up
+    code), the message is queued and sent when the app starts.
+    """
+
+    def __init__(self, store, config=None):
+        self.store = store
+        self._prefix_len = len(store.key(""))
+        self.history = history_for(store, config) if config is not None else None
+        self._sender = self.history or _PlainSender(store.bus)
+        self._keep_broadcast = bool(config.pubsub.history.get("broadcast", True)) if config is not None else False
+        self._queue: deque[tuple[list[Outgoing], asyncio.Future | None]] = deque()
+        self._drainer: asyncio.Task | None = None
+
+    def stream_of(self, topic: str) -> str:
+        """``ss:channel:room1`` -> ``channel:room1``: the name browsers use for recovery."""
+        return topic[self._prefix_len:]
+
+    def _outgoing(self, topic: str, payload: bytes, keep: bool = True) -> Outgoing:
+        stream = self.stream_of(topic) if keep and self.history is not None else None
+        return Outgoing(topic, payload, stream)
+
+    def broadcast(self, event: str, data: Any = _MISSING) -> "asyncio.Future | None":
+        """Send ``event`` with ``data`` to every connected browser on every instance."""
+        _check_event(event, data)
+        return self._submit([self._outgoing(self.store.key("broadcast"), protocol.encode_event(event, data),
+                                            self._keep_broadcast)])
+
+    def user(self, user_id: Any, event: str, data: Any = _MISSING) -> "asyncio.Future | None":
+        """Send to every socket signed in as ``user_id``, whichever instance it is on."""
+        uid = _check_user_id(user_id)
+        _check_event(event, data)
+        return self._submit([self._outgoing(self.store.key("user", uid), protocol.encode_event(event, data))])
+
+    def users(self, user_ids: Iterable[Any], event: str, data: Any = _MISSING) -> "asyncio.Future | None":
+        """Send to each of ``user_ids`` (the message is encoded once)."""
+        if isinstance(user_ids, (str, bytes, dict)) or not isinstance(user_ids, Iterable):
+            raise PublishError("user_ids must be a list of user ids, e.g. publish.users([1, 2], 'event', data)")
+        uids = list(dict.fromkeys(_check_user_id(u) for u in user_ids))
+        _check_event(event, data)
+        payload = protocol.encode_event(event, data)
+        return self._submit([self._outgoing(self.store.key("user", uid), payload) for uid in uids])
+
+    def channel(self, names: str | Iterable[str], event: str, data: Any = _MISSING) -> "asyncio.Future | None":
+        """Send to every socket subscribed to the channel ``names`` (a name or a list of names)."""
+        names = _channel_names(names)
+        _check_event(event, data)
+        return self._submit([self._outgoing(self.store.key("channel", name),
+                                            protocol.encode_event(event, data, channel=name)) for name in names])
+
+    channels = channel
+
+    def _submit(self, items: list[Outgoing]) -> "asyncio.Future | None":
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._queue.append((items, None))  # start-up code: sent by start()
+            return None
+        future = loop.create_future()
+        self._queue.append((items, future))
+        self._kick(loop)
+        return future
+
+    def _kick(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._drainer is None or self._drainer.done():
+            self._drainer = loop.create_task(self._drain(), name="ss-publish")
+
+    def start(self) -> None:
+        """Send what was published before the event loop ran."""
+        if self._queue:
+            self._kick(asyncio.get_running_loop())
+
+    async def flush(self) -> None:
+        """Wait until everything published so far has been sent."""
+        while self._drainer is not None and not self._drainer.done():
+            await asyncio.shield(self._drainer)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch = list(self._queue)
+            self._queue.clear()
+            try:
+                await self._sender.send([item for items, _ in batch for item in items])
+            except Exception as exc:  # the store is down: tell every waiting publisher
+                log.error("publish failed: %s: %s", type(exc).__name__, exc)
+                for _, future in batch:
+                    if future is not None and not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    if future is not None and not future.done():
+                        future.set_result(None)
 
 
 class LocalRouter:
-    """Which of this process's sockets each topic reaches; delivers bus payloads to them."""
+    """Which of this process's sockets each topic reaches; delivers bus payloads to them.
+
+    A socket that reconnects and will ask for missed messages is *held*: its
+    live messages are kept aside until the replay is sent, so it sees every
+    stream in offset order (see :meth:`hold`, :meth:`release`).
+    """
 
     def __init__(self, app):
         self.app = app
         self.store = app.store
         self.broadcast_topic = self.store.key("broadcast")
         self._members: dict[str, set] = {}
+        self._topics: dict[Any, set[str]] = {}
+        self._held: dict[Any, list[tuple[str, bytes]]] = {}
+        self._hold_timers: dict[Any, asyncio.TimerHandle] = {}
 
     async def start(self) -> None:
-        await self.store.bus.subscribe(self.broadcast_topic, self._deliver_broadcast)
-
-    def _deliver_broadcast(self, topic: str, payload: bytes) -> None:
-        frame = text_frame(payload)
-        for connection in list(self.app.connections):
-            connection.send_frame(frame)
+        self.app.publish.start()
 
     def _deliver(self, topic: str, payload: bytes) -> None:
         members = self._members.get(topic)
-        if members:
-            frame = text_frame(payload)
+        if not members:
+            return
+        frame = text_frame(payload)
+        if not self._held:
             for connection in list(members):
                 connection.send_frame(frame)
+            return
+        for connection in list(members):
+            held = self._held.get(connection)
+            if held is None:
+                connection.send_frame(frame)
+            else:
+                held.append((topic, payload))
 
     async def join(self, topic: str, connection) -> None:
         """Route ``topic`` to ``connection``; subscribes upstream for the first local member."""
         members = self._members.get(topic)
         if members is None:
             members = self._members[topic] = set()
-            await self.store.bus.subscribe(topic, self._deliver)
+            members.add(connection)
+            self._topics.setdefault(connection, set()).add(topic)
+            try:
+                await self.store.bus.subscribe(topic, self._deliver)
+            except BaseException:
+                self._forget(topic, connection)
+                raise
+            return
         members.add(connection)
+        self._topics.setdefault(connection, set()).add(topic)
 
-    async def leave(self, topic: str, connection) -> None:
+    def _forget(self, topic: str, connection) -> bool:
+        """Drop the membership; True when ``topic`` has no local member left."""
+        topics = self._topics.get(connection)
+        if topics is not None:
+            topics.discard(topic)
+            if not topics:
+                del self._topics[connection]
         members = self._members.get(topic)
         if members is None:
-            return
+            return False
         members.discard(connection)
-        if not members:
-            del self._members[topic]
+        if members:
+            return False
+        del self._members[topic]
+        return True
+
+    async def leave(self, topic: str, connection) -> None:
+        if self._forget(topic, connection):
             await self.store.bus.unsubscribe(topic, self._deliver)
 
+    async def leave_all(self, connection) -> None:
+        """The socket closed: drop all its topics (and anything held for it)."""
+        self._drop_hold(connection)
+        for topic in list(self._topics.get(connection, ())):
+            await self.leave(topic, connection)
+
     def topics_of(self, connection) -> list[str]:
-        return [t for t, members in self._members.items() if connection in members]
+        return list(self._topics.get(connection, ()))
 
+    def members(self, topic: str) -> set:
+        """This process's sockets subscribed to ``topic`` (a copy)."""
+        return set(self._members.get(topic, ()))
 
-class Publisher:
-    """``ss.publish``: send events to everyone, one user, some users or channels, from any instance."""
+    def hold(self, connection, timeout: float) -> None:
+        """Keep ``connection``'s live messages aside until :meth:`release` (or ``timeout`` seconds)."""
+        if connection in self._held:
+            return
+        self._held[connection] = []
+        loop = asyncio.get_running_loop()
+        self._hold_timers[connection] = loop.call_later(timeout, self.release, connection, {})
 
-    def __init__(self, store):
-        self.store = store
+    def is_held(self, connection) -> bool:
+        return connection in self._held
 
-    async def broadcast(self, event: str, data: Any = _MISSING) -> None:
-        """Send ``event`` with ``data`` to every connected browser on every instance."""
-        _check_event(event, data)
-        await self.store.bus.publish(self.store.key("broadcast"), protocol.encode_event(event, data))
+    def _drop_hold(self, connection) -> list[tuple[str, bytes]] | None:
+        timer = self._hold_timers.pop(connection, None)
+        if timer is not None:
+            timer.cancel()
+        return self._held.pop(connection, None)
 
-    async def user(self, user_id: Any, event: str, data: Any = _MISSING) -> None:
-        """Send to every socket signed in as ``user_id``, whichever instance it is on."""
-        _check_event(event, data)
-        if user_id is None:
-            raise PublishError("user_id must be given")
-        await self.store.bus.publish(self.store.key("user", str(user_id)), protocol.encode_event(event, data))
-
-    async def users(self, user_ids: Iterable[Any], event: str, data: Any = _MISSING) -> None:
-        """Send to each of ``user_ids`` (the message is encoded once)."""
-        _check_event(event, data)
-        if isinstance(user_ids, (str, bytes)) or not isinstance(user_ids, Iterable):
-            raise PublishError("user_ids must be a list of user ids")
-        payload = protocol.encode_event(event, data)
-        for user_id in user_ids:
-            await self.store.bus.publish(self.store.key("user", str(user_id)), payload)
-
-    async def channel(self, names: str | Iterable[str], event: str, data: Any = _MISSING) -> None:
-        """Send to every socket subscribed to the channel ``names`` (a name or a list of names)."""
-        _check_event(event, data)
-        if isinstance(names, str):
-            names = [names]
-        names = list(names)
-        if not names or not all(isinstance(n, str) for n in names):
-            raise PublishError("channel names must be a string or a list of strings")
-        for name in names:
-            await self.store.bus.publish(self.store.key("channel", name),
-                                         protocol.encode_event(event, data, channel=name))
-
-    channels = channel
+    def release(self, connection, seen: dict[str, int]) -> None:
+        """Send what was held, skipping messages of streams already replayed up to ``seen[stream]``."""
+        held = self._drop_hold(connection)
+        for topic, payload in held or ():
+            stream = self.app.publish.stream_of(topic)
+            if stream in seen:
+                offset = orjson.loads(payload).get("offset")
+                if isinstance(offset, int) and offset <= seen[stream]:
+                    continue
+            connection.send(payload)

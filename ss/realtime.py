@@ -1,16 +1,25 @@
-"""What happens to pub/sub routing when sockets open and close and sessions change.
+"""What pub/sub, users online and presence do when sockets open and close and sessions change.
 
-A socket joins the topics of its session's user (``ss:user:<id>``) and
-channels (``ss:channel:<name>``). Several tabs may share one session, so a
-change made through one tab is applied to every socket of that session in
-this process.
+A socket joins the broadcast topic and the topics of its session's user
+(``ss:user:<id>``) and channels (``ss:channel:<name>``), taken from the saved
+session, so a browser that reconnects, to this instance or another, is back
+in its channels by itself. Several tabs may share one session, so a change
+made through one tab is applied to every socket of that session in this
+process.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from . import protocol
+from .auth import authenticate_with, issue_cookie_token
 from .session import Session, SessionHooks
+
+__all__ = ["RealtimeHooks"]
+
+log = logging.getLogger("ss.realtime")
 
 
 class RealtimeHooks(SessionHooks):
@@ -19,37 +28,115 @@ class RealtimeHooks(SessionHooks):
 
     def _topics(self, session: Session) -> list[str]:
         key = self.app.store.key
-        topics = [key("channel", name) for name in session.channels]
+        topics = [key("broadcast")]
+        topics.extend(key("channel", name) for name in session.channels)
         if session.user_id is not None:
             topics.append(key("user", str(session.user_id)))
         return topics
 
-    def _sockets_of(self, session_id: str) -> list:
-        return [c for c in self.app.connections if c.session is not None and c.session.id == session_id]
+    def _sockets_of(self, session: Session) -> list:
+        return [c for c in list(self.app.connections)
+                if c.session is not None and (c.session is session or c.session.id == session.id)]
 
     async def socket_opened(self, connection: Any) -> None:
-        for topic in self._topics(connection.session):
+        session = connection.session
+        if self.app.publish.history is not None and _asks_to_recover(connection):
+            self.app.router.hold(connection, float(self.app.config.pubsub.history.get("hold_timeout", 5)))
+        for topic in self._topics(session):
             await self.app.router.join(topic, connection)
+        if session.user_id is not None:
+            await self.app.users.online.seen(session.user_id)
+            for name in session.channels:
+                await self.app.presence.join(connection, name, session.user_id)
 
     async def socket_closed(self, connection: Any) -> None:
-        for topic in self.app.router.topics_of(connection):
-            await self.app.router.leave(topic, connection)
+        try:
+            await connection.session.flush()  # what 'disconnect' listeners changed (e.g. logout)
+        except Exception:
+            log.exception("saving %r after its socket closed failed", connection.session)
+        await self.app.router.leave_all(connection)
+        await self.app.presence.leave_all(connection)
+
+    async def heartbeat(self, connection: Any) -> None:
+        await self.app.users.online.seen(connection.session.user_id)
+
+    async def authenticate(self, session: Session, module_name: str, params: Any) -> dict:
+        return await authenticate_with(module_name, params)
+
+    async def session_rotated(self, session: Session, old_id: str) -> None:
+        # Other tabs of this browser on this instance share the old id: move them along first
+        # (before any await), then hand the calling tab a token to fetch the new cookie with.
+        connections = [c for c in list(self.app.connections) if c.session is not None]
+        for connection in connections:
+            if connection.session is not session and connection.session.id == old_id:
+                connection.session.id = session.id
+        caller = next((c for c in connections if c.session is session), None)
+        if caller is None:
+            return  # HTTP API: the response sets the cookie itself
+        token = await issue_cookie_token(self.app, old_id, session.id)
+        caller.send(protocol.encode({"type": "session", "session_id": session.id, "token": token}))
 
     async def user_changed(self, session: Session, old_user_id: Any) -> None:
         key = self.app.store.key
-        for connection in self._sockets_of(session.id):
-            connection.session.user_id = session.user_id
+        new_user_id = session.user_id
+        for connection in self._sockets_of(session):
+            connection.session.user_id = new_user_id
             if old_user_id is not None:
                 await self.app.router.leave(key("user", str(old_user_id)), connection)
-            if session.user_id is not None:
-                await self.app.router.join(key("user", str(session.user_id)), connection)
+                await self.app.presence.leave_all(connection)
+            if new_user_id is not None:
+                await self.app.router.join(key("user", str(new_user_id)), connection)
+                for name in connection.session.channels:
+                    await self.app.presence.join(connection, name, new_user_id)
+        if new_user_id is not None:
+            await self.app.users.online.seen(new_user_id)
+        elif old_user_id is not None:
+            await self.app.users.online.remove(old_user_id)
 
     async def channels_changed(self, session: Session, added: list[str], removed: list[str]) -> None:
         key = self.app.store.key
-        for connection in self._sockets_of(session.id):
+        for connection in self._sockets_of(session):
             if connection.session is not session:
                 connection.session.channels[:] = list(session.channels)
+            user_id = connection.session.user_id
             for name in added:
                 await self.app.router.join(key("channel", name), connection)
+                await self.app.presence.join(connection, name, user_id)
             for name in removed:
                 await self.app.router.leave(key("channel", name), connection)
+                await self.app.presence.leave(connection, name)
+
+    async def recover(self, connection: Any, streams: dict[str, int]) -> None:
+        """Replay what ``connection`` missed per stream, then release its held live messages."""
+        publish, router = self.app.publish, self.app.router
+        subscribed = {publish.stream_of(topic) for topic in router.topics_of(connection)}
+        failed: dict[str, str] = {}
+        seen: dict[str, int] = {}
+        try:
+            for stream, after in streams.items():
+                if publish.history is None or (stream == "broadcast" and not publish._keep_broadcast):
+                    failed[stream] = "not_recoverable"
+                elif stream not in subscribed:
+                    failed[stream] = "not_subscribed"
+                else:
+                    result = await publish.history.read(stream, after)
+                    if result.failed:
+                        failed[stream] = result.failed
+                        continue
+                    for payload in result.payloads:
+                        connection.send(payload)
+                    seen[stream] = result.last_offset
+        finally:
+            if failed:
+                connection.send(protocol.encode({
+                    "type": "recovery_failed", "streams": failed,
+                    "message": "messages sent while this tab was away are no longer kept: reload the state "
+                               "of these streams"}))
+            router.release(connection, seen)
+
+
+def _asks_to_recover(connection: Any) -> bool:
+    try:
+        return connection.get_query_argument("recover", None) == "1"
+    except Exception:  # not a Tornado handler (tests with fake connections)
+        return False

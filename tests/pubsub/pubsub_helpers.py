@@ -1,0 +1,29 @@
+"""Helpers for the pub/sub tests (imported by test modules; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+
+async def eventually(check, timeout: float = 5.0, interval: float = 0.05):
+    """Await ``check()`` until it returns something truthy; return it (or fail with the last value)."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
+
+
+async def no_event(client, timeout: float = 0.3) -> None:
+    """Assert that nothing arrives on ``client`` within ``timeout``."""
+    try:
+        message = await client.next_event(timeout=timeout)
+    except asyncio.TimeoutError:
+        return
+    raise AssertionError(f"unexpected event {message!r}")
