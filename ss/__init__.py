@@ -11,6 +11,9 @@ What apps use::
     ss.config                           # the merged config, attribute access
     await ss.server.app.square(25)      # call actions from server code
     ss.R                                # redis.asyncio client of the app's store
+    ss.publish.user(uid, "event", data) # pub/sub, also .users / .broadcast / .channel
+    await ss.users.online.now()         # ids of users online, on every instance
+    await ss.presence.channel("room1")  # ids of users in a channel, on every instance
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 from .actions import Actions, in_thread
 from .version import __version__
 
-__all__ = ["Actions", "in_thread", "__version__", "config", "server", "R", "env", "publish"]
+__all__ = ["Actions", "in_thread", "__version__", "config", "server", "R", "env", "publish", "users", "presence"]
 
 
 _RUNTIME_ATTRIBUTES = {
@@ -29,6 +32,8 @@ _RUNTIME_ATTRIBUTES = {
     "server": lambda app: app.server,
     "R": lambda app: app.store.redis,
     "publish": lambda app: app.publish,
+    "users": lambda app: app.users,
+    "presence": lambda app: app.presence,
 }
 
 

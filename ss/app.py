@@ -16,10 +16,12 @@ from .api_tree import ApiTree, ApiTreeError, load_api_tree
 from .config import Config, load_config
 from .project import Project
 from .rpc import Dispatcher
+from .presence import Presence
 from .pubsub import LocalRouter, Publisher
 from .realtime import RealtimeHooks
 from .session import SessionHooks, SessionStore
 from .store import Store, open_store
+from .users import Users
 
 __all__ = ["App", "current", "ServerProxy"]
 
@@ -46,8 +48,11 @@ class App:
         self.env: str = config.env
         self.store: Store = open_store(config)
         self.sessions = SessionStore(self.store, config.session.ttl, hooks or RealtimeHooks(self))
-        self.publish = Publisher(self.store)
+        self.sessions.rotate_on_login = bool(config.session.get("rotate_on_login", True))
+        self.publish = Publisher(self.store, config)
         self.router = LocalRouter(self)
+        self.users = Users(self.store, config)
+        self.presence = Presence(self)
         self.tree = ApiTree()
         self.dispatcher = Dispatcher(self.tree, show_traceback=bool(config.errors.show_traceback))
         self.connections: set = set()
@@ -89,11 +94,16 @@ class App:
         await self.store.connect()
         self.load_actions()
         await self.router.start()
+        self.users.online.start()
+        self.presence.start()
 
     async def close(self) -> None:
         global _current
         if self.pipeline is not None:
             await self.pipeline.close()
+        await self.users.online.close()
+        await self.presence.close()
+        await self.publish.flush()
         await self.store.close()
         if _current is self:
             _current = None

@@ -14,7 +14,8 @@ from urllib.parse import parse_qsl, unquote_plus
 
 import orjson
 
-from .http import BaseHandler, add_security_headers
+from .auth import basic_auth_user
+from .http import BaseHandler, add_security_headers, set_session_cookie
 from .rpc import CallError
 from .transport import RequestInfo
 
@@ -26,6 +27,7 @@ STATUS = {
     "bad_arguments": 400,
     "bad_message": 400,
     "unauthorized": 401,
+    "https_required": 403,
     "rate_limited": 429,
     "action_failed": 500,
 }
@@ -90,6 +92,10 @@ class ApiHandler(BaseHandler):
         as_json = path.endswith(".json") or path == ".json"
         if as_json:
             path = path[: -len(".json")]
+        if self.app.config.api.https_only and self.request.protocol != "https":
+            self._error(CallError("https_required", "this API only answers over HTTPS (api.https_only): "
+                                                    "use https:// so passwords never travel in clear text"), as_json)
+            return
         if not path:
             self._answer(200, self.app.tree.describe(), as_json, title="API")
             return
@@ -100,13 +106,37 @@ class ApiHandler(BaseHandler):
             self._error(CallError("bad_message", str(exc)), as_json)
             return
         session = await self._session()
+        session_id = session.id
         info = RequestInfo("http", self.request.remote_ip, self.request.headers, self.request.protocol == "https")
         try:
+            await self._basic_auth(method, session)
             result = await self.app.dispatcher.call(tuple(method.split(".")), args, session, info)
         except CallError as exc:
+            if exc.code == "unauthorized" and self.app.config.get_path("api.auth.basic.module_name"):
+                self.set_header("WWW-Authenticate", 'Basic realm="ss API", charset="UTF-8"')
             self._error(exc, as_json)
             return
+        if session.id != session_id and not session.transient:
+            set_session_cookie(self, session.id)  # rotated on login
         self._answer(200, result, as_json, title=method)
+
+    async def _basic_auth(self, method: str, session) -> None:
+        """For ``authenticate = True`` modules: sign this one request in with Basic Auth credentials."""
+        if session.user_id is not None or "Authorization" not in self.request.headers:
+            return
+        try:
+            action = self.app.dispatcher.lookup(method)
+        except CallError:
+            return  # the dispatcher answers unknown actions
+        if not action.authenticate:
+            return
+        try:
+            user_id = await basic_auth_user(self.app, self.request.headers.get("Authorization"))
+        except Exception as exc:
+            raise CallError("action_failed", f"Basic Auth failed on the server: {exc}") from None
+        if user_id is not None:
+            session.user_id = user_id
+            session.transient = True  # a Basic Auth request signs in only itself; nothing is saved
 
     async def _session(self):
         """The caller's session from its cookie; without one, a transient session that is never saved."""

@@ -37,6 +37,7 @@ BASE: dict = {
     "session": {
         "cookie_name": "ss_session",
         "ttl": 30 * DAY,            # seconds a session lives after its last use
+        "rotate_on_login": True,    # new session id on set_user_id (against session fixation)
     },
     "api": {
         "enabled": True,
@@ -68,7 +69,20 @@ BASE: dict = {
         "ping_interval": 25,            # seconds between server pings; 0 disables
         "ping_timeout": 60,             # close a socket that has not answered for this long
     },
-    "pubsub": {"history": {"ttl": 120, "size": 1000}},
+    "pubsub": {"history": {
+        "enabled": True,            # number user/channel/broadcast messages and keep them for recovery
+        "ttl": 120,                 # seconds a stream's messages are kept after its last publish
+        "size": 1000,               # at most this many messages per stream
+        "meta_ttl": DAY,            # seconds a stream's last offset is remembered (decides "nothing missed")
+        "broadcast": True,          # broadcasts are recoverable too (one Lua call per publish, none per socket)
+        "hold_timeout": 5,          # seconds a reconnecting socket's live messages wait for its recover message
+    }},
+    "presence": {
+        "enabled": True,
+        "events": False,            # True: channels get presence:join / presence:leave events
+        "timeout": 45,              # seconds an instance's entries last without a refresh (dead instances)
+        "refresh_interval": 15,     # seconds between refreshes of this instance's entries
+    },
     "assets": {"pack_on_start": True},
     "security": {"allowed_origins": []},  # extra origins allowed to open the socket, e.g. "https://app.example.com"
 }

@@ -56,6 +56,9 @@ class SessionHooks:
     async def recover(self, connection: Any, streams: dict[str, int]) -> None:
         """The browser asks for pub/sub messages missed since these offsets."""
 
+    async def session_rotated(self, session: "Session", old_id: str) -> None:
+        """``session`` got a new id on login (was ``old_id``); the browser's cookie must follow."""
+
 
 class ChannelMembership:
     """``self.session.channel``: subscribe/unsubscribe by name (a string or a list), list()."""
@@ -116,6 +119,7 @@ class Session:
         self.channel = ChannelMembership(self)
         self.user = SessionUser(self)
         self.request: Any = None
+        self.previous_id: str | None = None  # set when the id was rotated and the old key not yet deleted
         self._listeners: dict[str, list[Callable]] = {}
         self._pending: list[asyncio.Future] = []
         self._saved = self._snapshot()
@@ -139,9 +143,18 @@ class Session:
                 await result
 
     def set_user_id(self, user_id: Any, cb: Callable | None = None) -> asyncio.Future:
-        """Sign this session in as ``user_id`` (None signs out); returns an optional awaitable."""
+        """Sign this session in as ``user_id`` (None signs out); returns an optional awaitable.
+
+        Signing in gives the session a new id (``session.rotate_on_login``) so an
+        id planted before the login is useless after it; see ss.auth.
+        """
         old = self.user_id
         self.user_id = user_id
+        if old != user_id and user_id is not None and not self.transient and self._store.rotate_on_login:
+            old_id = self.id
+            self.previous_id = self.previous_id or old_id
+            self.id = new_session_id()
+            self._later(self.hooks.session_rotated(self, old_id))
         future = self._later(self.hooks.user_changed(self, old) if old != user_id else _nothing())
         if cb is not None:
             future.add_done_callback(lambda f: cb(True) if not f.exception() else None)
@@ -194,6 +207,7 @@ class SessionStore:
         self.store = store
         self.ttl = int(ttl)
         self.hooks = hooks or SessionHooks()
+        self.rotate_on_login = True
 
     def _key(self, session_id: str) -> str:
         return self.store.key("session", session_id)
@@ -230,7 +244,14 @@ class SessionStore:
 
     async def save(self, session: Session) -> None:
         snapshot = session._snapshot()
-        await self.store.redis.set(self._key(session.id), snapshot, ex=self.ttl)
+        if session.previous_id is not None:  # rotated on login: the old id must stop working
+            async with self.store.redis.pipeline(transaction=True) as pipe:
+                pipe.set(self._key(session.id), snapshot, ex=self.ttl)
+                pipe.delete(self._key(session.previous_id))
+                await pipe.execute()
+            session.previous_id = None
+        else:
+            await self.store.redis.set(self._key(session.id), snapshot, ex=self.ttl)
         session._saved = snapshot
         session.is_new = False
 

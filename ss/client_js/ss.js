@@ -67,8 +67,8 @@
   /* ---- the connection ---- */
   var ws = null;
   var nextId = 1;
-  var pending = {};          // id -> {resolve, reject, method, timer}
-  var queue = [];            // frames waiting for a connection
+  var pending = {};          // id -> {resolve, reject, method, frame, volatile, timer}: calls with no reply yet
+  var queue = [];            // other frames waiting for a connection
   var offsets = {};          // stream -> last offset seen (pub/sub recovery)
   var everConnected = false;
   var attempts = 0;
@@ -85,12 +85,15 @@
 
   function socketUrl() {
     var l = global.location;
-    return (l.protocol === "https:" ? "wss://" : "ws://") + l.host + "/_ss/socket?tab=" + tabId;
+    // recover=1: the server holds live messages until it has replayed what this tab missed
+    var recover = Object.keys(offsets).length ? "&recover=1" : "";
+    return (l.protocol === "https:" ? "wss://" : "ws://") + l.host + "/_ss/socket?tab=" + tabId + recover;
   }
 
+  /* Non-call messages: sent now, or (unless volatile) once connected. */
   function send(message, volatile) {
     var frame = JSON.stringify(message);
-    if (ws && ws.readyState === 1 && SS.socket.state === "connected") {
+    if (isConnected()) {
       ws.send(frame);
       return true;
     }
@@ -119,6 +122,7 @@
       var wasConnected = SS.socket.state === "connected";
       SS.socket.state = "disconnected";
       clearInterval(heartbeatTimer);
+      dropVolatileCalls();
       if (wasConnected) {
         log("info", "ss: connection lost, reconnecting");
         socketEvents.emit("disconnect");
@@ -141,6 +145,8 @@
       case "error": return msg.id == null ? reportOrphanError(msg.error) : settle(msg.id, msg.error);
       case "event": return deliverEvent(msg);
       case "init": return initialised(msg);
+      case "session": return sessionRotated(msg);
+      case "recovery_failed": return recoveryFailed(msg);
       case "api": return buildServerTree(msg.api);
       case "reload": return global.location.reload();
       case "css": return swapStylesheet(msg.href);
@@ -159,6 +165,7 @@
     attempts = 0;
     var streams = Object.keys(offsets);
     if (streams.length) ws.send(JSON.stringify({ type: "recover", streams: offsets }));
+    resendCalls();
     var waiting = queue;
     queue = [];
     waiting.forEach(function (frame) { ws.send(frame); });
@@ -190,6 +197,24 @@
     }
     log("debug", "ss: event", msg.event, msg.data);
     SS.events.emit(msg.event, msg.data, msg.channel);
+  }
+
+  /* Signing in gave the session a new id; the HttpOnly cookie can only be set by the server. */
+  function sessionRotated(msg) {
+    SS.session_id = msg.session_id;
+    if (typeof fetch !== "function") return;
+    fetch("/_ss/session", { method: "POST", credentials: "same-origin", body: msg.token,
+                            headers: { "Content-Type": "text/plain" } })
+      .then(function (r) { if (!r.ok) log("error", "ss: could not update the session cookie (" + r.status + ")"); })
+      .catch(function (e) { log("error", "ss: could not update the session cookie", e); });
+  }
+
+  /* Messages of these streams were lost while offline: the app should reload that state. */
+  function recoveryFailed(msg) {
+    var streams = msg.streams || {};
+    Object.keys(streams).forEach(function (stream) { delete offsets[stream]; });
+    log("info", "ss: missed messages could not be recovered", streams);
+    socketEvents.emit("recovery_failed", streams);
   }
 
   function reportOrphanError(error) {
@@ -237,22 +262,31 @@
     return keys.length > 0 && keys.every(function (k) { return OPTION_KEYS[k]; });
   }
 
-  /** Call a server action: call("app.square", [25], cb?, options?) -> Promise (or undefined with cb). */
+  /** Call a server action: call("app.square", [25], cb?, options?) -> Promise (or undefined with cb).
+   *  Calls made while offline wait for the connection; calls cut off by a disconnect are re-sent with
+   *  the same id after reconnecting (the server runs each at most once). {volatile: true} calls are
+   *  never kept: they fail at once when offline or cut off. {timeout: ms} fails a call left unanswered. */
   function call(method, args, cb, options) {
     options = options || {};
     var id = nextId++;
     var message = { type: "call", id: id, method: method, args: args };
     if (options.silent) message.silent = true;
+    var entry = { method: method, silent: options.silent, volatile: options.volatile,
+                  frame: JSON.stringify(message) };
     var promise = new Promise(function (resolve, reject) {
-      pending[id] = { resolve: resolve, reject: reject, method: method, silent: options.silent };
-      if (options.timeout) {
-        pending[id].timer = setTimeout(function () {
-          settle(id, { code: "timeout", message: "no reply within " + options.timeout + " ms" });
-        }, options.timeout);
-      }
+      entry.resolve = resolve;
+      entry.reject = reject;
     });
+    pending[id] = entry;
+    if (options.timeout) {
+      entry.timer = setTimeout(function () {
+        settle(id, { code: "timeout", message: "no reply within " + options.timeout + " ms" });
+      }, options.timeout);
+    }
     if (!options.silent) log("calls", "\u2192 " + method, args);
-    if (!send(message, options.volatile)) {
+    if (isConnected()) {
+      ws.send(entry.frame);
+    } else if (options.volatile) {
       settle(id, { code: "offline", message: "not connected; volatile call dropped" });
     }
     if (typeof cb === "function") {
@@ -264,6 +298,22 @@
                    function () {});
     }
     return promise;
+  }
+
+  function isConnected() {
+    return ws && ws.readyState === 1 && SS.socket.state === "connected";
+  }
+
+  function resendCalls() {
+    Object.keys(pending).map(Number).sort(function (a, b) { return a - b; }).forEach(function (id) {
+      ws.send(pending[id].frame);
+    });
+  }
+
+  function dropVolatileCalls() {
+    Object.keys(pending).forEach(function (id) {
+      if (pending[id].volatile) settle(id, { code: "disconnected", message: "connection lost; volatile call dropped" });
+    });
   }
   SS.call = call;
 
