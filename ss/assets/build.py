@@ -47,6 +47,7 @@ class Snapshot:
     templates_js: str = ""  # SS.tmpl runtime + one function per template
     layout_html: str = DEFAULT_LAYOUT
     errors: list[CompileError] = field(default_factory=list)
+    memo: dict = field(default_factory=dict)  # derived values (page HTML, hashes) computed once per snapshot
 
     def css_text(self) -> str:
         """All stylesheets in order, as one file."""
@@ -69,14 +70,16 @@ def _stat(path: Path) -> tuple:
         return (None,)
 
 
-def _folder_signature(folder: Path) -> tuple:
-    items = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
-            items.append((str(p), _stat(p)))
-    return tuple(items)
+def tree_signature(root: Path) -> dict[Path, tuple]:
+    """Every input file under ``root`` with its (mtime, size, inode): one walk, no reads."""
+    found: dict[Path, tuple] = {}
+    for sub in sources.INPUT_DIRS:
+        for dirpath, dirnames, filenames in os.walk(root / sub):
+            dirnames.sort()
+            for name in filenames:
+                path = Path(dirpath) / name
+                found[path] = _stat(path)
+    return found
 
 
 class Builder:
@@ -87,24 +90,29 @@ class Builder:
         self.compilers = compilers
         self._cache: dict[Path, tuple[tuple, Compiled | CompileError]] = {}
         self._lock = asyncio.Lock()
+        self._templates: dict[tuple, str] = {}
+        self._last: tuple[dict, Snapshot] | None = None  # (tree signature, snapshot) of the last build
         self.compiles = 0  # files actually compiled (cache misses); tests and bench read it
 
     def invalidate(self, paths: list[Path] | None = None) -> None:
         """Forget cached results for ``paths`` (all when None)."""
+        self._last = None
         if paths is None:
             self._cache.clear()
             return
         for path in paths:
             self._cache.pop(path, None)
 
-    def _signature(self, path: Path) -> tuple:
-        sig = _stat(path)
+    def _signature(self, path: Path, tree: dict[Path, tuple], folders: dict[Path, tuple]) -> tuple:
+        sig = tree.get(path) or _stat(path)
         if path.suffix.lower() in _IMPORTING:
-            sig += _folder_signature(path.parent)
+            folder = path.parent
+            if folder not in folders:
+                folders[folder] = tuple(sorted((p, s) for p, s in tree.items() if p.is_relative_to(folder)))
+            sig += folders[folder]
         return sig
 
-    async def _compile(self, path: Path) -> Compiled | CompileError:
-        sig = self._signature(path)
+    async def _compile(self, path: Path, sig: tuple) -> Compiled | CompileError:
         hit = self._cache.get(path)
         if hit and hit[0] == sig:
             return hit[1]
@@ -121,12 +129,27 @@ class Builder:
         self._cache[path] = (sig, result)
         return result
 
-    async def snapshot(self) -> Snapshot:
-        """Compile (or reuse) every input and assemble the snapshot."""
-        async with self._lock:
-            return await self._snapshot()
+    def _template_js(self, template_id: str, html: str, file: str, keep: dict[tuple, str]) -> str:
+        key = (template_id, html, file)
+        js = self._templates.get(key) or templates.compile_template(template_id, html, file)
+        keep[key] = js
+        return js
 
-    async def _snapshot(self) -> Snapshot:
+    async def snapshot(self) -> Snapshot:
+        """Compile (or reuse) every input and assemble the snapshot.
+
+        When no input file changed since the last call (one directory walk and
+        a stat per file tells), the last snapshot is returned as it is.
+        """
+        async with self._lock:
+            tree = tree_signature(self.root)
+            if self._last and self._last[0] == tree:
+                return self._last[1]
+            snap = await self._snapshot(tree)
+            self._last = (tree, snap)
+            return snap
+
+    async def _snapshot(self, tree: dict[Path, tuple]) -> Snapshot:
         root, snap = self.root, Snapshot()
         rel = lambda p: sources.relative(root, p)  # noqa: E731
 
@@ -134,9 +157,9 @@ class Builder:
         lib_css = sources.lib_files(root, CSS)
         css_entries = sources.css_entries(root)
         mods: list[sources.Module] = []
-        for tree in ("shared", "client"):
+        for branch in ("shared", "client"):
             try:
-                mods += sources.modules(root, tree)
+                mods += sources.modules(root, branch)
             except CompileError as exc:
                 log.error("%s", exc)
                 snap.errors.append(exc)
@@ -151,7 +174,8 @@ class Builder:
         paths = lib_js + lib_css + css_entries + [m.path for m in mods] + [t.path for t in tmpls]
         if layout:
             paths.append(layout)
-        results = dict(zip(paths, await asyncio.gather(*(self._compile(p) for p in paths))))
+        folders: dict[Path, tuple] = {}
+        results = dict(zip(paths, await asyncio.gather(*(self._compile(p, self._signature(p, tree, folders)) for p in paths))))
 
         def part(path: Path, kind: str, wrap=None) -> Part:
             result = results[path]
@@ -166,7 +190,7 @@ class Builder:
         snap.app_js = [part(m.path, JS, lambda code, m=m: wrap_module(m.tree, m.name, code)) for m in mods]
         snap.css = [part(p, CSS) for p in lib_css + css_entries]
 
-        pieces = [templates.runtime_js()]
+        pieces, kept = [templates.runtime_js()], {}
         for tmpl in tmpls:
             result = results[tmpl.path]
             if isinstance(result, CompileError):
@@ -174,7 +198,7 @@ class Builder:
                 pieces.append(error_js(result))
                 continue
             try:
-                pieces.append(templates.compile_template(tmpl.id, result.text, rel(tmpl.path)))
+                pieces.append(self._template_js(tmpl.id, result.text, rel(tmpl.path), kept))
             except CompileError as exc:
                 log.error("%s", exc)
                 snap.errors.append(exc)
@@ -182,6 +206,9 @@ class Builder:
                 continue
             snap.templates.append((tmpl, result.text))
         snap.templates_js = join_js(pieces)
+        # Keep only what the current files use, so caches don't grow with every edit.
+        self._templates = kept
+        self._cache = {p: self._cache[p] for p in paths if p in self._cache}
 
         if layout:
             result = results[layout]

@@ -119,7 +119,9 @@ class AssetPipeline:
                 self.pack_result = await ensure_pack(self.root, self.config, worker=self.worker)
             return index.read_text(encoding="utf-8")
         snap = await self.builder.snapshot()
-        return insert_tags(snap.layout_html, self._dev_tags(snap))
+        if "page" not in snap.memo:
+            snap.memo["page"] = insert_tags(snap.layout_html, self._dev_tags(snap))
+        return snap.memo["page"]
 
     def _dev_tags(self, snap: Snapshot) -> str:
         tags = [script_tag(CLIENT_JS_URL), script_tag(f"{PREFIX}dev.js?v={content_hash(DEV_JS.read_bytes())}")]
@@ -155,14 +157,12 @@ class AssetPipeline:
         if path == "dev.js":
             return self._asset(DEV_JS.read_bytes(), JS_TYPE)
         snap = await self.builder.snapshot()
-        if path == "templates.js":
-            return self._asset(snap.templates_js, JS_TYPE)
-        if path == "app.css":
-            return self._asset(snap.css_text(), CSS_TYPE)
-        for part in snap.lib_js + snap.app_js:
-            if part.url == path:
-                return self._asset(part.text, JS_TYPE)
-        return None
+        if "assets" not in snap.memo:
+            bodies = {part.url: (part.text, JS_TYPE) for part in snap.lib_js + snap.app_js}
+            bodies["templates.js"] = (snap.templates_js, JS_TYPE)
+            bodies["app.css"] = (snap.css_text(), CSS_TYPE)
+            snap.memo["assets"] = {url: self._asset(text, kind) for url, (text, kind) in bodies.items()}
+        return snap.memo["assets"].get(path)
 
     @staticmethod
     def _asset(body: str | bytes, content_type: str) -> Asset:

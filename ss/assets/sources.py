@@ -164,9 +164,13 @@ def css_entries(root: Path) -> list[Path]:
     return apps[:1] if apps else top
 
 
+#: the folders holding every input of the browser assets
+INPUT_DIRS = ("app/client", "app/shared", "app/css", "app/views", "lib/client", "lib/css", "vendor")
+
+
 def watched_files(root: Path) -> list[Path]:
     """Every input of the browser assets (for change detection and pack state)."""
     files = []
-    for sub in ("app/client", "app/shared", "app/css", "app/views", "lib/client", "lib/css", "vendor"):
+    for sub in INPUT_DIRS:
         files.extend(_files(root / sub))
     return sorted(files)
