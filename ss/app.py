@@ -16,12 +16,12 @@ from .api_tree import ApiTree, ApiTreeError, load_api_tree
 from .config import Config, load_config
 from .project import Project
 from .rpc import Dispatcher
-from .presence import Presence
+from .channel_presence import Presence
 from .pubsub import LocalRouter, Publisher
 from .realtime import RealtimeHooks
 from .session import SessionHooks, SessionStore
 from .store import Store, open_store
-from .users import Users
+from .users_online import Users
 
 __all__ = ["App", "current", "ServerProxy"]
 

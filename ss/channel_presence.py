@@ -12,6 +12,9 @@ With ``presence.events`` on, channel subscribers get ``presence:join`` and
 first socket joins and last socket leaves. Each add/remove runs in a MULTI
 transaction with a read of the entries left, so two instances never both
 announce the same join or leave.
+
+(The module is not called ``presence.py``: a submodule of that name would shadow
+the runtime attribute ``ss.presence``.)
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class Presence:
         return self.store.key("presence", channel)
 
     async def channel(self, name: str) -> list:
-        """The ids of the users with a socket in channel ``name`` (each once, in order of arrival)."""
+        """The ids of the users with a socket in channel ``name``, each once (the order means nothing)."""
         raw = await self.store.redis.zrangebyscore(self._key(name), time.time(), "+inf")
         return list(dict.fromkeys(_uid_of(member) for member in raw))
 

@@ -7,6 +7,9 @@ every browser heartbeat (``client.heartbeat_interval``). Users not seen for
 ``users.online.update_interval`` seconds deletes them. ZADD, ZREM and
 ZREMRANGEBYSCORE are each atomic, so any number of instances can heartbeat and
 purge at once without fighting. Logout removes the user at once.
+
+(The module is not called ``users.py``: a submodule of that name would shadow
+the runtime attribute ``ss.users``.)
 """
 
 from __future__ import annotations
