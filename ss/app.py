@@ -19,8 +19,9 @@ from .rpc import Dispatcher
 from .channel_presence import Presence
 from .pubsub import LocalRouter, Publisher
 from .realtime import RealtimeHooks
+from .recent_calls import RecentCalls
 from .session import SessionHooks, SessionStore
-from .store import Store, open_store
+from .store import OutageLog, Store, open_store
 from .users_online import Users
 
 __all__ = ["App", "current", "ServerProxy"]
@@ -54,8 +55,11 @@ class App:
         self.users = Users(self.store, config)
         self.presence = Presence(self)
         self.tree = ApiTree()
-        self.dispatcher = Dispatcher(self.tree, show_traceback=bool(config.errors.show_traceback))
+        self.outage = OutageLog()  # one "store is down" log line per window, whoever notices
+        self.dispatcher = Dispatcher(self.tree, show_traceback=bool(config.errors.show_traceback),
+                                     store_description=self.store.description, outage=self.outage)
         self.connections: set = set()
+        self.recent_calls = RecentCalls()
         self.pipeline: Any = None
         self.server = ServerProxy(self)
         self._reload_listeners: list[Callable[[], Any]] = []

@@ -68,6 +68,8 @@ BASE: dict = {
         "max_outgoing_bytes": 8 << 20,  # per socket: a slower reader is disconnected
         "ping_interval": 25,            # seconds between server pings; 0 disables
         "ping_timeout": 60,             # close a socket that has not answered for this long
+        "shutdown_timeout": 10,         # seconds running calls get to finish on SIGTERM/SIGINT
+        "max_connections_per_ip": 0,    # 0: no limit; behind a proxy, set http xheaders right first
     },
     "pubsub": {"history": {
         "enabled": True,            # number user/channel/broadcast messages and keep them for recovery

@@ -14,6 +14,7 @@ import traceback
 from typing import Any
 
 from .api_tree import Action, ApiTree
+from .store.base import STORE_ERRORS, OutageLog
 
 __all__ = ["CallError", "Dispatcher"]
 
@@ -33,9 +34,12 @@ class CallError(Exception):
 class Dispatcher:
     """Runs actions from one API tree. ``tree`` may be swapped at any time (live reload)."""
 
-    def __init__(self, tree: ApiTree, *, show_traceback: bool = False):
+    def __init__(self, tree: ApiTree, *, show_traceback: bool = False, store_description: str = "store",
+                 outage: OutageLog | None = None):
         self.tree = tree
         self.show_traceback = show_traceback
+        self.store_description = store_description
+        self.outage = outage or OutageLog()
 
     def lookup(self, path: tuple[str, ...] | str) -> Action:
         """The action for a dotted path, or CallError ``private_action`` / ``unknown_action``."""
@@ -52,7 +56,7 @@ class Dispatcher:
         """Run the action at ``path`` with ``args`` for ``session``; return its result.
 
         Raises CallError with codes unknown_action, private_action, unauthorized,
-        bad_arguments or action_failed.
+        bad_arguments, store_unavailable or action_failed.
         """
         action = self.lookup(path)
         if action.authenticate and getattr(session, "user_id", None) is None:
@@ -75,6 +79,10 @@ class Dispatcher:
             raise
         except asyncio.CancelledError:
             raise
+        except STORE_ERRORS as exc:
+            self.outage.report(self.store_description, exc)
+            raise CallError("store_unavailable", f"{action.name} needs the store ({self.store_description}), "
+                                                 "which is not answering: try again shortly") from None
         except Exception as exc:
             log.error("%s failed: %s: %s", action.name, type(exc).__name__, exc, exc_info=True)
             if self.show_traceback:

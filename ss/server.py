@@ -15,13 +15,13 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from . import protocol
 from .app import App
 from .auth import COOKIE_PATH, SessionCookieHandler
 from .http import BaseHandler, add_security_headers, set_session_cookie
 from .http_api import ApiHandler
 from .presets import is_dev_like
 from .static import PublicFileHandler
+from .store import STORE_ERRORS
 from .transport import SOCKET_PATH, SocketHandler
 
 __all__ = ["make_application", "serve", "Server"]
@@ -36,9 +36,13 @@ class PageHandler(BaseHandler):
 
     async def get(self) -> None:
         name = self.app.config.session.cookie_name
-        session = await self.app.sessions.load(self.get_cookie(name))
-        if session is None:
-            session = await self.app.sessions.create()
+        try:
+            session = await self.app.sessions.load(self.get_cookie(name))
+            if session is None:
+                session = await self.app.sessions.create()
+        except STORE_ERRORS as exc:
+            self.app.outage.report(self.app.store.description, exc)
+            raise tornado.web.HTTPError(503, "the session store is not answering") from None
         set_session_cookie(self, session.id)  # refreshes the expiry on every visit
         add_security_headers(self)
         self.set_header("Cache-Control", "no-cache")
@@ -154,11 +158,12 @@ class Server:
             self.app.send_to_all({"type": "api", "api": self.app.tree.describe()})
 
     async def stop(self) -> None:
-        """Stop listening, close every socket (1012: reconnect elsewhere), release the store."""
+        """Stop listening, let running calls finish and reply, close every socket (1012: reconnect
+        elsewhere), release the store."""
         if self.http_server is not None:
             self.http_server.stop()
-        for connection in list(self.app.connections):
-            connection.close(protocol.CLOSE_SERVICE_RESTART, "server restarting")
+        drain_timeout = float(self.app.config.limits.get("shutdown_timeout", 10))
+        await asyncio.gather(*(c.drain(drain_timeout) for c in list(self.app.connections)))
         if self.http_server is not None:
             try:
                 await asyncio.wait_for(self.http_server.close_all_connections(), 5)

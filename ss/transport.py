@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import secrets
 import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import tornado.iostream
+import tornado.web
 import tornado.websocket
 
 from . import protocol
+from .http import set_session_cookie
+from .limiter import TokenBucket
 from .logs import CALLS
 from .rpc import CallError
+from .store.base import STORE_ERRORS
 
 log = logging.getLogger("ss.socket")
 call_log = logging.getLogger("ss.calls")
 
 SOCKET_PATH = "/_ss/socket"
+MAX_REPLAY_FRAME = 64 * 1024   # bigger replies are not kept for retried calls; a retry runs again
+_TAB_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -66,10 +74,13 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         self.pending = 0
         self.tasks: set[asyncio.Task] = set()
         self.closed = False
+        self.draining = False
         limits = app.config.limits
         self.limits = protocol.Limits(max_frame_bytes=limits.max_frame_bytes, max_depth=limits.max_depth)
         self.max_pending = int(limits.max_pending_calls)
         self.max_outgoing = int(limits.max_outgoing_bytes)
+        limiter = app.config.limiter
+        self.bucket = TokenBucket(float(limiter.websockets.rps)) if limiter.enabled else None
 
     def get_compression_options(self) -> None:
         return None  # frames are pre-built once per broadcast; compression would need one per socket
@@ -81,13 +92,23 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
 
     async def prepare(self) -> None:
         # Runs before the upgrade; a cookie set here rides on the 101 response.
+        per_ip = int(self.app.config.limits.get("max_connections_per_ip") or 0)
+        if per_ip and sum(1 for c in self.app.connections if c.request.remote_ip == self.request.remote_ip) >= per_ip:
+            log.warning("refusing a socket from %s: already %d open (limits.max_connections_per_ip)",
+                        self.request.remote_ip, per_ip)
+            raise tornado.web.HTTPError(429, "too many connections from this address")
+        tab = self.get_query_argument("tab", "")
+        # The tab id names this page load across reconnects, so retried calls are recognised.
+        self.tab = tab if _TAB_ID.match(tab) else secrets.token_hex(8)
         name = self.app.config.session.cookie_name
-        session = await self.app.sessions.load(self.get_cookie(name))
-        if session is None:
-            session = await self.app.sessions.create()
-            from .http import set_session_cookie
-
-            set_session_cookie(self, session.id)
+        try:
+            session = await self.app.sessions.load(self.get_cookie(name))
+            if session is None:
+                session = await self.app.sessions.create()
+                set_session_cookie(self, session.id)
+        except STORE_ERRORS as exc:
+            self.app.outage.report(self.app.store.description, exc)
+            raise tornado.web.HTTPError(503, "the session store is not answering") from None
         self.session = session
         self.request_info = RequestInfo("websocket", self.request.remote_ip, self.request.headers,
                                         self.request.protocol == "https")
@@ -112,14 +133,8 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             self.send(protocol.encode_error(exc.call_id, exc.code, exc.message))
             return
         if isinstance(msg, protocol.Call):
-            if self.pending >= self.max_pending:
-                self.send(protocol.encode_error(msg.id, "too_many_calls",
-                                                f"more than {self.max_pending} calls pending on this socket"))
-                return
-            self.pending += 1
-            task = asyncio.ensure_future(self._run(msg))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            if not self.draining:  # while shutting down, the browser re-sends unanswered calls elsewhere
+                self._start_call(msg)
         elif isinstance(msg, protocol.Heartbeat):
             self._spawn(self.app.sessions.hooks.heartbeat(self))
         else:
@@ -135,7 +150,32 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         if not task.cancelled() and task.exception() is not None:
             log.error("socket task failed", exc_info=task.exception())
 
-    async def _run(self, call: protocol.Call) -> None:
+    def _start_call(self, call: protocol.Call) -> None:
+        if self.bucket is not None and not self.bucket.allow():
+            if self.bucket.should_log():
+                log.warning("rate limit: socket from %s is over %s calls/s; refusing with rate_limited",
+                            self.request.remote_ip, self.bucket.rate)
+            self.send(protocol.encode_error(call.id, "rate_limited",
+                                            f"more than {self.bucket.rate:g} calls per second: slow down"))
+            return
+        key = (self.session.id, self.tab)
+        earlier = self.app.recent_calls.get(key, call.id)
+        if earlier is not None:
+            # A retry after a reconnect: answer with the first run's reply, never run it twice.
+            earlier.add_done_callback(lambda f: self.send(f.result()) if not f.cancelled() else None)
+            return
+        if self.pending >= self.max_pending:
+            self.send(protocol.encode_error(call.id, "too_many_calls",
+                                            f"more than {self.max_pending} calls pending on this socket"))
+            return
+        self.pending += 1
+        task = asyncio.ensure_future(self._run(call))
+        self.app.recent_calls.remember(key, call.id, task)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, call: protocol.Call) -> bytes:
+        """Run one call, send its reply frame, and return it (kept for retries of the same call)."""
         logging_calls = not call.silent and call_log.isEnabledFor(CALLS)
         if logging_calls:
             started = time.perf_counter()
@@ -156,6 +196,9 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         finally:
             self.pending -= 1
         self.send(frame)
+        if len(frame) > MAX_REPLAY_FRAME:
+            self.app.recent_calls.forget((self.session.id, self.tab), call.id)
+        return frame
 
     def send(self, payload: bytes) -> None:
         """Queue one message (already encoded) for this socket; cut off readers that fall too far behind."""
@@ -177,6 +220,14 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             stream.write(frame)
         except tornado.iostream.StreamClosedError:
             self.closed = True
+
+    async def drain(self, timeout: float) -> None:
+        """Stop taking calls, let running ones finish and reply, then close with 1012 (reconnect elsewhere)."""
+        self.draining = True
+        running = [t for t in self.tasks if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=timeout)
+        self.close(protocol.CLOSE_SERVICE_RESTART, "server restarting")
 
     def on_close(self) -> None:
         self.closed = True

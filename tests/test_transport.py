@@ -38,15 +38,15 @@ async def server(make_app, store_overrides):
 BAD = [
     ("not json", "bad_json"),
     ("[1, 2, 3]", "bad_message"),
-    ('{"type": "call", "id": 1}', "bad_message"),
+    ('{"type": "call", "id": "bad-1"}', "bad_message"),
     ('{"type": "teleport"}', "unknown_type"),
-    ('{"type": "call", "id": 2, "method": "app.__class__", "args": []}', "private_action"),
-    ('{"type": "call", "id": 3, "method": "app.__init__.__globals__", "args": []}', "private_action"),
-    ('{"type": "call", "id": 4, "method": "app.nope", "args": []}', "unknown_action"),
-    ('{"type": "call", "id": 5, "method": "app.square", "args": [1, 2]}', "bad_arguments"),
-    ('{"type": "call", "id": 6, "method": "app.square", "args": ["x"]}', "action_failed"),
-    ('{"type": "call", "id": 7, "method": "app.square", "args": ' + "[" * 40 + "]" * 40 + "}", "bad_message"),
-    ('{"type": "call", "id": 8, "method": "app.unserialisable", "args": []}', "action_failed"),
+    ('{"type": "call", "id": "bad-2", "method": "app.__class__", "args": []}', "private_action"),
+    ('{"type": "call", "id": "bad-3", "method": "app.__init__.__globals__", "args": []}', "private_action"),
+    ('{"type": "call", "id": "bad-4", "method": "app.nope", "args": []}', "unknown_action"),
+    ('{"type": "call", "id": "bad-5", "method": "app.square", "args": [1, 2]}', "bad_arguments"),
+    ('{"type": "call", "id": "bad-6", "method": "app.square", "args": ["x"]}', "action_failed"),
+    ('{"type": "call", "id": "bad-7", "method": "app.square", "args": ' + "[" * 40 + "]" * 40 + "}", "bad_message"),
+    ('{"type": "call", "id": "bad-8", "method": "app.unserialisable", "args": []}', "action_failed"),
 ]
 
 

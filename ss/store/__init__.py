@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .base import PubSubBus, Store, StoreUnavailable
+from .base import STORE_ERRORS, OutageLog, PubSubBus, Store, StoreUnavailable
 from .embedded import EmbeddedStore
 
-__all__ = ["Store", "PubSubBus", "StoreUnavailable", "EmbeddedStore", "open_store", "redis_url"]
+__all__ = ["Store", "PubSubBus", "StoreUnavailable", "STORE_ERRORS", "OutageLog", "EmbeddedStore", "open_store", "redis_url"]
 
 
 def redis_url(redis_config) -> str:

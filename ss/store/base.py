@@ -8,13 +8,37 @@ pub/sub bus. Backends differ only in where the data lives: in this process
 from __future__ import annotations
 
 import abc
+import logging
+import time
 from typing import Awaitable, Callable
+
+import redis.exceptions
+
+log = logging.getLogger("ss.store")
+
+#: What a store raises when it cannot be reached (fakeredis and redis-py raise the same ones).
+STORE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError)
 
 Handler = Callable[[str, bytes], Awaitable[None] | None]
 
 
 class StoreUnavailable(Exception):
     """The store cannot be reached; the message says where it was looked for and what to do."""
+
+
+class OutageLog:
+    """Logs a store outage once per ``window`` seconds, not once per failed operation."""
+
+    def __init__(self, window: float = 30.0):
+        self.window = window
+        self._last = float("-inf")
+
+    def report(self, where: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.window:
+            self._last = now
+            log.error("the store (%s) is not answering: %s: %s (logged once per %.0fs while it lasts)",
+                      where, type(exc).__name__, exc, self.window)
 
 
 class PubSubBus(abc.ABC):

@@ -12,7 +12,7 @@ import logging
 
 from redis.exceptions import RedisError
 
-from .base import Handler, PubSubBus
+from .base import STORE_ERRORS, Handler, OutageLog, PubSubBus
 
 log = logging.getLogger("ss.pubsub")
 
@@ -26,6 +26,7 @@ class RedisBus(PubSubBus):
         self._has_topics = asyncio.Event()
         self._max_backoff = max_backoff
         self._lock = asyncio.Lock()
+        self._outage = OutageLog()
         self.connected = True
 
     async def subscribe(self, topic: str, handler: Handler) -> None:
@@ -35,8 +36,13 @@ class RedisBus(PubSubBus):
                 return
             handlers.append(handler)
             if len(handlers) == 1:
-                await self._pubsub.subscribe(topic)
                 self._has_topics.set()
+                try:
+                    await self._pubsub.subscribe(topic)
+                except STORE_ERRORS as exc:
+                    # Redis is down: keep the topic; _resync subscribes it when Redis is back.
+                    self._outage.report("Redis pub/sub", exc)
+                    self.connected = False
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read(), name="ss-redis-bus")
 
@@ -65,6 +71,7 @@ class RedisBus(PubSubBus):
                 await self._has_topics.wait()
                 message = await self._pubsub.get_message(timeout=1.0)
                 if not self.connected:
+                    await self._resync()
                     log.warning("Redis pub/sub connection is back; subscriptions restored")
                     self.connected = True
                 backoff = 0.1
@@ -82,6 +89,13 @@ class RedisBus(PubSubBus):
                     self.connected = False
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
+
+    async def _resync(self) -> None:
+        """Subscribe topics whose SUBSCRIBE failed during the outage (redis-py restores only the others)."""
+        known = {t.decode() if isinstance(t, bytes) else t for t in self._pubsub.channels}
+        missing = [topic for topic in self._handlers if topic not in known]
+        if missing:
+            await self._pubsub.subscribe(*missing)
 
     async def _deliver(self, topic: str, payload: bytes) -> None:
         for handler in list(self._handlers.get(topic, ())):

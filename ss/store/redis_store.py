@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
@@ -16,7 +18,11 @@ class RedisStore(Store):
         super().__init__(key_prefix)
         self.url = url
         self.description = url
-        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=3, health_check_interval=30)
+        # Fail fast during an outage (one quick retry, 1 s to connect) so calls that need the
+        # store get a clear error at once instead of stalling; the pub/sub reader keeps retrying.
+        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5,
+                                              retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+                                              health_check_interval=30)
         self._bus: PubSubBus | None = None
 
     @property
