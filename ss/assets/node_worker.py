@@ -23,6 +23,7 @@ log = logging.getLogger("ss.assets")
 
 # Minified bundles come back as one JSON line; the default 64 KiB line limit is too small.
 _LINE_LIMIT = 256 * 1024 * 1024
+_RETRY_AFTER = 30.0  # seconds before trying again to start a worker that could not start
 
 
 class NodeWorker:
@@ -40,6 +41,7 @@ class NodeWorker:
         self._ids = itertools.count(1)
         self._start_lock = asyncio.Lock()
         self._closed = False
+        self._failed: tuple[float, NodeWorkerError] | None = None  # last start failure, remembered briefly
         self.starts = 0  # how many processes were launched; tests read it
 
     @property
@@ -88,15 +90,25 @@ class NodeWorker:
         async with self._start_lock:
             if self._proc and self._proc.returncode is None and self._reader and not self._reader.done():
                 return self._proc
-            modules = await asyncio.to_thread(self._modules)
-            cmd = node_runtime.node_command() + [str(node_runtime.WORKER_JS), str(modules)]
-            self._proc = await asyncio.create_subprocess_exec(
-                *cmd,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=None,  # the worker's own crash reports go to the terminal
-                limit=_LINE_LIMIT,
-            )
+            loop = asyncio.get_running_loop()
+            # Without Node or npm every file would retry the install; fail fast for a while instead.
+            if self._failed and loop.time() - self._failed[0] < _RETRY_AFTER:
+                raise self._failed[1]
+            try:
+                modules = await asyncio.to_thread(self._modules)
+                cmd = node_runtime.node_command() + [str(node_runtime.WORKER_JS), str(modules)]
+                self._proc = await asyncio.create_subprocess_exec(
+                    *cmd,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=None,  # the worker's own crash reports go to the terminal
+                    limit=_LINE_LIMIT,
+                )
+            except (NodeWorkerError, OSError) as exc:
+                error = exc if isinstance(exc, NodeWorkerError) else NodeWorkerError(f"cannot start node: {exc}")
+                self._failed = (loop.time(), error)
+                raise error from None
+            self._failed = None
             self.starts += 1
             self._reader = asyncio.create_task(self._read(self._proc))
             return self._proc

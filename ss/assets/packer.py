@@ -115,10 +115,23 @@ async def ensure_pack(root: Path, config: Any = None, worker: NodeWorker | None 
     assets_cfg = _get(config, "assets") or {}
     pack_on_start = _get(assets_cfg, "pack_on_start")
     if is_fresh(root) or (pack_on_start is False and index.is_file()):
-        return PackResult(root, index=index, reused=True)
+        return _reused(root, index)
     log.info("packing assets for production ...")
     result = await pack(root, config, worker=worker)
     log.info("%s", result)
+    return result
+
+
+def _reused(root: Path, index: Path) -> PackResult:
+    """The PackResult of the pack already on disk (sizes read back from the files)."""
+    assets_dir = root / "public" / "assets"
+    result = PackResult(root, index=index, reused=True)
+    for key, name in _read_state(assets_dir).get("files", {}).items():
+        path = assets_dir / name
+        if path.is_file():
+            gz = path.with_name(name + ".gz")
+            result.files[key] = PackedFile(path, URL_PREFIX + name, 0, path.stat().st_size,
+                                           gz.stat().st_size if gz.is_file() else 0)
     return result
 
 

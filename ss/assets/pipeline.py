@@ -70,6 +70,7 @@ class AssetPipeline:
         self.compilers = Compilers(self.worker, label=lambda p: sources.relative(self.root, p))
         self.builder = Builder(self.root, self.compilers)
         self._server_callbacks: list[Callable[[list[Path]], Any]] = []
+        self._config_callbacks: list[Callable[[list[Path]], Any]] = []
         self._watcher = None
         self._showing_error = False
         self._css_version = ""
@@ -106,6 +107,10 @@ class AssetPipeline:
     def on_server_change(self, callback: Callable[[list[Path]], Any]) -> None:
         """Call ``callback(paths)`` when .py files under app/server or lib/server change."""
         self._server_callbacks.append(callback)
+
+    def on_config_change(self, callback: Callable[[list[Path]], Any]) -> None:
+        """Call ``callback(paths)`` when .py files under config/ change (reload config, or restart)."""
+        self._config_callbacks.append(callback)
 
     # -- serving -----------------------------------------------------------
 
@@ -177,13 +182,14 @@ class AssetPipeline:
         server = [p for p in paths if p.suffix == ".py" and _under(root, p, SERVER_DIRS)]
         if server:
             log.info("server code changed: %s", ", ".join(sources.relative(root, p) for p in server))
-            for callback in list(self._server_callbacks):
-                try:
-                    result = callback(server)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception:  # a broken reload must not stop the watcher
-                    log.exception("server change callback failed")
+            await self._call_back(self._server_callbacks, server)
+        config = [p for p in paths if p.suffix == ".py" and _under(root, p, ("config",))]
+        if config:
+            if self._config_callbacks:
+                await self._call_back(self._config_callbacks, config)
+            else:
+                log.warning("%s changed: restart the server to apply it",
+                            ", ".join(sources.relative(root, p) for p in config))
         changed = [p for p in paths if _under(root, p, ASSET_DIRS)]
         if not changed:
             return
@@ -205,6 +211,16 @@ class AssetPipeline:
         else:
             self._css_version = content_hash(snap.css_text())
             await self._notify({"type": "reload"})
+
+    @staticmethod
+    async def _call_back(callbacks: list, paths: list[Path]) -> None:
+        for callback in list(callbacks):
+            try:
+                result = callback(paths)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:  # a broken reload must not stop the watcher
+                log.exception("file change callback failed")
 
     async def _notify(self, message: dict) -> None:
         log.debug("live reload: %s", message)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -16,6 +17,10 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 log = logging.getLogger("ss.assets")
+
+# watchdog's recursive inotify warns when `mkdir -p a/b` races its own sub-watch
+# set-up; the watch still works, so keep the warning out of the developer's terminal.
+warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning, module=r"watchdog\.")
 
 _IGNORED_PARTS = {"__pycache__", "node_modules", ".git"}
 _IGNORED_SUFFIXES = ("~", ".swp", ".swx", ".tmp", ".pyc")
@@ -33,10 +38,16 @@ def ignored(path: Path) -> bool:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, push: Callable[[Path], None]) -> None:
+    def __init__(self, push: Callable[[Path], None], created_dir: Callable[[Path], None] | None = None) -> None:
         self._push = push
+        self._created_dir = created_dir
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if self._created_dir is not None:  # the handler on a missing folder's parent
+            if event.is_directory and event.event_type in ("created", "moved"):
+                raw = getattr(event, "dest_path", "") or event.src_path
+                self._created_dir(Path(raw if isinstance(raw, str) else raw.decode()))
+            return
         if event.event_type in ("opened", "closed_no_write"):
             return
         if event.is_directory and event.event_type == "modified":
@@ -65,13 +76,31 @@ class Watcher:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
         self._observer = Observer()
-        handler = _Handler(self._push)
+        self._handler = _Handler(self._push)
+        self._watching: set[Path] = set()
+        parents: set[Path] = set()
         for folder in self.folders:
             if folder.is_dir():
-                self._observer.schedule(handler, str(folder), recursive=True)
+                self._watch(folder)
+            elif folder.parent.is_dir():
+                parents.add(folder.parent)
+        # A folder created later (vendor/, say) is watched from then on, no restart needed.
+        for parent in parents:
+            self._observer.schedule(_Handler(self._push, self._folder_created), str(parent), recursive=False)
         self._observer.daemon = True
         self._observer.start()
         self._task = asyncio.create_task(self._run())
+
+    def _watch(self, folder: Path) -> None:
+        if folder not in self._watching:
+            self._watching.add(folder)
+            self._observer.schedule(self._handler, str(folder), recursive=True)
+
+    def _folder_created(self, path: Path) -> None:  # watchdog's thread
+        if path in self.folders and path not in self._watching:
+            self._watch(path)
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):  # files that arrived with it
+                self._push(file)
 
     def _push(self, path: Path) -> None:  # watchdog's thread
         loop = self._loop

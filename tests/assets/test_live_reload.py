@@ -9,6 +9,9 @@ from ss.assets import AssetPipeline
 
 from .conftest import write_files
 
+# watchdog's own recursive-watch race warning (see ss/assets/watcher.py); pytest resets filters per test.
+pytestmark = pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")
+
 
 class Messages:
     """Collects notify() messages; ``next()`` awaits the next one."""
@@ -82,3 +85,27 @@ async def test_server_change_calls_back(live):
     paths = await asyncio.wait_for(changed.get(), 10)
     assert root / "app/server/app.py" in paths
     assert messages.queue.empty()  # server code is not a browser asset
+
+
+async def test_folder_created_later_is_watched(live):
+    pipeline, messages, root = live
+    assert not (root / "config").exists()
+    (root / "vendor" / "bar" / "lib").mkdir(parents=True)  # vendor/ exists; a new library inside it
+    (root / "vendor/bar/lib/bar.js").write_text("window.BAR = 1;\n")
+    assert await messages.next() == {"type": "reload"}
+    assert "/_ss/assets/vendor/bar/lib/bar.js" in await pipeline.page()
+
+
+async def test_missing_top_folder_created_later_is_watched(tmp_path):
+    root = write_files(tmp_path / "app", {"app/client/app.js": "exports.init = function () {};\n"})
+    messages = Messages()
+    pipeline = AssetPipeline(root, "development", {}, notify=messages)
+    await pipeline.start()
+    try:
+        (root / "lib").mkdir()
+        (root / "lib/client").mkdir()
+        (root / "lib/client/1.x.js").write_text("window.X = 1;\n")
+        assert await messages.next() == {"type": "reload"}
+        assert "/_ss/assets/lib/client/1.x.js" in await pipeline.page()
+    finally:
+        await pipeline.close()

@@ -52,3 +52,21 @@ async def test_close_ends_the_process(worker):
     assert worker.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_without_node_modules_fails_fast_and_clearly():
+    from ss.assets.errors import NodeWorkerError
+    from ss.assets.node_worker import NodeWorker
+
+    attempts = []
+
+    def no_modules():
+        attempts.append(1)
+        raise NodeWorkerError("npm ci failed: offline")
+
+    w = NodeWorker(modules=no_modules)
+    for _ in range(3):
+        with pytest.raises(NodeWorkerError, match="offline"):
+            await w.call("coffee", source="x = 1", filename="a.coffee")
+    assert attempts == [1]  # not one install attempt per file
+    await w.close()

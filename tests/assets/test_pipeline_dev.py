@@ -118,3 +118,10 @@ async def test_html_layout_marker(tmp_path):
     finally:
         await p.close()
     assert "<SocketStream>" not in html and '<script src="/_ss/assets/app/client/app.js?v=' in html
+
+
+async def test_broken_layout_still_serves_a_page_with_the_error(pipeline, sample_app):
+    write_files(sample_app, {"app/views/app.jade": "html\n  head\n\t  != SocketStream\n"})
+    html = await pipeline.page()
+    assert '<script src="/_ss/client.js"></script>' in html
+    assert '"file": "app/views/app.jade"' in html and "SS.dev.showError" in html
