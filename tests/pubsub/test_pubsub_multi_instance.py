@@ -1,0 +1,134 @@
+"""Two `python -m ss start` processes on one Redis, plus a console-like third process.
+
+A user on instance A gets publish.user sent by an action on instance B;
+channels and broadcast likewise; a publish from another process (the console)
+reaches both; when A is killed its users leave presence and users online
+within the configured times, while B's user, still heartbeating, stays.
+"""
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from ss.app import App
+from ss.testing import Client
+from pubsub_helpers import ServerProcess, eventually
+
+pytestmark = pytest.mark.e2e
+
+TIMINGS = {
+    "users": {"online": {"mins_until_offline": 0.025, "update_interval": 0.25}},  # 1.5 s window
+    "presence": {"timeout": 1.5, "refresh_interval": 0.25, "events": True},
+}
+
+
+@pytest.fixture
+def shared_app(pubsub_root, redis_url):
+    prefix = f"multi-{uuid.uuid4().hex[:8]}:"
+    config = {"redis": {"enabled": True, "url": redis_url, "key_prefix": prefix}, **TIMINGS}
+    (pubsub_root / "config" / "app.py").write_text(f"config = {config!r}\n")
+    return pubsub_root
+
+
+@pytest.fixture
+def servers():
+    started: list[ServerProcess] = []
+
+    def start(root):
+        server = ServerProcess(root).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+async def connect(server: ServerProcess, uid: str, channel: str) -> Client:
+    client = await Client(f"ws://127.0.0.1:{server.port}/_ss/socket").connect()
+    await client.call("app.login", uid)
+    rotated = await client.next_message()
+    assert rotated["type"] == "session"
+    client.cookie = f"ss_session={rotated['session_id']}"
+    await client.call("app.subscribe", channel)
+    return client
+
+
+async def test_two_instances_share_pubsub_presence_and_users_online(shared_app, servers):
+    a, b = servers(shared_app), servers(shared_app)
+    alice = await connect(a, "alice", "room")
+    bob = await connect(b, "bob", "room")
+    try:
+        # B's action reaches the user on A, and the other way round
+        await bob.call("app.to_user", "alice", "dm", "from B")
+        assert (await alice.next_event("dm"))["data"] == "from B"
+        await alice.call("app.to_user", "bob", "dm", "from A")
+        assert (await bob.next_event("dm"))["data"] == "from A"
+        # channel and broadcast cross instances too
+        await bob.call("app.to_channel", "room", "said", "hi room")
+        for client in (alice, bob):
+            assert (await client.next_event("said"))["channel"] == "room"
+        await alice.call("app.to_all", "flash", "everyone")
+        for client in (alice, bob):
+            assert (await client.next_event("flash"))["data"] == "everyone"
+
+        # a third process, like `python -m ss console`: publishes and reads presence/online
+        console = App.load(shared_app, "test")
+        await console.store.connect()
+        try:
+            await console.publish.users(["alice", "bob"], "console", 42)
+            for client in (alice, bob):
+                assert (await client.next_event("console"))["data"] == 42
+            assert sorted(await console.presence.channel("room")) == ["alice", "bob"]
+            assert sorted(await console.users.online.now()) == ["alice", "bob"]
+
+            # kill A without a goodbye: alice must drop out of presence and users online in time
+            a.kill()
+            killed = time.monotonic()
+
+            async def bob_keeps_beating():
+                while True:
+                    await bob.send({"type": "heartbeat"})
+                    await asyncio.sleep(0.3)
+
+            beating = asyncio.create_task(bob_keeps_beating())
+            try:
+                left = await bob.next_event("presence:leave", timeout=6)
+                assert left["data"] == {"channel": "room", "user_id": "alice"}
+                assert await console.presence.channel("room") == ["bob"]
+                assert time.monotonic() - killed < 1.5 + 0.25 + 1.5  # timeout + refresh + slack
+                await eventually(lambda: _online_is(console, ["bob"]), timeout=5)
+                assert time.monotonic() - killed < 1.5 + 0.25 + 2.5  # window + purge + slack
+            finally:
+                beating.cancel()
+        finally:
+            await console.close()
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def _online_is(app, expected):
+    return await app.users.online.now() == expected
+
+
+async def test_reconnect_to_the_other_instance_is_resubscribed_and_recovers(shared_app, servers):
+    a, b = servers(shared_app), servers(shared_app)
+    moving = await connect(a, "mo", "lobby")
+    sender = await Client(f"ws://127.0.0.1:{b.port}/_ss/socket").connect()
+    try:
+        await sender.call("app.to_channel", "lobby", "n", 0)
+        first = await moving.next_event("n")
+        await moving.close()
+        await sender.call("app.to_channel", "lobby", "n", 1)  # missed while moving
+        moved = await Client(f"ws://127.0.0.1:{b.port}/_ss/socket?recover=1", moving.cookie).connect()
+        assert await moved.call("app.channels") == ["lobby"]
+        await moved.send({"type": "recover", "streams": {"channel:lobby": first["offset"]}})
+        assert (await moved.next_event("n"))["data"] == 1
+        await sender.call("app.to_channel", "lobby", "n", 2)
+        assert (await moved.next_event("n"))["data"] == 2
+        await moved.close()
+    finally:
+        await sender.close()
