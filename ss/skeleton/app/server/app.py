@@ -1,7 +1,12 @@
 """Server actions: every public method here is SS.server.app.<name> in the browser
 and /api/app/<name>.json over HTTP."""
 
+import time
+
 import ss
+
+MAX_NAME = 30
+MAX_TEXT = 500
 
 
 class Actions(ss.Actions):
@@ -12,20 +17,37 @@ class Actions(ss.Actions):
     def square(self, number):
         return number * number
 
-    def sign_in(self, name):
-        """Quick chat: remember who this tab is."""
-        name = str(name).strip()[:30]
+    # ---- Quick chat (SocketChat): sign in with a name, messages go to every tab ----
+
+    async def chat_state(self):
+        """Who this tab is signed in as (kept in the session across reloads) and who is online."""
+        return {"name": self.session.attributes.get("name"), "online": sorted(await ss.users.online.now())}
+
+    async def sign_in(self, name):
+        """Sign in with just a name: it becomes the user id, so users online lists it."""
+        name = " ".join(str(name).split())[:MAX_NAME]
         if not name:
             raise ValueError("please type a name")
+        previous = self.session.attributes.get("name")
         self.session.attributes["name"] = name
+        await self.session.set_user_id(name)
+        if previous != name:
+            await ss.publish.broadcast("userJoined", {"name": name})
         return name
 
+    async def sign_out(self):
+        name = self.session.attributes.pop("name", None)
+        await self.session.user.logout()
+        if name:
+            await ss.publish.broadcast("userLeft", {"name": name})
+        return True
+
     async def send_message(self, text):
-        """Quick chat: broadcast a message to every open tab."""
+        """Broadcast a message to every open tab, on every server instance."""
         name = self.session.attributes.get("name")
         if not name:
             raise ValueError("sign in with a name first")
-        text = str(text).strip()[:500]
+        text = str(text).strip()[:MAX_TEXT]
         if text:
-            await ss.publish.broadcast("newMessage", {"from": name, "text": text})
+            await ss.publish.broadcast("newMessage", {"from": name, "text": text, "at": time.time()})
         return True
