@@ -73,6 +73,7 @@ class AssetPipeline:
         self._config_callbacks: list[Callable[[list[Path]], Any]] = []
         self._watcher = None
         self._showing_error = False
+        self._reload_pending = False  # a script or view changed while an error was showing
         self._css_version = ""
         self.pack_result = None
 
@@ -95,7 +96,8 @@ class AssetPipeline:
         else:
             from .packer import ensure_pack
 
-            self.pack_result = await ensure_pack(self.root, self.config, worker=self.worker)
+            # Its own worker, closed once packed: a production server keeps no idle Node process.
+            self.pack_result = await ensure_pack(self.root, self.config)
 
     async def close(self) -> None:
         """Stop the watcher and the Node worker."""
@@ -121,7 +123,7 @@ class AssetPipeline:
             if not index.is_file():
                 from .packer import ensure_pack
 
-                self.pack_result = await ensure_pack(self.root, self.config, worker=self.worker)
+                self.pack_result = await ensure_pack(self.root, self.config)
             return index.read_text(encoding="utf-8")
         snap = await self.builder.snapshot()
         if "page" not in snap.memo:
@@ -195,14 +197,18 @@ class AssetPipeline:
             return
         self.builder.invalidate(changed)
         snap = await self.builder.snapshot()
+        css_only = all(_under(root, p, CSS_DIRS) for p in changed)
         if snap.errors:
             self._showing_error = True
+            self._reload_pending = self._reload_pending or not css_only
             await self._notify({"type": "asset_error", "error": snap.errors[0].to_dict()})
             return
         if self._showing_error:
             self._showing_error = False
             await self._notify({"type": "asset_ok"})
-        css_only = all(_under(root, p, CSS_DIRS) for p in changed)
+        if self._reload_pending:
+            self._reload_pending = False
+            css_only = False
         if css_only:
             version = content_hash(snap.css_text())
             if version != self._css_version:

@@ -109,3 +109,14 @@ async def test_missing_top_folder_created_later_is_watched(tmp_path):
         assert "/_ss/assets/lib/client/1.x.js" in await pipeline.page()
     finally:
         await pipeline.close()
+
+
+async def test_script_change_made_while_an_error_shows_reloads_after_the_fix(live):
+    pipeline, messages, root = live
+    (root / "app/css/app.styl").write_text("body\n  color foo(\n")
+    assert (await messages.next())["type"] == "asset_error"
+    (root / "app/client/app.coffee").write_text("exports.init = -> 'meanwhile'\n")
+    assert (await messages.next())["type"] == "asset_error"  # still broken: no reload into a broken page
+    (root / "app/css/app.styl").write_text("body\n  color blue\n")
+    assert await messages.next() == {"type": "asset_ok"}
+    assert await messages.next() == {"type": "reload"}  # not just a stylesheet swap
