@@ -69,14 +69,20 @@ def _channel_names(names: Any) -> list[str]:
 
 
 class _PlainSender:
-    """Sends without history: straight onto the bus."""
+    """Sends without history: onto the bus, or one pipelined round trip per batch with Redis."""
 
-    def __init__(self, bus):
-        self.bus = bus
+    def __init__(self, store):
+        self.store = store
 
     async def send(self, batch: Iterable[Outgoing]) -> None:
-        for item in batch:
-            await self.bus.publish(item.topic, item.payload)
+        if not self.store.shared:
+            for item in batch:
+                await self.store.bus.publish(item.topic, item.payload)
+            return
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for item in batch:
+                pipe.publish(item.topic, item.payload)
+            await pipe.execute()
 
 
 class Publisher:
@@ -92,7 +98,7 @@ class Publisher:
         self.store = store
         self._prefix_len = len(store.key(""))
         self.history = history_for(store, config) if config is not None else None
-        self._sender = self.history or _PlainSender(store.bus)
+        self._sender = self.history or _PlainSender(store)
         self._keep_broadcast = bool(config.pubsub.history.get("broadcast", True)) if config is not None else False
         self._queue: deque[tuple[list[Outgoing], asyncio.Future | None]] = deque()
         self._drainer: asyncio.Task | None = None
