@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -240,28 +241,41 @@ class Bench:
 
     def assets(self) -> None:
         """Asset figures come from bench/assets.py (the asset pipeline's own
-        benchmark) when it exists: run it and carry its JSON into ours."""
+        benchmark, owned with ss/assets/) when it exists: run it and carry its
+        figures into ours. It prints "  <label>  <value> ms" lines; a --json
+        option, if it grows one, is preferred."""
         script = BENCH / "assets.py"
         if not script.exists():
             self.results.extra["status"] = "n/a (bench/assets.py not present yet)"
             return
+        rounds = "1" if self.o.quick else "3"
+        helptext = subprocess.run([str(MAIN_PY), str(script), "--help"], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=60).stdout
         out = BENCH / "results" / "assets.json"
         out.unlink(missing_ok=True)
-        argv = [str(MAIN_PY), str(script), "--json", str(out)] + (["--quick"] if self.o.quick else [])
-        proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
-        data = None
-        if out.exists():
-            data = json.loads(out.read_text())
-        else:
-            try:
-                data = json.loads(proc.stdout)
-            except ValueError:
-                pass
-        if proc.returncode != 0 or data is None:
-            self.results.extra["status"] = f"n/a (bench/assets.py exit {proc.returncode}: " \
-                                           f"{(proc.stderr or proc.stdout).strip()[-200:]})"
+        argv = [str(MAIN_PY), str(script), "--rounds", rounds]
+        if "--json" in helptext:
+            argv += ["--json", str(out)]
+        say(f"  assets: {' '.join(argv[1:])}")
+        try:
+            proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired:
+            self.results.extra["status"] = "n/a (bench/assets.py timed out after 900 s)"
             return
-        self.results.extra.update(flatten(data))
+        if proc.returncode != 0:
+            self.results.extra["status"] = f"n/a (bench/assets.py exit {proc.returncode}: " \
+                                           f"{(proc.stderr or proc.stdout).strip()[-300:]})"
+            return
+        if out.exists():
+            self.results.extra.update(flatten(json.loads(out.read_text())))
+            return
+        for line in proc.stdout.splitlines():
+            m = re.match(r"^\s*(.+?)\s+(\d+(?:\.\d+)?) ms\s*$", line)
+            if m:
+                self.results.extra[m.group(1).strip() + " (ms)"] = float(m.group(2))
+            elif line.strip():
+                self.results.extra.setdefault("notes", []).append(line.strip())
+        say("  assets: " + "; ".join(f"{k} {v}" for k, v in self.results.extra.items() if k != "notes"))
 
     # -- the whole run ---------------------------------------------------------
 

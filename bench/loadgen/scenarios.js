@@ -166,7 +166,9 @@ async function fanout(o) {
   // stays under the limit with every message delivered. Rates step up as
   // fractions of the burst's pace and stop at the first failure after a pass.
   const burstPubRate = Math.max(1, burst.deliveries_per_s / conns.length);
-  const fractions = [0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0];
+  // Paced sends can sustain more than a burst (no backlog to wade through),
+  // so the steps go well past the burst's pace.
+  const fractions = [0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0];
   const steps = [];
   let best = null;
   for (const f of fractions) {
@@ -191,6 +193,8 @@ async function fanout(o) {
     deliveries_per_s: burst.deliveries_per_s,
     burst,
     max_rate_under_limit: best ? best.rate : 0,
+    // true when even the last step passed: the real limit is higher still.
+    sweep_capped: steps.length > 0 && steps[steps.length - 1].ok && steps[steps.length - 1].rate === Math.max(1, Math.round(burstPubRate * fractions[fractions.length - 1])),
     deliveries_per_s_under_limit: best ? Math.round(best.rate * conns.length) : 0,
     p99_ms_at_max_rate: best ? best.p99_ms : null,
     latency_limit_ms: o.latencyLimit,
