@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
+import uuid
 
 import pytest
 
@@ -148,6 +147,16 @@ def merge(*parts: dict) -> dict:
     for part in parts:
         result = deep_merge(result, part)
     return result
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def store_overrides(request):
+    """Both stores, each with a key prefix of its own: the embedded store is one per process, so
+    users online and presence would otherwise carry over from earlier tests."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    if request.param == "embedded":
+        return {"redis": {"enabled": False, "key_prefix": prefix}}
+    return {"redis": {"enabled": True, "url": request.getfixturevalue("redis_url"), "key_prefix": prefix}}
 
 
 @pytest.fixture
