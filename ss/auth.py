@@ -21,6 +21,7 @@ import base64
 import binascii
 import importlib
 import inspect
+import logging
 import re
 import secrets
 from typing import Any
@@ -31,6 +32,8 @@ from .http import BaseHandler, set_session_cookie
 
 __all__ = ["AuthModuleError", "authenticate_with", "parse_basic_auth", "issue_cookie_token",
            "SessionCookieHandler", "COOKIE_PATH", "TOKEN_TTL"]
+
+log = logging.getLogger("ss.auth")
 
 COOKIE_PATH = "/_ss/session"
 TOKEN_TTL = 60
@@ -161,5 +164,9 @@ async def basic_auth_user(app, header: str | None) -> Any:
     credentials = parse_basic_auth(header)
     if not module_name or credentials is None:
         return None
-    response = await authenticate_with(module_name, {"username": credentials[0], "password": credentials[1]})
+    try:
+        response = await authenticate_with(module_name, {"username": credentials[0], "password": credentials[1]})
+    except Exception:
+        log.exception("Basic Auth with api.auth.basic.module_name = %r failed", module_name)
+        raise
     return response.get("user_id") if response["success"] else None

@@ -132,8 +132,9 @@ class ApiHandler(BaseHandler):
             return
         try:
             user_id = await basic_auth_user(self.app, self.request.headers.get("Authorization"))
-        except Exception as exc:
-            raise CallError("action_failed", f"Basic Auth failed on the server: {exc}") from None
+        except Exception as exc:  # a broken auth module (logged by ss.auth): details in development only
+            detail = f": {type(exc).__name__}: {exc}" if self.app.dispatcher.show_traceback else "; see the server log"
+            raise CallError("action_failed", f"Basic Auth failed on the server{detail}") from None
         if user_id is not None:
             session.user_id = user_id
             session.transient = True  # a Basic Auth request signs in only itself; nothing is saved
