@@ -343,6 +343,9 @@ def version_of(argv: list[str]) -> str:
 
 def meta(o, started: float) -> dict:
     git = version_of(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    # ss is measured as it is on disk: say when that differs from the commit.
+    if version_of(["git", "-C", str(ROOT), "status", "--porcelain", "--", "ss", "bench"]):
+        git += " + uncommitted changes in ss/ or bench/"
     return {
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
