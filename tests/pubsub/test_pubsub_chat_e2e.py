@@ -71,3 +71,44 @@ def test_two_browsers_chat(browser, chat_servers):
     assert alice_errors == [] and bob_errors == []
     alice.context.close()
     bob.context.close()
+
+
+def test_messages_missed_during_a_restart_are_replayed(browser, new_app, ss_server, redis_url):
+    """The browser reconnects after a server restart and gets, in order, what was broadcast meanwhile."""
+    import asyncio
+    import concurrent.futures
+
+    from ss.app import App
+    from tests.conftest import free_port
+
+    root = new_app("chat")
+    prefix = f"chat-recover-{free_port()}:"
+    (root / "config" / "app.py").write_text(f"config = {{'redis': {{'key_prefix': {prefix!r}}}}}\n")
+    env = {"SS_REDIS_URL": redis_url}
+    port = free_port()
+    server = ss_server(root, env=env, port=port)
+    page, errors = open_chat(browser, server.url, "Alice")
+    say(page, "before the restart")
+    wait_for_line(page, "Alice: before the restart")
+
+    server.stop()
+    page.wait_for_function("document.getElementById('status').className === 'offline'", timeout=10000)
+
+    async def publish_while_down():
+        console = App.load(root, "development", {"redis": {"enabled": True, "url": redis_url}})
+        await console.store.connect()
+        for i in range(3):
+            await console.publish.broadcast("newMessage", {"from": "Server", "text": f"missed {i}"})
+        await console.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's loop owns this thread
+        pool.submit(asyncio.run, publish_while_down()).result(30)
+    ss_server(root, env=env, port=port)
+    page.wait_for_function("document.getElementById('status').className === 'connected'", timeout=30000)
+    wait_for_line(page, "Server: missed 2")
+    lines = page.eval_on_selector_all("#messages li", "items => items.map(li => li.textContent)")
+    assert [line for line in lines if line.startswith(("Alice:", "Server:"))] == [
+        "Alice: before the restart", "Server: missed 0", "Server: missed 1", "Server: missed 2"]
+    assert not any("were missed" in line for line in lines)
+    assert errors == []
+    page.context.close()
