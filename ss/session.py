@@ -151,10 +151,12 @@ class Session:
         old = self.user_id
         self.user_id = user_id
         if old != user_id and user_id is not None and not self.transient and self._store.rotate_on_login:
-            old_id = self.id
-            self.previous_id = self.previous_id or old_id
+            if self.previous_id is None:
+                # One rotation per save: the hook reads session.id when it runs, so a second
+                # login in the same action still hands the browser one token, for the final id.
+                self.previous_id = self.id
+                self._later(self.hooks.session_rotated(self, self.previous_id))
             self.id = new_session_id()
-            self._later(self.hooks.session_rotated(self, old_id))
         future = self._later(self.hooks.user_changed(self, old) if old != user_id else _nothing())
         if cb is not None:
             future.add_done_callback(lambda f: cb(True) if not f.exception() else None)

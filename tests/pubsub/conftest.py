@@ -30,6 +30,11 @@ class Actions(ss.Actions):
         await self.session.set_user_id(uid)
         return self.session.id
 
+    def login_twice(self, first, second):
+        self.session.set_user_id(first)
+        self.session.set_user_id(second)
+        return self.session.id
+
     def logout(self, cb):
         self.session.user.logout(cb)
 

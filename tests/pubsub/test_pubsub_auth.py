@@ -48,6 +48,20 @@ async def test_cookie_token_is_bound_to_the_browser(start_app):
             assert stranger.code == 403 and b"another browser" in stranger.body
 
 
+async def test_two_logins_in_one_action_hand_out_one_token_for_the_final_id(start_app):
+    async with start_app() as app:
+        async with app.client() as client:
+            old_id = client.session_id
+            final_id = await client.call("app.login_twice", "first", "second")
+            rotated = await client.next_message()
+            assert rotated["session_id"] == final_id
+            reply = await app.fetch("/_ss/session", method="POST", body=rotated["token"],
+                                    headers={"Cookie": f"ss_session={old_id}"})
+            assert reply.code == 204 and f"ss_session={final_id}" in reply.headers["Set-Cookie"]
+            assert (await app.app.sessions.load(final_id)).user_id == "second"
+            assert await app.app.sessions.load(old_id) is None
+
+
 async def test_authenticate_failure_and_cb_style_module(start_app):
     async with start_app() as app:
         async with app.client() as client:
