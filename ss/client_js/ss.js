@@ -209,12 +209,17 @@
       .catch(function (e) { log("error", "ss: could not update the session cookie", e); });
   }
 
-  /* Messages of these streams were lost while offline: the app should reload that state. */
+  /* Messages of these streams were lost while offline: the app should reload that state.
+   * "not_subscribed" streams (a channel left, a user signed out meanwhile) are no loss to report. */
   function recoveryFailed(msg) {
-    var streams = msg.streams || {};
-    Object.keys(streams).forEach(function (stream) { delete offsets[stream]; });
-    log("info", "ss: missed messages could not be recovered", streams);
-    socketEvents.emit("recovery_failed", streams);
+    var streams = msg.streams || {}, lost = {}, any = false;
+    Object.keys(streams).forEach(function (stream) {
+      delete offsets[stream];
+      if (streams[stream] !== "not_subscribed") { lost[stream] = streams[stream]; any = true; }
+    });
+    if (!any) return;
+    log("info", "ss: missed messages could not be recovered", lost);
+    socketEvents.emit("recovery_failed", lost);
   }
 
   function reportOrphanError(error) {
