@@ -14,6 +14,8 @@ What apps use::
     ss.publish.user(uid, "event", data) # pub/sub, also .users / .broadcast / .channel
     await ss.users.online.now()         # ids of users online, on every instance
     await ss.presence.channel("room1")  # ids of users in a channel, on every instance
+    ss.shared.calculate.circumference(20)  # app/shared code, run on the server
+    ss.db.M                             # what config/db.py set up
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from __future__ import annotations
 from typing import Any
 
 from .actions import Actions, in_thread
+from .escaping import escape
 from .version import __version__
 
-__all__ = ["Actions", "in_thread", "__version__", "config", "server", "R", "env", "publish", "users", "presence"]
+__all__ = ["Actions", "in_thread", "escape", "__version__", "config", "server", "R", "env", "publish", "users", "presence",
+           "shared", "db"]
 
 
 _RUNTIME_ATTRIBUTES = {
@@ -34,7 +38,15 @@ _RUNTIME_ATTRIBUTES = {
     "publish": lambda app: app.publish,
     "users": lambda app: app.users,
     "presence": lambda app: app.presence,
+    "shared": lambda app: _shared_code(app),  # app/shared JS/CoffeeScript, run in V8 on the server
+    "db": lambda app: app.db,                 # the names config/db.py defines
 }
+
+
+def _shared_code(app: Any) -> Any:
+    from .shared_code import for_app  # mini-racer loads only when ss.shared is used
+
+    return for_app(app)
 
 
 def __getattr__(name: str) -> Any:

@@ -14,11 +14,13 @@ from typing import Any, Callable
 from . import protocol
 from .api_tree import ApiTree, ApiTreeError, load_api_tree
 from .config import Config, load_config
+from .db_setup import DbFile
 from .project import Project
 from .rpc import Dispatcher
 from .channel_presence import Presence
 from .pubsub import LocalRouter, Publisher
 from .realtime import RealtimeHooks
+from .limiter import KeyedLimiter
 from .recent_calls import RecentCalls
 from .session import SessionHooks, SessionStore
 from .store import OutageLog, Store, open_store
@@ -60,7 +62,10 @@ class App:
                                      store_description=self.store.description, outage=self.outage)
         self.connections: set = set()
         self.recent_calls = RecentCalls()
+        limiter = config.limiter
+        self.http_limiter = KeyedLimiter(float(limiter.http.rps)) if limiter.enabled else None
         self.pipeline: Any = None
+        self.db = DbFile(project.root if project is not None else None)  # config/db.py, as ss.db
         self.server = ServerProxy(self)
         self._reload_listeners: list[Callable[[], Any]] = []
         _current = self
@@ -96,6 +101,7 @@ class App:
     async def start(self) -> None:
         """Connect the store (StoreUnavailable if it does not answer) and load the server actions."""
         await self.store.connect()
+        await self.db.start()  # config/db.py: after the config merge, before actions import anything
         self.load_actions()
         await self.router.start()
         self.users.online.start()
@@ -108,6 +114,7 @@ class App:
         await self.users.online.close()
         await self.presence.close()
         await self.publish.flush()
+        await self.db.stop()
         await self.store.close()
         if _current is self:
             _current = None

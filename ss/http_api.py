@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 import orjson
 
@@ -31,6 +31,17 @@ STATUS = {
     "rate_limited": 429,
     "action_failed": 500,
 }
+
+
+def is_cross_site(request) -> bool:
+    """True when a browser says (Sec-Fetch-Site, else Origin) another site made this request."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False  # not a browser cross-site request (curl, server-to-server, same-origin GET)
+    return urlsplit(origin).netloc.lower() != request.headers.get("Host", "").lower()
 
 
 class ArgumentError(ValueError):
@@ -96,6 +107,11 @@ class ApiHandler(BaseHandler):
             self._error(CallError("https_required", "this API only answers over HTTPS (api.https_only): "
                                                     "use https:// so passwords never travel in clear text"), as_json)
             return
+        limiter = self.app.http_limiter
+        if limiter is not None and not limiter.allow(self.request.remote_ip or "?"):
+            self._error(CallError("rate_limited", f"more than {limiter.rate:g} API requests per second from "
+                                                  "this address: slow down"), as_json)
+            return
         if not path:
             self._answer(200, self.app.tree.describe(), as_json, title="API")
             return
@@ -140,8 +156,14 @@ class ApiHandler(BaseHandler):
             session.transient = True  # a Basic Auth request signs in only itself; nothing is saved
 
     async def _session(self):
-        """The caller's session from its cookie; without one, a transient session that is never saved."""
-        session = await self.app.sessions.load(self.get_cookie(self.app.config.session.cookie_name))
+        """The caller's session from its cookie; without one, a transient session that is never saved.
+
+        A request a browser made from another site (CSRF) never gets the visitor's
+        session: it runs like an anonymous caller, so it cannot act as them.
+        """
+        session = None
+        if not is_cross_site(self.request):
+            session = await self.app.sessions.load(self.get_cookie(self.app.config.session.cookie_name))
         if session is None:
             session = self.app.sessions.new()
             session.transient = True

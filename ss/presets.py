@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 
+from .http import DEFAULT_CSP
+
 DAY = 24 * 60 * 60
 
 BASE: dict = {
@@ -24,6 +26,7 @@ BASE: dict = {
         "domain": None,             # the certificate's host name; others are redirected to it
         "ensure_domain": True,
         "redirect_http": True,      # also listen on http.port and redirect to https
+        "hsts_max_age": 31536000,   # Strict-Transport-Security seconds over TLS; 0 = no header (dev/test)
     },
     "redis": {
         "enabled": False,           # False: the embedded in-process store (one process only)
@@ -67,7 +70,7 @@ BASE: dict = {
         "max_pending_calls": 256,       # per socket
         "max_outgoing_bytes": 8 << 20,  # per socket: a slower reader is disconnected
         "ping_interval": 25,            # seconds between server pings; 0 disables
-        "ping_timeout": 60,             # close a socket that has not answered for this long
+        "ping_timeout": 20,             # close a socket whose pong is this late (at most ping_interval)
         "shutdown_timeout": 10,         # seconds running calls get to finish on SIGTERM/SIGINT
         "max_connections_per_ip": 0,    # 0: no limit; behind a proxy, set http xheaders right first
     },
@@ -86,16 +89,25 @@ BASE: dict = {
         "refresh_interval": 15,     # seconds between refreshes of this instance's entries
     },
     "assets": {"pack_on_start": True},
-    "security": {"allowed_origins": []},  # extra origins allowed to open the socket, e.g. "https://app.example.com"
+    "shared_code": {
+        "timeout": 2,               # seconds an app/shared function may run on the server (ss.shared)
+        "max_memory": 64 << 20,     # bytes of V8 heap for server-side shared code
+    },
+    "security": {
+        "allowed_origins": [],      # extra origins allowed to open the socket, e.g. "https://app.example.com"
+        "content_security_policy": DEFAULT_CSP,  # the CSP of HTML pages; "" sends none
+    },
 }
 
 DEVELOPMENT: dict = {
+    "https": {"hsts_max_age": 0},   # HSTS on localhost would stick to every local port for a year
     "log": {"level": 3},
     "client": {"log": {"level": 3}},
     "errors": {"show_traceback": True},
 }
 
 TEST: dict = {
+    "https": {"hsts_max_age": 0},
     "log": {"level": 1},
     "client": {"log": {"level": 1}},
     "errors": {"show_traceback": True},

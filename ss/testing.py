@@ -108,12 +108,12 @@ class Client:
             raise CallFailed(message["error"])
         return message["result"]
 
-    async def send(self, message: dict | str | bytes) -> None:
+    async def send(self, message: dict | str | bytes, binary: bool = False) -> None:
         """Send a message as is (a dict is JSON-encoded): for tests of hostile input."""
         assert self.ws is not None
         if isinstance(message, dict):
             message = orjson.dumps(message).decode()
-        await self.ws.write_message(message)
+        await self.ws.write_message(message, binary=binary)
 
     async def next_event(self, name: str | None = None, timeout: float = 5) -> dict:
         """The next event message (``{"event", "data", ...}``), optionally skipping others than ``name``."""
