@@ -108,7 +108,8 @@ class Builder:
         if path.suffix.lower() in _IMPORTING:
             folder = path.parent
             if folder not in folders:
-                folders[folder] = tuple(sorted((p, s) for p, s in tree.items() if p.is_relative_to(folder)))
+                prefix = str(folder) + os.sep  # string test: Path.is_relative_to is slow in a hot loop
+                folders[folder] = tuple(sorted((str(p), s) for p, s in tree.items() if str(p).startswith(prefix)))
             sig += folders[folder]
         return sig
 

@@ -36,6 +36,9 @@ class Template:
 
 def relative(root: Path, path: Path) -> str:
     """``path`` as the app-relative, slash-separated name shown in errors and URLs."""
+    text, base = str(path), str(root) + os.sep
+    if text.startswith(base):  # the common case, without pathlib's slow relative_to
+        return text[len(base):].replace(os.sep, "/")
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
