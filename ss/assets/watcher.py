@@ -62,7 +62,7 @@ class _Handler(FileSystemEventHandler):
 class Watcher:
     """Watches ``folders`` (those that exist) and awaits ``callback(paths)`` per batch."""
 
-    def __init__(self, folders: list[Path], callback: Callable[[list[Path]], Awaitable[None]], debounce: float = 0.03) -> None:
+    def __init__(self, folders: list[Path], callback: Callable[[list[Path]], Awaitable[None]], debounce: float = 0.015) -> None:
         self.folders = folders
         self.callback = callback
         self.debounce = debounce
