@@ -54,22 +54,65 @@ def _load_app(args: argparse.Namespace):
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    """Start the app in the current folder."""
+    """Start the app in the current folder (``--workers N``: N processes on one port, see ss/workers.py)."""
     from . import logs
     from .api_tree import ApiTreeError
+    from .db_setup import DbFileError
+    from .middleware import MiddlewareError
     from .server import serve
     from .store import StoreUnavailable
+    from .tls import CertificateError
 
     app = _load_app(args)
     logs.configure(app.config.log.level)
+    workers = getattr(args, "workers", 1) or 1
     try:
-        asyncio.run(serve(app))
-    except (ApiTreeError, StoreUnavailable) as exc:
+        if workers == 1:
+            asyncio.run(serve(app))
+            return 0
+        return _start_workers(app, args, workers)
+    except (ApiTreeError, StoreUnavailable, CertificateError, MiddlewareError, DbFileError) as exc:
         raise CommandError(f"server not started: {exc}") from None
     except OSError as exc:
-        raise CommandError(f"server not started: cannot listen on port {app.config.http.port}: {exc.strerror}. "
+        https = app.config.https
+        port = f"{https.port} (https.port)" if https.enabled else str(app.config.http.port)
+        raise CommandError(f"server not started: cannot listen on port {port}: {exc.strerror}. "
                            "Stop what uses it or pick another with --port.") from None
-    return 0
+
+
+def _start_workers(app, args: argparse.Namespace, count: int) -> int:
+    from .server import bind_listeners
+    from .workers import WorkersError, check_workers, run_workers, worker_main
+
+    try:
+        check_workers(count, bool(app.store.shared), app.store.description)
+    except WorkersError as exc:
+        raise CommandError(str(exc)) from None
+    config = app.config
+    if config.https.enabled:  # made once here, so the workers do not race to generate a certificate
+        from .tls import load_certificate
+
+        load_certificate(app.project.root, str(config.https.cert_name))
+    listeners = bind_listeners(config, int(config.http.port), config.http.host)
+    print(f"ss: starting {count} workers on one port (pid {os.getpid()} supervises; "
+          "SIGHUP restarts them one by one, SIGTERM stops all)", flush=True)
+    return run_workers(count, worker_main(lambda: _load_app(args), listeners, config.log.level))
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    """An interactive Python console in the app, with ss loaded."""
+    from . import logs
+    from .api_tree import ApiTreeError
+    from .console import run_console
+    from .db_setup import DbFileError
+    from .store import StoreUnavailable
+
+    app = _load_app(args)
+    logs.configure(min(int(app.config.log.level), 1))  # the console's own output must stay readable
+    try:
+        return run_console(app)
+    except (ApiTreeError, StoreUnavailable, DbFileError) as exc:
+        raise CommandError(f"console not started: {exc}") from None
 
 
 def cmd_assets(args: argparse.Namespace) -> int:
@@ -95,9 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     new.set_defaults(func=cmd_new)
     start = commands.add_parser("start", help="serve the app in this folder (SS_ENV picks the environment)")
     start.add_argument("--port", type=int, help="port to listen on (default: config http.port, 3000)")
+    start.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="run N server processes on the port (N > 1 needs Redis)")
     start.set_defaults(func=cmd_start)
     assets = commands.add_parser("assets", help="pack the app's assets for production into public/assets")
     assets.set_defaults(func=cmd_assets)
+    console = commands.add_parser("console", help="an interactive Python console with the app loaded")
+    console.set_defaults(func=cmd_console)
     return parser
 
 

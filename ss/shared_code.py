@@ -1,0 +1,297 @@
+"""``ss.shared``: the app's app/shared code (JavaScript or CoffeeScript), run on the server.
+
+The browser gets app/shared as ``SS.shared.<file>.<export>``; the server runs the
+very same compiled code in an embedded V8 (mini-racer), so::
+
+    ss.shared.calculate.circumference(20)     # 125.66..., as in the browser
+
+Arguments and results cross as JSON (numbers, strings, booleans, None, lists,
+dicts), exactly as they would cross the wire. A JS exception becomes
+:class:`JSError` carrying the JS name and message; a call running longer than
+``shared_code.timeout`` seconds is stopped with :class:`SharedCodeTimeout`.
+
+The code is compiled on first use (CoffeeScript through the asset pipeline's
+Node worker) and, in development, again whenever a file in app/shared changes.
+Calls are synchronous and cheap (tens of microseconds); they hold a lock, as
+one V8 context cannot run two things at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SharedCode", "SharedCodeError", "JSError", "SharedCodeTimeout", "for_app"]
+
+# Mirrors SS.define in ss/client_js/ss.js, so modules mount the same way as in the browser.
+_PRELUDE = r"""
+var SS = { shared: {}, client: {}, env: %(env)s, server_side: true };
+SS.define = function (tree, path, factory) {
+  var root = SS[tree];
+  var parts = path.split("/");
+  var name = parts.pop();
+  parts.forEach(function (part) { root = root[part] = root[part] || {}; });
+  var exports = root[name] || {};
+  var module = { exports: exports };
+  factory(exports, module);
+  root[name] = module.exports;
+};
+function __ss_call(path, args) {
+  var owner = null, target = SS.shared;
+  for (var i = 0; i < path.length; i++) {
+    owner = target;
+    target = target == null ? undefined : target[path[i]];
+  }
+  try {
+    if (typeof target !== "function") throw new TypeError("SS.shared." + path.join(".") + " is not a function");
+    var result = target.apply(owner, args);
+    return JSON.stringify({ ok: result === undefined ? null : result });
+  } catch (e) {
+    var isError = e instanceof Error;
+    return JSON.stringify({ error: {
+      name: isError ? e.name : "Error",
+      message: isError ? String(e.message) : String(e),
+      stack: isError && e.stack ? String(e.stack) : ""
+    } });
+  }
+}
+function __ss_describe(node, depth) {
+  var out = {};
+  Object.keys(node).forEach(function (key) {
+    var value = node[key];
+    if (typeof value === "function") out[key] = { t: "f" };
+    else if (value && typeof value === "object" && !Array.isArray(value) && depth < 8)
+      out[key] = { t: "o", k: __ss_describe(value, depth + 1) };
+    else {
+      try { out[key] = { t: "v", v: JSON.parse(JSON.stringify(value === undefined ? null : value)) }; }
+      catch (e) { out[key] = { t: "v", v: null }; }
+    }
+  });
+  return out;
+}
+"""
+
+
+class SharedCodeError(Exception):
+    """app/shared cannot be loaded (compile error, a file throwing while it loads): fix the file named."""
+
+
+class JSError(Exception):
+    """A JS exception thrown by shared code; ``name`` and ``message`` are the JS ones, ``stack`` V8's."""
+
+    def __init__(self, name: str, message: str, stack: str = ""):
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+        self.stack = stack
+
+
+class SharedCodeTimeout(JSError, TimeoutError):
+    """Shared code ran longer than ``shared_code.timeout`` seconds and was stopped."""
+
+
+class SharedCode:
+    """The app/shared tree of one app, loaded into its own V8 context on first use."""
+
+    def __init__(self, root: Path | None, env: str = "development", timeout: float = 2,
+                 max_memory: int = 64 << 20, watch: bool = True):
+        self.root = root
+        self.env = env
+        self.timeout = timeout
+        self.max_memory = max_memory
+        self.watch = watch  # development: recompile when a file changed
+        self._lock = threading.RLock()
+        self._context: Any = None
+        self._tree: dict = {}
+        self._signature: tuple | None = None
+
+    # ---- loading ----
+
+    def _files(self) -> list:
+        if self.root is None or not (self.root / "app" / "shared").is_dir():
+            return []
+        from .assets.errors import CompileError
+        from .assets.sources import modules
+
+        try:
+            return modules(self.root, "shared")
+        except CompileError as exc:
+            raise SharedCodeError(str(exc)) from None
+
+    def _current_signature(self, files: list) -> tuple:
+        stats = []
+        for module in files:
+            try:
+                stat = module.path.stat()
+            except OSError:
+                continue
+            stats.append((str(module.path), stat.st_mtime_ns, stat.st_size))
+        return tuple(stats)
+
+    def ensure_loaded(self) -> None:
+        """Compile and load app/shared if not done yet (or, in development, if it changed).
+
+        Raises SharedCodeError naming the file at fault.
+        """
+        with self._lock:
+            if self._context is not None and not self.watch:
+                return
+            files = self._files()
+            signature = self._current_signature(files)
+            if self._context is not None and signature == self._signature:
+                return
+            sources = _compile(self.root, files) if files else []
+            self._load(sources)
+            self._signature = signature
+
+    def _load(self, sources: list[tuple[str, str, str]]) -> None:
+        from py_mini_racer import MiniRacer
+        from py_mini_racer import JSEvalException
+
+        from .assets.bundler import wrap_module
+
+        context = MiniRacer()
+        context.set_hard_memory_limit(self.max_memory)
+        context.eval(_PRELUDE % {"env": json.dumps(self.env)})
+        for name, label, js in sources:
+            try:
+                context.eval(wrap_module("shared", name, js), timeout_sec=self.timeout)
+            except JSEvalException as exc:
+                raise SharedCodeError(f"{label} failed while loading on the server: {_first_line(exc)}") from None
+        tree = json.loads(context.eval("JSON.stringify(__ss_describe(SS.shared, 0))"))
+        old, self._context, self._tree = self._context, context, tree
+        if old is not None:
+            old.close()
+
+    # ---- calling ----
+
+    def call(self, path: tuple[str, ...], args: tuple) -> Any:
+        """Run ``SS.shared.<path>(*args)`` and return its JSON result. Raises JSError, TypeError."""
+        try:
+            encoded = json.dumps(list(args), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"ss.shared.{'.'.join(path)}: arguments must be JSON values ({exc})") from None
+        from py_mini_racer import JSTimeoutException
+
+        with self._lock:
+            self.ensure_loaded()
+            try:
+                raw = self._context.eval(f"__ss_call({json.dumps(list(path))}, {encoded})", timeout_sec=self.timeout)
+            except JSTimeoutException:
+                raise SharedCodeTimeout("TimeoutError", f"ss.shared.{'.'.join(path)} ran longer than "
+                                        f"{self.timeout}s (shared_code.timeout) and was stopped") from None
+        answer = json.loads(raw)
+        if "error" in answer:
+            error = answer["error"]
+            raise JSError(error["name"], error["message"], error["stack"])
+        return answer["ok"]
+
+    def node(self, path: tuple[str, ...]) -> dict | None:
+        """The description of ``SS.shared.<path>`` ({"t": "f"|"o"|"v", ...}), None when absent."""
+        self.ensure_loaded()
+        entry: dict | None = {"t": "o", "k": self._tree}
+        for part in path:
+            if entry is None or entry["t"] != "o":
+                return None
+            entry = entry["k"].get(part)
+        return entry
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _resolve(self, (name,))
+
+    def __dir__(self) -> list[str]:
+        return sorted((self.node(()) or {}).get("k", {}))
+
+    def __repr__(self) -> str:
+        return f"<ss.shared: {', '.join(dir(self)) or 'nothing in app/shared'}>"
+
+
+class SharedProxy:
+    """``ss.shared.calculate`` (a namespace) or ``ss.shared.calculate.circumference`` (callable)."""
+
+    __slots__ = ("_code", "_path")
+
+    def __init__(self, code: SharedCode, path: tuple[str, ...]):
+        self._code = code
+        self._path = path
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _resolve(self._code, self._path + (name,))
+
+    def __call__(self, *args: Any) -> Any:
+        return self._code.call(self._path, args)
+
+    def __dir__(self) -> list[str]:
+        entry = self._code.node(self._path)
+        return sorted(entry["k"]) if entry and entry["t"] == "o" else []
+
+    def __repr__(self) -> str:
+        return f"<ss.shared.{'.'.join(self._path)}>"
+
+
+def _resolve(code: SharedCode, path: tuple[str, ...]) -> Any:
+    entry = code.node(path)
+    dotted = ".".join(path)
+    if entry is None:
+        hint = f"app/shared/{path[0]}.js or .coffee" if len(path) == 1 else f"SS.shared.{'.'.join(path[:-1])}"
+        raise AttributeError(f"ss.shared.{dotted} does not exist: export it from {hint} (exports.{path[-1]} = ...)")
+    if entry["t"] == "v":
+        return entry["v"]  # a plain exported value: its JSON copy, as the browser would see it sent
+    return SharedProxy(code, path)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    errors = [line for line in lines if "Error" in line and not line.lstrip().startswith("at ")]
+    return (errors or lines or ["unknown error"])[-1].strip()
+
+
+def _compile(root: Path, files: list) -> list[tuple[str, str, str]]:
+    """(module name, app-relative label, JS) for each file; CoffeeScript goes through the Node worker.
+
+    Runs in a thread with its own event loop, so it works from sync code, from
+    inside a running loop (an action) and from the console alike.
+    """
+    from .assets.errors import CompileError
+    from .assets.sources import relative
+
+    async def compile_all() -> list[tuple[str, str, str]]:
+        from .assets.compilers import Compilers
+        from .assets.node_worker import NodeWorker
+
+        worker = NodeWorker()
+        compilers = Compilers(worker, label=lambda p: relative(root, p))
+        try:
+            return [(m.name, relative(root, m.path), (await compilers.compile(m.path)).text) for m in files]
+        finally:
+            await worker.close()
+
+    if all(m.path.suffix == ".js" for m in files):  # no Node needed
+        return [(m.name, relative(root, m.path), m.path.read_text(encoding="utf-8")) for m in files]
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ss-shared-compile") as pool:
+        try:
+            return pool.submit(asyncio.run, compile_all()).result()
+        except CompileError as exc:
+            raise SharedCodeError(str(exc)) from None
+
+
+def for_app(app: Any) -> SharedCode:
+    """The app's SharedCode, made on first use (``ss.shared``)."""
+    shared = getattr(app, "_shared_code", None)
+    if shared is None:
+        from .presets import is_dev_like
+
+        settings = app.config.get("shared_code", {}) or {}
+        shared = SharedCode(app.project.root if app.project is not None else None, app.env,
+                            float(settings.get("timeout", 2)), int(settings.get("max_memory", 64 << 20)),
+                            watch=is_dev_like(app.env))
+        app._shared_code = shared
+    return shared
