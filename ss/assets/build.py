@@ -51,7 +51,9 @@ class Snapshot:
 
     def css_text(self) -> str:
         """All stylesheets in order, as one file."""
-        return "\n".join(p.text.rstrip() + "\n" for p in self.css if p.text.strip())
+        if "css" not in self.memo:
+            self.memo["css"] = "\n".join(p.text.rstrip() + "\n" for p in self.css if p.text.strip())
+        return self.memo["css"]
 
     def app_js_text(self) -> str:
         """Shared + client modules + templates, as one file (the production app bundle)."""

@@ -74,7 +74,7 @@ class AssetPipeline:
         self._watcher = None
         self._showing_error = False
         self._reload_pending = False  # a script or view changed while an error was showing
-        self._css_version = ""
+        self._last_css_href = ""
         self.pack_result = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -91,7 +91,7 @@ class AssetPipeline:
             self._watcher = Watcher(folders, self._on_changes)
             self._watcher.start()
             snap = await self.builder.snapshot()  # compile once now: errors show in the terminal at start
-            self._css_version = content_hash(snap.css_text())
+            self._last_css_href = self._css_href(snap)
             self._showing_error = bool(snap.errors)
         else:
             from .packer import ensure_pack
@@ -146,7 +146,9 @@ class AssetPipeline:
         return "\n".join(tags)
 
     def _css_href(self, snap: Snapshot) -> str:
-        return f"{PREFIX}app.css?v={content_hash(snap.css_text())}"
+        if "css_href" not in snap.memo:
+            snap.memo["css_href"] = f"{PREFIX}app.css?v={content_hash(snap.css_text())}"
+        return snap.memo["css_href"]
 
     async def asset(self, path: str) -> Asset | None:
         """The development asset at /_ss/assets/<path>, or None (404).
@@ -209,13 +211,13 @@ class AssetPipeline:
         if self._reload_pending:
             self._reload_pending = False
             css_only = False
+        href = self._css_href(snap)
         if css_only:
-            version = content_hash(snap.css_text())
-            if version != self._css_version:
-                self._css_version = version
-                await self._notify({"type": "css", "href": self._css_href(snap)})
+            if href != self._last_css_href:
+                self._last_css_href = href
+                await self._notify({"type": "css", "href": href})
         else:
-            self._css_version = content_hash(snap.css_text())
+            self._last_css_href = href
             await self._notify({"type": "reload"})
 
     @staticmethod
