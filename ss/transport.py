@@ -116,6 +116,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
 
     async def open(self) -> None:
         self.set_nodelay(True)
+        self.ws_connection.stream.max_write_buffer_size = self.max_outgoing  # see send_frame
         self.app.connections.add(self)
         self.send(protocol.encode_init(self.session.id, self.app.env, self.app.client_config(),
                                        self.app.tree.describe()))
@@ -209,15 +210,14 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         connection = self.ws_connection
         if connection is None or self.closed:
             return
-        stream = connection.stream
-        if getattr(stream, "_write_buffer_size", 0) + len(frame) > self.max_outgoing:
+        try:
+            connection.stream.write(frame)
+        except tornado.iostream.StreamBufferFullError:
+            # More than limits.max_outgoing_bytes queued: this reader is not keeping up.
             log.warning("closing socket from %s: it is not reading its messages (over %d bytes queued)",
                         self.request.remote_ip, self.max_outgoing)
             self.closed = True
-            stream.close()
-            return
-        try:
-            stream.write(frame)
+            connection.stream.close()
         except tornado.iostream.StreamClosedError:
             self.closed = True
 
