@@ -25,6 +25,8 @@ _SOCKETSTREAM = re.compile(r"^(\s*)!?=\s*SocketStream\s*$")
 _TAG_OPEN = re.compile(r"(?:^\s*|:\s+)(?:[A-Za-z][\w\-:]*)?(?:[.#][\w\-]+)*\(")
 _RAW_TEXT_TAG = re.compile(r"^(\s*)(script|style)\b([^\s.]*)(\(.*\))?\s*$")
 _KEY_CHARS = re.compile(r"[\w\-:@.\[\]]+")
+# A line ending in "." after a tag (``script.``, ``p(class="x").``): a block of raw text follows.
+_TEXT_BLOCK_START = re.compile(r"^\s*[\w\-#.:]*(\(.*\))?\.\s*$")
 HTML_SOCKETSTREAM = re.compile(r"<SocketStream\s*/?>", re.IGNORECASE)
 
 
@@ -47,15 +49,13 @@ def prepass(source: str) -> str:
             line = f"{m.group(1)}| {ASSET_TAGS_MARKER}"
         else:
             line = _fix_attribute_colons(line)
-            if (m := _RAW_TEXT_TAG.match(line)) and _has_children(lines, index, indent):
+            if _RAW_TEXT_TAG.match(line) and _has_children(lines, index, indent):
                 line = line.rstrip() + "."
             if line.rstrip().endswith(".") and _TEXT_BLOCK_START.match(line):
                 raw_indent = indent
         out.append(line)
     return "\n".join(out)
 
-
-_TEXT_BLOCK_START = re.compile(r"^\s*[\w\-#.:]*(\(.*\))?\.\s*$")
 
 
 def _has_children(lines: list[str], index: int, indent: int) -> bool:

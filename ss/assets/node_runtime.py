@@ -8,9 +8,9 @@ so an upgrade never half-overwrites a working install.
 """
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -48,9 +48,7 @@ def node_command() -> list[str]:
     node = shutil.which("node") or shutil.which("nodejs")
     if node:
         return [node]
-    with contextlib.suppress(ImportError):
-        import nodejs  # noqa: F401  (the nodejs-bin wheel)
-
+    if importlib.util.find_spec("nodejs") is not None:  # the nodejs-bin wheel
         return [sys.executable, "-m", "nodejs"]
     raise NodeWorkerError(
         'Node.js is needed to compile CoffeeScript and Stylus: install it (apt-get install nodejs npm) '
@@ -63,9 +61,7 @@ def npm_command() -> list[str]:
     npm = shutil.which("npm")
     if npm:
         return [npm]
-    with contextlib.suppress(ImportError):
-        import nodejs  # noqa: F401
-
+    if importlib.util.find_spec("nodejs") is not None:
         return [sys.executable, "-m", "nodejs.npm"]
     raise NodeWorkerError('npm is needed to install the asset tools: install it (apt-get install npm) or "pip install nodejs-bin"')
 

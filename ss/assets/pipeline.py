@@ -10,7 +10,6 @@ public/index.html.
 """
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import pathlib
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import sources
-from .build import Builder, Part, Snapshot
+from .build import Builder, Snapshot
 from .bundler import CLIENT_JS_URL, content_hash, css_tag, error_js, insert_tags, script_tag
 from .compilers import Compilers
 from .node_worker import NodeWorker
@@ -137,13 +136,19 @@ class AssetPipeline:
         tags.append(script_tag(f"{PREFIX}templates.js?v={content_hash(snap.templates_js)}"))
         tags.extend(template_tag(t.id, html) for t, html in snap.templates)
         tags.append(css_tag(self._css_href(snap)))
-        # JS errors announce themselves from their own asset; the others need a nudge.
-        js_errors = {id(p.error) for p in snap.lib_js + snap.app_js if p.error}
-        for error in snap.errors:
-            if id(error) not in js_errors:
-                tags.append(f"<script>{error_js(error)}</script>")
-                break
+        # JS errors announce themselves from their own asset; the others (CSS, views, the
+        # layout) from errors.js: a script file, since the page's CSP forbids inline ones.
+        errors_js = self._other_errors_js(snap)
+        if errors_js:
+            tags.append(script_tag(f"{PREFIX}errors.js?v={content_hash(errors_js)}"))
         return "\n".join(tags)
+
+    @staticmethod
+    def _other_errors_js(snap: Snapshot) -> str:
+        """The overlay script for the first error not already reported by a JS asset."""
+        js_errors = {id(p.error) for p in snap.lib_js + snap.app_js if p.error}
+        others = [e for e in snap.errors if id(e) not in js_errors]
+        return error_js(others[0]) if others else ""
 
     def _css_href(self, snap: Snapshot) -> str:
         if "css_href" not in snap.memo:
@@ -170,6 +175,7 @@ class AssetPipeline:
             bodies = {part.url: (part.text, JS_TYPE) for part in snap.lib_js + snap.app_js}
             bodies["templates.js"] = (snap.templates_js, JS_TYPE)
             bodies["app.css"] = (snap.css_text(), CSS_TYPE)
+            bodies["errors.js"] = (self._other_errors_js(snap), JS_TYPE)
             snap.memo["assets"] = {url: self._asset(text, kind) for url, (text, kind) in bodies.items()}
         return snap.memo["assets"].get(path)
 

@@ -53,5 +53,4 @@ async def compilers(worker, tmp_path):
     return Compilers(worker, label=lambda p: p.relative_to(tmp_path).as_posix() if p.is_relative_to(tmp_path) else str(p))
 
 
-# The browser tests use the shared end-to-end helpers: real `python -m ss` processes, headless Chromium.
-from tests.conftest import ServerProcess  # noqa: E402,F401  (fixtures browser, new_app, ss_server come from tests/conftest.py)
+# The browser tests use the fixtures browser, new_app and ss_server from tests/conftest.py.

@@ -68,6 +68,16 @@ def test_development_live_reload(new_app, ss_server, browser):
         client.write_text(good)
     page.wait_for_function("window.SS && SS.client.app && SS.client.app.answer", timeout=10000)
     assert page.query_selector("#ss-dev-overlay") is None
+
+    # A broken stylesheet: overlay on save, still there after a reload (CSP allows no
+    # inline script, so it comes from a script file), gone once fixed.
+    good_styl = styl.read_text()
+    styl.write_text(good_styl + "\nbody\n  color foo(\n")
+    page.wait_for_selector("#ss-dev-overlay", timeout=10000)
+    page.reload()
+    assert "app/css/app.styl:" in page.wait_for_selector("#ss-dev-overlay", timeout=10000).inner_text()
+    styl.write_text(good_styl)
+    page.wait_for_selector("#ss-dev-overlay", state="detached", timeout=10000)
     assert errors == []
 
 

@@ -100,13 +100,17 @@ async def test_broken_coffee_serves_an_overlay_script(pipeline, sample_app):
 async def test_broken_stylesheet_shows_overlay_from_the_page(pipeline, sample_app):
     write_files(sample_app, {"app/css/app.styl": "body\n  color foo(\n"})
     html = await pipeline.page()
-    assert '<script>(function (e)' in html and '"file": "app/css/app.styl"' in html
+    assert "<script>" not in html  # no inline script: the page's CSP would block it
+    assert re.search(r'<script src="/_ss/assets/errors\.js\?v=\w+"></script>', html)
+    body = (await pipeline.asset("errors.js")).body.decode()
+    assert "SS.dev.showError(e)" in body and '"file": "app/css/app.styl"' in body
 
 
 async def test_file_folder_clash_is_a_clear_error(pipeline, sample_app):
     write_files(sample_app, {"app/client/people.coffee": "exports.x = 1\n"})
-    html = await pipeline.page()
-    assert "clash" in html and "SS.client.people" in html
+    await pipeline.page()
+    body = (await pipeline.asset("errors.js")).body.decode()
+    assert "clash" in body and "SS.client.people" in body
 
 
 async def test_html_layout_marker(tmp_path):
@@ -123,5 +127,5 @@ async def test_html_layout_marker(tmp_path):
 async def test_broken_layout_still_serves_a_page_with_the_error(pipeline, sample_app):
     write_files(sample_app, {"app/views/app.jade": "html\n  head\n\t  != SocketStream\n"})
     html = await pipeline.page()
-    assert '<script src="/_ss/client.js"></script>' in html
-    assert '"file": "app/views/app.jade"' in html and "SS.dev.showError" in html
+    assert '<script src="/_ss/client.js"></script>' in html and "/_ss/assets/errors.js" in html
+    assert '"file": "app/views/app.jade"' in (await pipeline.asset("errors.js")).body.decode()
