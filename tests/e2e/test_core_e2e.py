@@ -21,12 +21,15 @@ def test_generated_app_in_chromium(new_app, ss_server, browser, store_env):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(server.url + "/")
+    assert "default-src 'self'" in page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
     page.wait_for_function("document.getElementById('status').className === 'connected'", timeout=15000)
     # SS.client.app.init ran: it asked the server for the session message.
     page.wait_for_function("document.getElementById('message').textContent.includes('was created at')")
     assert page.evaluate("SS.server.app.square(25)") == 625
     assert page.evaluate("new Promise(r => SS.server.app.square(12, r))") == 144
+    assert page.evaluate("$('#chat-message').tmpl({from: 'a', text: 'b'}).text()") == "a: b"  # jQuery tmpl under the CSP
     session_id = page.evaluate("SS.session_id")
     assert len(session_id) == 32 and session_id[:8] in page.inner_text("#message")
 

@@ -1,0 +1,107 @@
+"""Redis goes away while clients are connected: the server stays up, errors are clear, pub/sub comes back."""
+
+import asyncio
+import logging
+import shutil
+import subprocess
+import time
+
+import pytest
+import redis
+
+from ss.testing import CallFailed, running_app
+from tests.conftest import free_port
+
+ACTIONS = """
+import ss
+
+class Actions(ss.Actions):
+    def square(self, number):
+        return number * number
+
+    async def bump(self):
+        return await ss.R.incr("outage-test")
+
+    def join(self, name):
+        self.session.channel.subscribe(name)
+        return True
+
+    async def announce(self, name, text):
+        await ss.publish.channel(name, "news", text)
+        await ss.publish.broadcast("all", text)
+        return True
+"""
+
+
+class RedisServer:
+    """A redis-server of the test's own on a spare port, to kill and restart."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(5)
+
+
+@pytest.fixture
+def redis_server():
+    server = RedisServer()
+    server.start()
+    yield server
+    if server.proc.poll() is None:
+        server.kill()
+
+
+async def test_redis_outage_and_return(make_app, redis_server, caplog):
+    caplog.set_level(logging.ERROR, logger="ss")
+    root = make_app({"app/server/app.py": ACTIONS})
+    overrides = {"redis": {"enabled": True, "url": f"redis://127.0.0.1:{redis_server.port}/0"}}
+    async with running_app(root, "test", overrides) as app:
+        async with app.client() as listener, app.client() as caller:
+            await listener.call("app.join", "room")
+            assert await caller.call("app.bump") == 1
+
+            redis_server.kill()
+            assert await caller.call("app.square", 5) == 25          # needs no Redis: still works
+            started = time.monotonic()
+            for _ in range(5):
+                with pytest.raises(CallFailed) as failed:
+                    await caller.call("app.bump")
+                assert failed.value.code == "store_unavailable"
+                assert f"127.0.0.1:{redis_server.port}" in failed.value.error["message"]
+            assert time.monotonic() - started < 10                     # fails fast, not after long retries
+            with pytest.raises(CallFailed) as failed:
+                await caller.call("app.announce", "room", "lost")
+            assert failed.value.code == "store_unavailable"
+            assert await listener.call("app.square", 6) == 36          # every socket is still up
+            outage_logs = [r for r in caplog.records if "not answering" in r.getMessage()]
+            assert 1 <= len(outage_logs) <= 2                          # said once, not once per call
+
+            redis_server.start()                                       # same port, empty data
+            deadline = time.monotonic() + 20
+            while True:                                                # pub/sub reconnects with backoff
+                try:
+                    await caller.call("app.announce", "room", "back")
+                    news = await listener.next_event("news", timeout=1)
+                    break
+                except (CallFailed, asyncio.TimeoutError):
+                    assert time.monotonic() < deadline, "pub/sub did not come back after Redis restarted"
+            assert news["data"] == "back" and news["channel"] == "room"
+            assert (await listener.next_event("all", timeout=5))["data"] == "back"
+            assert await caller.call("app.bump") == 1                  # the new Redis started empty
