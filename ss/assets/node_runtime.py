@@ -71,7 +71,8 @@ def ensure_node_modules(progress=None) -> Path:
 
     Safe to call from several processes at once: a file lock serialises the
     install and the finished folder appears atomically (rename). ``progress``
-    receives the one-line messages; by default they go to stderr.
+    receives the two halves of the one progress line (start, then "done in
+    N s"); by default they go to stderr.
     Raises NodeWorkerError when npm fails (its output is in the message).
     """
     base = cache_root() / "node"
@@ -79,7 +80,7 @@ def ensure_node_modules(progress=None) -> Path:
     if (final / ".complete").exists():
         return final / "node_modules"
     base.mkdir(parents=True, exist_ok=True)
-    say = progress or _stderr_line
+    say = progress or _stderr
     with open(base / f"{final.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (final / ".complete").exists():  # another process finished while we waited
@@ -90,20 +91,23 @@ def ensure_node_modules(progress=None) -> Path:
         for name in ("package.json", "package-lock.json"):
             shutil.copy2(PACKAGE_DIR / name, staging / name)
         started = time.monotonic()
-        say(f"ss: installing asset tools (coffeescript, stylus, esbuild) from the lockfile into {final} ...")
+        say(f"ss: installing asset tools (coffeescript, stylus, esbuild) from the lockfile into {final} ... ")
         # --ignore-scripts: nothing is fetched beyond the locked tarballs (esbuild's
         # binary comes from its locked platform package, not its postinstall script).
         cmd = npm_command() + ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"]
         result = subprocess.run(cmd, cwd=staging, capture_output=True, text=True)
         if result.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
+            say("failed\n")
             raise NodeWorkerError(f"npm ci failed ({result.returncode}):\n{result.stdout}{result.stderr}")
         (staging / ".complete").write_text(str(time.time()))
         shutil.rmtree(final, ignore_errors=True)
         os.rename(staging, final)
-        say(f"ss: asset tools installed in {time.monotonic() - started:.1f}s")
+        say(f"done in {time.monotonic() - started:.1f}s\n")
     return final / "node_modules"
 
 
-def _stderr_line(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+def _stderr(message: str) -> None:
+    # The start and the end of the install share one terminal line.
+    sys.stderr.write(message)
+    sys.stderr.flush()
