@@ -1,9 +1,10 @@
 """Watching app folders with watchdog and handing batches of changes to asyncio.
 
 An editor save is often several events (write, chmod, rename of a temp file);
-they are gathered until the folder has been quiet for ``debounce`` seconds and
-delivered as one list of paths, in order, to an async callback on the loop
-that started the watcher.
+they are gathered until the folder has been quiet for ``debounce`` seconds (a
+few milliseconds once a close-after-write or rename says the save is complete)
+and delivered as one list of paths, in order, to an async callback on the
+loop that started the watcher.
 """
 from __future__ import annotations
 
@@ -37,8 +38,14 @@ def ignored(path: Path) -> bool:
     )
 
 
+# Events after which the writer is done with the file: no need to wait out the debounce.
+_FINAL_EVENTS = ("closed", "moved", "deleted")
+# How long to wait for stragglers after such an event (the rest of a multi-file save).
+_AFTER_FINAL = 0.003
+
+
 class _Handler(FileSystemEventHandler):
-    def __init__(self, push: Callable[[Path], None], created_dir: Callable[[Path], None] | None = None) -> None:
+    def __init__(self, push: Callable[[Path, bool], None], created_dir: Callable[[Path], None] | None = None) -> None:
         self._push = push
         self._created_dir = created_dir
 
@@ -52,11 +59,12 @@ class _Handler(FileSystemEventHandler):
             return
         if event.is_directory and event.event_type == "modified":
             return  # a folder's mtime changed; the file events say what
+        final = event.event_type in _FINAL_EVENTS
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             if raw:
                 path = Path(raw if isinstance(raw, str) else raw.decode())
                 if not ignored(path):
-                    self._push(path)
+                    self._push(path, final)
 
 
 class Watcher:
@@ -68,7 +76,7 @@ class Watcher:
         self.debounce = debounce
         self._observer: Observer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[Path] | None = None
+        self._queue: asyncio.Queue[tuple[Path, bool]] | None = None
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -100,13 +108,13 @@ class Watcher:
         if path in self.folders and path not in self._watching:
             self._watch(path)
             for file in sorted(p for p in path.rglob("*") if p.is_file()):  # files that arrived with it
-                self._push(file)
+                self._push(file, False)
 
-    def _push(self, path: Path) -> None:  # watchdog's thread
+    def _push(self, path: Path, final: bool) -> None:  # watchdog's thread
         loop = self._loop
         if loop and not loop.is_closed():
             try:
-                loop.call_soon_threadsafe(self._queue.put_nowait, path)
+                loop.call_soon_threadsafe(self._queue.put_nowait, (path, final))
             except RuntimeError:  # loop closed between the check and the call
                 pass
 
@@ -114,11 +122,14 @@ class Watcher:
         while True:
             batch = [await self._queue.get()]
             while True:
+                # A close-after-write (or rename) says the save is complete: wait only
+                # for stragglers. A bare "modified" may be a write still in progress.
+                wait = _AFTER_FINAL if batch[-1][1] else self.debounce
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), self.debounce))
+                    batch.append(await asyncio.wait_for(self._queue.get(), wait))
                 except asyncio.TimeoutError:
                     break
-            paths = list(dict.fromkeys(batch))
+            paths = list(dict.fromkeys(path for path, _final in batch))
             try:
                 await self.callback(paths)
             except Exception:  # keep watching whatever one batch did
