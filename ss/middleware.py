@@ -229,8 +229,11 @@ class _AnswerHandler(tornado.web.RequestHandler):
 
     def prepare(self) -> None:
         self.set_status(self.answer.status, self.answer.reason)
+        seen: set[str] = set()
         for name, value in self.answer.headers.get_all():
-            self.add_header(name, value)
+            # set first (replacing Tornado's defaults), add the rest (several Set-Cookie lines)
+            (self.add_header if name in seen else self.set_header)(name, value)
+            seen.add(name)
         self.finish(b"".join(self.answer.body))
 
     def check_xsrf_cookie(self) -> None:

@@ -19,9 +19,12 @@ one V8 context cannot run two things at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import concurrent.futures
 import json
+import queue
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +111,8 @@ class SharedCode:
         self._context: Any = None
         self._tree: dict = {}
         self._signature: tuple | None = None
+        self._holder: list = []  # the live context, closed on the V8 thread when this object goes
+        weakref.finalize(self, _close_all, self._holder)
 
     # ---- loading ----
 
@@ -154,7 +159,8 @@ class SharedCode:
 
         from .assets.bundler import wrap_module
 
-        context = MiniRacer()
+        context = _v8_thread().submit(MiniRacer).result()
+        self._holder[:] = [context]
         context.set_hard_memory_limit(self.max_memory)
         context.eval(_PRELUDE % {"env": json.dumps(self.env)})
         for name, label, js in sources:
@@ -165,7 +171,14 @@ class SharedCode:
         tree = json.loads(context.eval("JSON.stringify(__ss_describe(SS.shared, 0))"))
         old, self._context, self._tree = self._context, context, tree
         if old is not None:
-            old.close()
+            _v8_thread().submit(old.close)
+
+    def close(self) -> None:
+        """Free the V8 contexts (a later call loads the code again)."""
+        with self._lock:
+            if self._context is not None:
+                _v8_thread().submit(self._context.close).result()
+            self._context, self._signature, self._holder[:] = None, None, []
 
     # ---- calling ----
 
@@ -175,15 +188,19 @@ class SharedCode:
             encoded = json.dumps(list(args), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"ss.shared.{'.'.join(path)}: arguments must be JSON values ({exc})") from None
-        from py_mini_racer import JSTimeoutException
+        from py_mini_racer import JSOOMException, JSTimeoutException
 
         with self._lock:
             self.ensure_loaded()
             try:
                 raw = self._context.eval(f"__ss_call({json.dumps(list(path))}, {encoded})", timeout_sec=self.timeout)
             except JSTimeoutException:
+                # V8 stopped the call; the context stays usable.
                 raise SharedCodeTimeout("TimeoutError", f"ss.shared.{'.'.join(path)} ran longer than "
                                         f"{self.timeout}s (shared_code.timeout) and was stopped") from None
+            except JSOOMException:
+                raise JSError("RangeError", f"ss.shared.{'.'.join(path)} used more than "
+                              f"{self.max_memory} bytes (shared_code.max_memory) and was stopped") from None
         answer = json.loads(raw)
         if "error" in answer:
             error = answer["error"]
@@ -246,6 +263,59 @@ def _resolve(code: SharedCode, path: tuple[str, ...]) -> Any:
     if entry["t"] == "v":
         return entry["v"]  # a plain exported value: its JSON copy, as the browser would see it sent
     return SharedProxy(code, path)
+
+
+class _V8Thread:
+    """The one thread that makes and closes every V8 context.
+
+    It has no event loop, so mini-racer gives each context a loop thread of its
+    own, and calls then work (with timeouts) from sync code and from inside the
+    app's loop alike. One long-lived daemon thread (not a ThreadPoolExecutor,
+    which shuts down before atexit handlers run) because mini-racer 0.14 crashes
+    the process when a context that timed out is closed on another thread than
+    the one that made it, at exit included.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="ss-v8", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            func, future = self.jobs.get()
+            try:
+                future.set_result(func())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def submit(self, func: Any) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        if threading.current_thread() is self.thread:  # (a finalizer run by GC on this thread)
+            future.set_result(func())
+        else:
+            self.jobs.put((func, future))
+        return future
+
+
+_V8_THREAD: _V8Thread | None = None
+_V8_LOCK = threading.Lock()
+
+
+def _v8_thread() -> _V8Thread:
+    global _V8_THREAD
+    with _V8_LOCK:
+        if _V8_THREAD is None:
+            _V8_THREAD = _V8Thread()
+        return _V8_THREAD
+
+
+def _close_all(holder: list) -> None:
+    # Waits (briefly) so that at interpreter exit every context is gone before teardown.
+    for context in holder:
+        with contextlib.suppress(Exception):
+            _v8_thread().submit(context.close).result(5)
+    holder.clear()
 
 
 def _first_line(exc: BaseException) -> str:
