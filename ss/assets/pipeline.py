@@ -10,9 +10,11 @@ public/index.html.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import pathlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -31,6 +33,8 @@ PREFIX = "/_ss/assets/"
 DEV_JS = Path(__file__).resolve().parent.parent / "client_js" / "dev.js"
 JS_TYPE = "application/javascript; charset=utf-8"
 CSS_TYPE = "text/css; charset=utf-8"
+IMMUTABLE = "public, max-age=31536000, immutable"
+_VERSION = re.compile(r"[0-9a-f]{10}")
 
 # Folders whose changes the browser must hear about, and those that are server code.
 ASSET_DIRS = ("app/client", "app/shared", "app/css", "app/views", "lib/client", "lib/css", "vendor")
@@ -129,18 +133,24 @@ class AssetPipeline:
             snap.memo["page"] = insert_tags(snap.layout_html, self._dev_tags(snap))
         return snap.memo["page"]
 
+    @staticmethod
+    def _url(name: str, body: str | bytes) -> str:
+        """``/_ss/assets/<content hash>/<name>``: a URL whose content never changes,
+        so the browser may cache it for good and a reload refetches only what changed."""
+        return f"{PREFIX}{content_hash(body)}/{name}"
+
     def _dev_tags(self, snap: Snapshot) -> str:
-        tags = [script_tag(CLIENT_JS_URL), script_tag(f"{PREFIX}dev.js?v={content_hash(DEV_JS.read_bytes())}")]
+        tags = [script_tag(CLIENT_JS_URL), script_tag(self._url("dev.js", DEV_JS.read_bytes()))]
         for part in snap.lib_js + snap.app_js:
-            tags.append(script_tag(f"{PREFIX}{part.url}?v={content_hash(part.text)}"))
-        tags.append(script_tag(f"{PREFIX}templates.js?v={content_hash(snap.templates_js)}"))
+            tags.append(script_tag(self._url(part.url, part.text)))
+        tags.append(script_tag(self._url("templates.js", snap.templates_js)))
         tags.extend(template_tag(t.id, html) for t, html in snap.templates)
         tags.append(css_tag(self._css_href(snap)))
         # JS errors announce themselves from their own asset; the others (CSS, views, the
         # layout) from errors.js: a script file, since the page's CSP forbids inline ones.
         errors_js = self._other_errors_js(snap)
         if errors_js:
-            tags.append(script_tag(f"{PREFIX}errors.js?v={content_hash(errors_js)}"))
+            tags.append(script_tag(self._url("errors.js", errors_js)))
         return "\n".join(tags)
 
     @staticmethod
@@ -152,14 +162,16 @@ class AssetPipeline:
 
     def _css_href(self, snap: Snapshot) -> str:
         if "css_href" not in snap.memo:
-            snap.memo["css_href"] = f"{PREFIX}app.css?v={content_hash(snap.css_text())}"
+            snap.memo["css_href"] = self._url("app.css", snap.css_text())
         return snap.memo["css_href"]
 
     async def asset(self, path: str) -> Asset | None:
-        """The development asset at /_ss/assets/<path>, or None (404).
+        """The development asset at /_ss/assets/[<hash>/]<path>, or None (404).
 
         Only names the current snapshot lists are served, so no path can reach
-        outside the app's asset folders.
+        outside the app's asset folders. When the URL's hash is the content's,
+        the answer may be cached for good; otherwise (an old page asking) the
+        current content comes back, revalidated on every use.
         """
         path = path.split("?", 1)[0].lstrip("/")
         if path.startswith(PREFIX.lstrip("/")):
@@ -168,6 +180,15 @@ class AssetPipeline:
             return None
         if not self.development:
             return None
+        version, _, rest = path.partition("/")
+        if rest and _VERSION.fullmatch(version):
+            asset = await self._current(rest)
+            if asset is not None and asset.etag.startswith(version):
+                return dataclasses.replace(asset, cache_control=IMMUTABLE)
+            return asset
+        return await self._current(path)
+
+    async def _current(self, path: str) -> Asset | None:
         if path == "dev.js":
             return self._asset(DEV_JS.read_bytes(), JS_TYPE)
         snap = await self.builder.snapshot()

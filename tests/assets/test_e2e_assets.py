@@ -89,7 +89,7 @@ def test_production_pack(new_app, ss_server, browser):
     dev_urls = [u for u in re.findall(r'(?:src|href)="(/_ss/assets/[^"]+)"', dev_html) if "/dev.js" not in u]
     dev_sizes = {u: len(fetch(dev.url + u)[0]) for u in dev_urls}
     unminified = sum(dev_sizes.values())
-    unminified_app_js = sum(n for u, n in dev_sizes.items() if "/_ss/assets/app/" in u or "/templates.js" in u)
+    unminified_app_js = sum(n for u, n in dev_sizes.items() if re.search(r"/(app/(client|shared)/.*|templates\.js)$", u))
     dev.stop()
 
     env = {"SS_ENV": "production"}

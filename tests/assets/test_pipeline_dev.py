@@ -18,7 +18,8 @@ async def pipeline(sample_app):
 
 
 def srcs(html: str) -> list[str]:
-    return re.findall(r'<script src="([^"?]+)', html)
+    """Script URLs without their content-hash segment."""
+    return [re.sub(r"^/_ss/assets/[0-9a-f]{10}/", "/_ss/assets/", u) for u in re.findall(r'<script src="([^"]+)"', html)]
 
 
 async def test_page_has_tags_in_order(pipeline):
@@ -37,18 +38,20 @@ async def test_page_has_tags_in_order(pipeline):
         "/_ss/assets/templates.js",
     ]
     assert '<script type="text/x-jquery-tmpl" id="people-customers-info"><p class="info">${name}</p></script>' in html
-    link = re.search(r'<link rel="stylesheet" data-ss-css href="(/_ss/assets/app\.css\?v=\w+)">', html)
+    link = re.search(r'<link rel="stylesheet" data-ss-css href="(/_ss/assets/[0-9a-f]{10}/app\.css)">', html)
     assert link and html.index(link.group(0)) > html.index('id="people-customers-info"')
     assert "SocketStream" not in html
 
 
 async def test_every_tag_in_the_page_is_served(pipeline):
     html = await pipeline.page()
-    urls = [u for u in re.findall(r'(?:src|href)="/_ss/assets/([^"]+)"', html)]
+    urls = re.findall(r'(?:src|href)="/_ss/assets/([^"]+)"', html)
     for url in urls:
         asset = await pipeline.asset(url)
         assert asset is not None, url
-        assert asset.cache_control == "no-cache" and asset.etag
+        # The URL names the content's hash: cacheable for good.
+        assert asset.cache_control == "public, max-age=31536000, immutable" and asset.etag
+        assert asset.etag.startswith(url.split("/", 1)[0])
 
 
 async def test_module_is_wrapped(pipeline):
@@ -94,14 +97,14 @@ async def test_broken_coffee_serves_an_overlay_script(pipeline, sample_app):
     html = await pipeline.page()  # still renders
     body = (await pipeline.asset("app/client/app.coffee")).body.decode()
     assert "SS.dev.showError(e)" in body and '"file": "app/client/app.coffee"' in body
-    assert "/_ss/assets/app/client/app.coffee" in html
+    assert "/app/client/app.coffee\"" in html
 
 
 async def test_broken_stylesheet_shows_overlay_from_the_page(pipeline, sample_app):
     write_files(sample_app, {"app/css/app.styl": "body\n  color foo(\n"})
     html = await pipeline.page()
     assert "<script>" not in html  # no inline script: the page's CSP would block it
-    assert re.search(r'<script src="/_ss/assets/errors\.js\?v=\w+"></script>', html)
+    assert re.search(r'<script src="/_ss/assets/[0-9a-f]{10}/errors\.js"></script>', html)
     body = (await pipeline.asset("errors.js")).body.decode()
     assert "SS.dev.showError(e)" in body and '"file": "app/css/app.styl"' in body
 
@@ -121,11 +124,20 @@ async def test_html_layout_marker(tmp_path):
         html = await p.page()
     finally:
         await p.close()
-    assert "<SocketStream>" not in html and '<script src="/_ss/assets/app/client/app.js?v=' in html
+    assert "<SocketStream>" not in html and re.search(r'<script src="/_ss/assets/[0-9a-f]{10}/app/client/app.js"', html)
 
 
 async def test_broken_layout_still_serves_a_page_with_the_error(pipeline, sample_app):
     write_files(sample_app, {"app/views/app.jade": "html\n  head\n\t  != SocketStream\n"})
     html = await pipeline.page()
-    assert '<script src="/_ss/client.js"></script>' in html and "/_ss/assets/errors.js" in html
+    assert '<script src="/_ss/client.js"></script>' in html and "/errors.js\"" in html
     assert '"file": "app/views/app.jade"' in (await pipeline.asset("errors.js")).body.decode()
+
+
+async def test_an_old_hash_gets_current_content_uncached(pipeline, sample_app):
+    html = await pipeline.page()
+    old_url = re.search(r'src="/_ss/assets/([0-9a-f]{10}/app/client/app\.coffee)"', html).group(1)
+    (sample_app / "app/client/app.coffee").write_text("exports.init = -> 'v2'\n")
+    asset = await pipeline.asset(old_url)
+    assert "'v2'" in asset.body.decode() and asset.cache_control == "no-cache"
+    assert (await pipeline.asset("app/client/app.coffee")).cache_control == "no-cache"
