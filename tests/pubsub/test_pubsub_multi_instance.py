@@ -7,6 +7,7 @@ within the configured times, while B's user, still heartbeating, stays.
 """
 
 import asyncio
+import os
 import time
 import uuid
 
@@ -132,3 +133,25 @@ async def test_reconnect_to_the_other_instance_is_resubscribed_and_recovers(shar
         await moved.close()
     finally:
         await sender.close()
+
+
+async def test_publish_from_the_console_process_reaches_a_server(shared_app, servers):
+    import subprocess
+    import sys
+
+    a = servers(shared_app)
+    alice = await connect(a, "alice", "room")
+    try:
+        lines = ('ss.publish.user("alice", "console", {"n": 7})\n'
+                 'ss.publish.channel("room", "console", {"n": 8})\n'
+                 'sorted(await ss.presence.channel("room"))\n')
+        result = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "ss", "console"], input=lines, cwd=shared_app,
+            capture_output=True, text=True, timeout=60, env={**os.environ, "SS_ENV": "test"})
+        assert result.returncode == 0, result.stderr
+        assert (await alice.next_event("console"))["data"] == {"n": 7}
+        message = await alice.next_event("console")
+        assert message["data"] == {"n": 8} and message["channel"] == "room"
+        assert "['alice']" in result.stdout
+    finally:
+        await alice.close()
