@@ -107,6 +107,10 @@ class Publisher:
         """``ss:channel:room1`` -> ``channel:room1``: the name browsers use for recovery."""
         return topic[self._prefix_len:]
 
+    def recoverable(self, stream: str) -> bool:
+        """True when messages of ``stream`` are numbered and kept (see ``pubsub.history``)."""
+        return self.history is not None and (stream != "broadcast" or self._keep_broadcast)
+
     def _outgoing(self, topic: str, payload: bytes, keep: bool = True) -> Outgoing:
         stream = self.stream_of(topic) if keep and self.history is not None else None
         return Outgoing(topic, payload, stream)

@@ -114,7 +114,7 @@ class RealtimeHooks(SessionHooks):
         seen: dict[str, int] = {}
         try:
             for stream, after in streams.items():
-                if publish.history is None or (stream == "broadcast" and not publish._keep_broadcast):
+                if not publish.recoverable(stream):
                     failed[stream] = "not_recoverable"
                 elif stream not in subscribed:
                     failed[stream] = "not_subscribed"
