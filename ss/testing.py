@@ -11,6 +11,24 @@ In an app's ``tests/``::
 
 ``client.next_event(name)`` waits for a pub/sub event; ``call_action`` runs
 one action with a fake session and no server at all.
+
+With pytest (and pytest-asyncio), the fixtures below save the boilerplate; an
+app's ``tests/conftest.py`` imports them (``ss new`` writes one)::
+
+    from ss.testing import ss_app, ss_client, ss_root, ss_app_factory  # noqa: F401
+
+    async def test_square(ss_client):                 # a client of the app, started for this test
+        assert await ss_client.call("app.square", 25) == 625
+
+    async def test_api(ss_app):                       # the RunningApp itself
+        assert (await ss_app.fetch("/api/app/square.json?25")).body == b"625"
+
+    async def test_with_redis(ss_app_factory):        # other settings for one test
+        async with ss_app_factory(overrides={"redis": {"enabled": True}}) as app:
+            ...
+
+``ss_root`` is the app the tests belong to (found upward from the test file);
+override it in a conftest to test another folder.
 """
 
 from __future__ import annotations
@@ -193,3 +211,43 @@ async def call_action(root: str | Path, method: str, *args: Any, session_attribu
         return await app.dispatcher.call(method, list(args), session)
     finally:
         await app.close()
+
+
+# ---- pytest fixtures for app authors (only when pytest and pytest-asyncio are installed) ----
+
+try:
+    import pytest
+    import pytest_asyncio
+except ImportError:  # ss.testing stays usable without pytest
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture
+    def ss_root(request: Any) -> Path:
+        """The root of the app whose tests/ holds the running test (app/server and config/ upward)."""
+        from .project import find_project
+
+        return find_project(Path(str(request.path)).parent).root
+
+    @pytest.fixture
+    def ss_app_factory(ss_root: Path) -> Any:
+        """``async with ss_app_factory(env="test", overrides=None, assets=False) as app``: the app, served."""
+
+        def factory(env: str = "test", overrides: dict | None = None, assets: bool = False):
+            return running_app(ss_root, env, overrides, assets)
+
+        return factory
+
+    @pytest_asyncio.fixture
+    async def ss_app(ss_app_factory: Any) -> AsyncIterator[RunningApp]:
+        """The app served on a free port for one test (env "test", its own config otherwise)."""
+        async with ss_app_factory() as running:
+            yield running
+
+    @pytest_asyncio.fixture
+    async def ss_client(ss_app: RunningApp) -> AsyncIterator[Client]:
+        """A connected client of ``ss_app`` (a fresh session); ``ss_app.client()`` makes more."""
+        async with ss_app.client() as client:
+            yield client
+

@@ -1,0 +1,6 @@
+# ss's pytest fixtures, see ss/testing.py:
+#   ss_app          the app served on a free port for one test (SS_ENV "test")
+#   ss_client       a connected client: await ss_client.call("app.square", 25)
+#   ss_app_factory  async with ss_app_factory(overrides={...}) as app: other settings
+#   ss_root         this app's folder
+from ss.testing import ss_app, ss_app_factory, ss_client, ss_root  # noqa: F401
