@@ -119,3 +119,19 @@ async def test_broadcast_history_can_be_turned_off(start_app):
             await client.call("app.subscribe", "r")
             await client.call("app.to_channel", "r", "kept", 1)
             assert (await client.next_event("kept"))["stream"] == "channel:r"
+
+
+async def test_only_the_first_recover_message_replays(start_app):
+    async with start_app(QUIET) as app:
+        async with app.client() as sender:
+            away = await signed_in(app, "ed", "r")
+            await sender.call("app.to_channel", "r", "c", 0)
+            first = await away.next_event("c")
+            await away.close()
+            await sender.call("app.to_channel", "r", "c", 1)
+            back = await Client(app.socket_url + "?recover=1", away.cookie).connect()
+            await back.send({"type": "recover", "streams": {"channel:r": first["offset"]}})
+            assert (await back.next_event("c"))["data"] == 1
+            await back.send({"type": "recover", "streams": {"channel:r": first["offset"]}})
+            await no_event(back)
+            await back.close()
