@@ -3,7 +3,9 @@
 Development asks for a snapshot on every request, so compiled files are
 cached and reused while their signature (mtime and size, and for Stylus/Sass
 /Jade every file of the same folder they may import) is unchanged; the watcher
-also drops entries it hears about. Production packs from a fresh snapshot.
+also drops entries it hears about. CoffeeScript and Stylus results are also
+kept on disk (disk_cache.py), so a restart with unchanged files starts no Node.
+Production packs from a fresh snapshot.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from . import sources, templates
 from .bundler import DEFAULT_LAYOUT, error_css, error_js, join_js, wrap_module
 from .compilers import CSS, JS, Compiled, Compilers
+from .disk_cache import CACHED_EXTENSIONS, DiskCache
 from .errors import CompileError, NodeWorkerError
 
 log = logging.getLogger("ss.assets")
@@ -87,14 +90,16 @@ def tree_signature(root: Path) -> dict[Path, tuple]:
 class Builder:
     """Compiles an app's assets, caching each file's result until it changes."""
 
-    def __init__(self, root: Path, compilers: Compilers) -> None:
+    def __init__(self, root: Path, compilers: Compilers, disk: DiskCache | None = None) -> None:
         self.root = root
         self.compilers = compilers
+        self.disk = disk
         self._cache: dict[Path, tuple[tuple, Compiled | CompileError]] = {}
         self._lock = asyncio.Lock()
         self._templates: dict[tuple, str] = {}
         self._last: tuple[dict, Snapshot] | None = None  # (tree signature, snapshot) of the last build
-        self.compiles = 0  # files actually compiled (cache misses); tests and bench read it
+        self.compiles = 0  # files rebuilt because they changed (memory cache misses); tests read it
+        self.disk_hits = 0  # ...of which the disk cache answered without compiling
 
     def invalidate(self, paths: list[Path] | None = None) -> None:
         """Forget cached results for ``paths`` (all when None)."""
@@ -115,13 +120,31 @@ class Builder:
             sig += folders[folder]
         return sig
 
-    async def _compile(self, path: Path, sig: tuple) -> Compiled | CompileError:
+    async def _compile(self, path: Path, sig: tuple, tree: dict[Path, tuple]) -> Compiled | CompileError:
         hit = self._cache.get(path)
         if hit and hit[0] == sig:
             return hit[1]
         self.compiles += 1
+        source, key = None, None
+        if self.disk is not None and path.suffix.lower() in CACHED_EXTENSIONS:
+            try:
+                data = path.read_bytes()
+                source = data.decode("utf-8")
+            except (OSError, UnicodeDecodeError):
+                pass  # the compiler reads it again and reports the problem
+            else:
+                prefix = str(path.parent) + os.sep
+                imports = [p for p in tree if p != path and str(p).startswith(prefix)] if path.suffix == ".styl" else []
+                key = self.disk.key(path, data, imports)
+                cached = self.disk.get(key)
+                if cached is not None:
+                    self.disk_hits += 1
+                    self._cache[path] = (sig, cached)
+                    return cached
         try:
-            result: Compiled | CompileError = await self.compilers.compile(path)
+            result: Compiled | CompileError = await self.compilers.compile(path, source)
+            if key is not None:
+                self.disk.put(key, result)
         except CompileError as exc:
             log.error("%s", exc)
             result = exc
@@ -178,7 +201,7 @@ class Builder:
         if layout:
             paths.append(layout)
         folders: dict[Path, tuple] = {}
-        results = dict(zip(paths, await asyncio.gather(*(self._compile(p, self._signature(p, tree, folders)) for p in paths))))
+        results = dict(zip(paths, await asyncio.gather(*(self._compile(p, self._signature(p, tree, folders), tree) for p in paths))))
 
         def part(path: Path, kind: str, wrap=None) -> Part:
             result = results[path]

@@ -23,6 +23,7 @@ from . import node_runtime, sources
 from .build import Builder, Snapshot
 from .bundler import CLIENT_JS_URL, content_hash, css_tag, insert_tags, join_js, script_tag
 from .compilers import Compilers
+from .disk_cache import DiskCache
 from .errors import PackError
 from .minify import minify_css, minify_js
 from .node_worker import NodeWorker
@@ -170,7 +171,8 @@ async def pack(root: Path, config: Any = None, worker: NodeWorker | None = None)
     own_worker = worker is None
     worker = worker or NodeWorker()
     try:
-        snap = await Builder(root, Compilers(worker, label=lambda p: sources.relative(root, p))).snapshot()
+        compilers = Compilers(worker, label=lambda p: sources.relative(root, p))
+        snap = await Builder(root, compilers, DiskCache()).snapshot()
         if snap.errors:
             raise PackError(snap.errors)
         lib_js, app_js, css = await _minified(snap, worker)

@@ -10,6 +10,8 @@ public/index.html.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import inspect
 import logging
@@ -23,6 +25,7 @@ from . import sources
 from .build import Builder, Snapshot
 from .bundler import CLIENT_JS_URL, content_hash, css_tag, error_js, insert_tags, script_tag
 from .compilers import Compilers
+from .disk_cache import DiskCache
 from .node_worker import NodeWorker
 from .templates import script_tag as template_tag
 
@@ -71,13 +74,14 @@ class AssetPipeline:
         self.development = env in DEV_ENVS
         self.worker = NodeWorker()
         self.compilers = Compilers(self.worker, label=lambda p: sources.relative(self.root, p))
-        self.builder = Builder(self.root, self.compilers)
+        self.disk_cache = DiskCache()
+        self.builder = Builder(self.root, self.compilers, self.disk_cache)
+        self._warming: asyncio.Task | None = None
         self._server_callbacks: list[Callable[[list[Path]], Any]] = []
         self._config_callbacks: list[Callable[[list[Path]], Any]] = []
         self._watcher = None
         self._showing_error = False
         self._reload_pending = False  # a script or view changed while an error was showing
-        self._last_css_href = ""
         self.pack_result = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -93,17 +97,30 @@ class AssetPipeline:
             folders = [self.root / d for d in ("app", "lib", "config", "vendor")]
             self._watcher = Watcher(folders, self._on_changes)
             self._watcher.start()
-            snap = await self.builder.snapshot()  # compile once now: errors show in the terminal at start
-            self._last_css_href = self._css_href(snap)
-            self._showing_error = bool(snap.errors)
+            # Compile everything now, in the background: the server listens at once, errors
+            # still show in the terminal at start, and the first page finds it all built.
+            self._warming = asyncio.create_task(self._warm())
         else:
             from .packer import ensure_pack
 
             # Its own worker, closed once packed: a production server keeps no idle Node process.
             self.pack_result = await ensure_pack(self.root, self.config)
 
+    async def _warm(self) -> None:
+        try:
+            snap = await self.builder.snapshot()
+        except Exception:  # never let a warm-up failure escape into the loop
+            log.exception("compiling the app's assets at start failed")
+            return
+        self._showing_error = self._showing_error or bool(snap.errors)
+        await asyncio.to_thread(self.disk_cache.prune)
+
     async def close(self) -> None:
         """Stop the watcher and the Node worker."""
+        if self._warming and not self._warming.done():
+            self._warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming
         if self._watcher:
             self._watcher.stop()
             self._watcher = None
@@ -238,13 +255,9 @@ class AssetPipeline:
         if self._reload_pending:
             self._reload_pending = False
             css_only = False
-        href = self._css_href(snap)
         if css_only:
-            if href != self._last_css_href:
-                self._last_css_href = href
-                await self._notify({"type": "css", "href": href})
+            await self._notify({"type": "css", "href": self._css_href(snap)})
         else:
-            self._last_css_href = href
             await self._notify({"type": "reload"})
 
     @staticmethod
