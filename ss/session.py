@@ -165,13 +165,20 @@ class Session:
     def authenticate(self, module_name: str, params: Any = None, cb: Callable | None = None) -> asyncio.Future:
         """Check ``params`` with ``lib/server/<module_name>.py``; resolves to its response dict.
 
-        The response is ``{'success': bool, 'user_id': ..., 'info': {...}}``; on
-        success call ``set_user_id(response['user_id'])`` to sign in.
+        The response is ``{'success': bool, 'user_id': ..., 'info': {...}}``. On
+        success the session is signed in as ``user_id`` (as ``set_user_id``
+        would; calling it again with the same id, SocketStream style, changes nothing).
         """
-        future = self._later(self.hooks.authenticate(self, module_name, params))
+        future = self._later(self._authenticate(module_name, params))
         if cb is not None:
             future.add_done_callback(lambda f: cb(f.result()) if not f.exception() else None)
         return future
+
+    async def _authenticate(self, module_name: str, params: Any) -> dict:
+        response = await self.hooks.authenticate(self, module_name, params)
+        if response.get("success") and response.get("user_id") is not None:
+            await self.set_user_id(response["user_id"])
+        return response
 
     def _later(self, coro) -> asyncio.Future:
         """Start ``coro`` now; the dispatcher awaits it before replying (so sync actions need no await)."""

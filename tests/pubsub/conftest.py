@@ -26,6 +26,9 @@ class Actions(ss.Actions):
     def whoami(self):
         return self.session.user_id
 
+    async def check_only(self, username, password):
+        return await self.session.authenticate("custom_auth", {"username": username, "password": password})
+
     async def login(self, uid):
         await self.session.set_user_id(uid)
         return self.session.id

@@ -38,6 +38,17 @@ async def test_authenticate_success_rotates_the_session(start_app):
             assert (await client.next_event("hi"))["data"] == "joe"
 
 
+async def test_successful_authenticate_signs_the_session_in_by_itself(start_app):
+    async with start_app() as app:
+        async with app.client() as client:
+            response = await client.call("app.check_only", "ann", "pw")
+            assert response["success"] and response["user_id"] == "ann"
+            assert (await client.next_message())["type"] == "session"
+            assert await client.call("app.whoami") == "ann"
+            assert (await client.call("app.check_only", "ann", "bad"))["success"] is False
+            assert await client.call("app.whoami") == "ann"  # a failed check does not sign out
+
+
 async def test_cookie_token_is_bound_to_the_browser(start_app):
     async with start_app() as app:
         async with app.client() as client:
