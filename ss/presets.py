@@ -20,11 +20,11 @@ BASE: dict = {
         "port": 3000,               # `--port` overrides
     },
     "https": {
-        "enabled": False,
-        "port": 443,
+        "enabled": False,           # serve the app over TLS on https.port (wss for the socket)
+        "port": 443,                # the TLS port; below 1024 needs root or CAP_NET_BIND_SERVICE
         "cert_name": "site",        # config/ssl_certs/<cert_name>.key.pem / .cert.pem / .ca.pem
         "domain": None,             # the certificate's host name; others are redirected to it
-        "ensure_domain": True,
+        "ensure_domain": True,      # with https.domain: redirect other host names to it
         "redirect_http": True,      # also listen on http.port and redirect to https
         "hsts_max_age": 31536000,   # Strict-Transport-Security seconds over TLS; 0 = no header (dev/test)
     },
@@ -48,7 +48,7 @@ BASE: dict = {
         "https_only": False,
         "auth": {"basic": {"module_name": None}},
     },
-    "browser_check": {"strict": False},
+    "browser_check": {"strict": False},  # True: browsers without WebSocket get static/incompatible_browsers/
     "client": {
         "heartbeat_interval": 30,   # seconds between the browser's "still here" messages
         "log": {"level": 2},        # 0 silent .. 4 everything, in the browser console
