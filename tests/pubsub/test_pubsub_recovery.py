@@ -135,3 +135,20 @@ async def test_only_the_first_recover_message_replays(start_app):
             await back.send({"type": "recover", "streams": {"channel:r": first["offset"]}})
             await no_event(back)
             await back.close()
+
+
+async def test_any_channel_name_works_and_recovers(start_app):
+    name = 'Raum "1": ünïcode | pipes\\back'
+    async with start_app(QUIET) as app:
+        async with app.client() as sender:
+            away = await signed_in(app, "fu", name)
+            await sender.call("app.to_channel", name, "c", 0)
+            first = await away.next_event("c")
+            assert first["channel"] == name and first["stream"] == f"channel:{name}"
+            await away.close()
+            await sender.call("app.to_channel", [name], "c", 1)
+            back = await Client(app.socket_url + "?recover=1", away.cookie).connect()
+            await back.send({"type": "recover", "streams": {first["stream"]: first["offset"]}})
+            again = await back.next_event("c")
+            assert again["data"] == 1 and again["offset"] == first["offset"] + 1 and again["channel"] == name
+            await back.close()
