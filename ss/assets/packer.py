@@ -161,10 +161,13 @@ def _write_bundle(assets_dir: Path, stem: str, ext: str, text: str, source_bytes
     return PackedFile(path, URL_PREFIX + name, source_bytes, len(data), len(gz))
 
 
-async def pack(root: Path, config: Any = None, worker: NodeWorker | None = None) -> PackResult:
+async def pack(root: Path, config: Any = None, worker: NodeWorker | None = None,
+               compile_cache: bool = True) -> PackResult:
     """Compile, minify and write the production pack of the app at ``root``.
 
-    Raises PackError listing every compile error; nothing is written then.
+    ``compile_cache=False`` compiles every file afresh instead of reusing the
+    on-disk results of earlier compiles. Raises PackError listing every
+    compile error; nothing is written then.
     """
     started = time.monotonic()
     root = Path(root).resolve()
@@ -172,7 +175,7 @@ async def pack(root: Path, config: Any = None, worker: NodeWorker | None = None)
     worker = worker or NodeWorker()
     try:
         compilers = Compilers(worker, label=lambda p: sources.relative(root, p))
-        snap = await Builder(root, compilers, DiskCache()).snapshot()
+        snap = await Builder(root, compilers, DiskCache() if compile_cache else None).snapshot()
         if snap.errors:
             raise PackError(snap.errors)
         lib_js, app_js, css = await _minified(snap, worker)
