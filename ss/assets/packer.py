@@ -216,4 +216,6 @@ async def _minified(snap: Snapshot, worker: NodeWorker) -> tuple[str, str, str]:
     for part in snap.lib_js:
         lib_pieces.append(part.text if part.minified else await minify_js(part.text, worker, part.url))
     app_js = await minify_js(snap.app_js_text(), worker, "app.js")
-    return join_js(lib_pieces), app_js, minify_css(snap.css_text())
+    # *.min.css from lib/css goes in as it is, like *.min.js.
+    css = "\n".join(p.text.strip() if p.minified else minify_css(p.text) for p in snap.css if p.text.strip())
+    return join_js(lib_pieces), app_js, css

@@ -43,6 +43,14 @@ async def test_pack_writes_hashed_minified_bundles(big_app, worker):
     assert 'SS.define("shared","calc"' in app and 'SS.tmpl["people-customers-info"]' in app
 
 
+async def test_min_css_is_kept_as_it_is(big_app, worker):
+    write_files(big_app, {"lib/css/0.theme.min.css": "/* keep me */ .theme{color:red}"})
+    result = await pack(big_app, {}, worker=worker)
+    css = result.files["css"].path.read_text()
+    assert css.startswith("/* keep me */ .theme{color:red}\n")  # rcssmin would have dropped the comment
+    assert "html{margin:0}" in css  # reset.css minified
+
+
 async def test_index_html_references_the_pack(big_app, worker):
     result = await pack(big_app, {}, worker=worker)
     html = (big_app / "public" / "index.html").read_text()
