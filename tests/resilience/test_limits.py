@@ -199,3 +199,12 @@ def test_escape_matches_the_browser_helper():
     assert ss.escape("<script>alert('x') & \"y\"</script>") == \
         "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
     assert ss.escape(None) == "" and ss.escape(5) == "5"
+
+
+async def test_allowed_origins_from_config(app_root):
+    config = overrides(security={"allowed_origins": ["https://app.example.com"]})
+    async with running_app(app_root, "test", config) as app:
+        async with app.client(origin="https://app.example.com") as client:
+            assert await client.call("app.square", 7) == 49
+        with pytest.raises(Exception, match="403"):
+            await app.client(origin="https://app.example.com.evil.example").connect()
