@@ -114,6 +114,11 @@ class AssetPipeline:
             return
         self._showing_error = self._showing_error or bool(snap.errors)
         await asyncio.to_thread(self.disk_cache.prune)
+        # Files may all have come from the disk cache: start Node anyway, so the first save is quick.
+        try:
+            await self.worker.call("warm")
+        except Exception as exc:  # no Node: the first compile will say so, with the file's name
+            log.debug("node worker warm-up failed: %s", exc)
 
     async def close(self) -> None:
         """Stop the watcher and the Node worker."""

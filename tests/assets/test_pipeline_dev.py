@@ -141,3 +141,16 @@ async def test_an_old_hash_gets_current_content_uncached(pipeline, sample_app):
     asset = await pipeline.asset(old_url)
     assert "'v2'" in asset.body.decode() and asset.cache_control == "no-cache"
     assert (await pipeline.asset("app/client/app.coffee")).cache_control == "no-cache"
+
+
+async def test_start_compiles_in_the_background_and_warms_node(sample_app):
+    p = AssetPipeline(sample_app, "development", {})
+    try:
+        await p.start()  # returns before compiling: the server can listen at once
+        await p._warming
+        assert p.worker.pid is not None  # Node is up for the first save, even if every file came from disk
+        compiles = p.builder.compiles
+        await p.page()
+        assert p.builder.compiles == compiles  # the page found everything built
+    finally:
+        await p.close()
