@@ -3,8 +3,9 @@
 One lib bundle (lib/client + vendor, ``*.min.*`` files kept as they are), one
 app bundle (shared + client modules + templates), one stylesheet, each named by
 its content hash and minified, with ``.gz`` (and ``.br`` when a brotli module
-is importable) beside it. A state file records a hash of every input, so a
-production start reuses a pack that is up to date and makes one otherwise.
+is importable) beside it. A state file (in the ss cache folder, not public/)
+records a hash of every input, so a production start reuses a pack that is up
+to date and makes one otherwise.
 """
 from __future__ import annotations
 
@@ -31,7 +32,6 @@ from .templates import script_tag as template_tag
 
 log = logging.getLogger("ss.assets")
 
-STATE_FILE = ".ss-pack.json"
 URL_PREFIX = "/assets/"
 # Bump when the pack's shape changes, so old state files count as stale.
 PACK_FORMAT = 1
@@ -92,21 +92,36 @@ def input_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_state(assets_dir: Path) -> dict:
+def state_file(root: Path) -> Path:
+    """Where the state of ``root``'s pack is kept: the ss cache folder, not public/,
+    which the server hands to anyone who asks."""
+    name = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+    return node_runtime.cache_root() / "packs" / f"{name}.json"
+
+
+def _read_state(root: Path) -> dict:
     try:
-        return json.loads((assets_dir / STATE_FILE).read_text())
+        return json.loads(state_file(root).read_text())
     except (OSError, ValueError):
         return {}
+
+
+def _sha(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def is_fresh(root: Path) -> bool:
     """True when public/ holds a pack made from the current inputs."""
     assets_dir = root / "public" / "assets"
-    state = _read_state(assets_dir)
+    state = _read_state(root)
     if state.get("digest") != input_digest(root):
         return False
+    # Bundle names are their content's hash, so existing means intact; index.html is checked.
     names = list(state.get("files", {}).values())
-    return (root / "public" / "index.html").is_file() and all((assets_dir / n).is_file() for n in names)
+    return _sha(root / "public" / "index.html") == state.get("index") and all((assets_dir / n).is_file() for n in names)
 
 
 async def ensure_pack(root: Path, config: Any = None, worker: NodeWorker | None = None) -> PackResult:
@@ -127,7 +142,7 @@ def _reused(root: Path, index: Path) -> PackResult:
     """The PackResult of the pack already on disk (sizes read back from the files)."""
     assets_dir = root / "public" / "assets"
     result = PackResult(root, index=index, reused=True)
-    for key, name in _read_state(assets_dir).get("files", {}).items():
+    for key, name in _read_state(root).get("files", {}).items():
         path = assets_dir / name
         if path.is_file():
             gz = path.with_name(name + ".gz")
@@ -204,11 +219,23 @@ async def pack(root: Path, config: Any = None, worker: NodeWorker | None = None,
         m = _PACK_NAME.match(old.name)
         if m and old.name.removesuffix(m.group(3) or "") not in current:
             old.unlink()
-    state = {"digest": input_digest(root), "files": {k: f.path.name for k, f in result.files.items()},
-             "packed_at": time.time()}
-    _write(assets_dir / STATE_FILE, json.dumps(state, indent=2).encode())
+    state = {"root": str(root), "digest": input_digest(root), "index": _sha(result.index),
+             "files": {k: f.path.name for k, f in result.files.items()}, "packed_at": time.time()}
+    state_file(root).parent.mkdir(parents=True, exist_ok=True)
+    _write(state_file(root), json.dumps(state, indent=2).encode())
+    _forget_removed_apps(state_file(root).parent)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _forget_removed_apps(folder: Path) -> None:
+    """Drop state files of apps whose folder is gone (test runs, deleted apps)."""
+    for entry in folder.glob("*.json"):
+        try:
+            if not Path(json.loads(entry.read_text()).get("root", "/")).is_dir():
+                entry.unlink()
+        except (OSError, ValueError):
+            pass
 
 
 async def _minified(snap: Snapshot, worker: NodeWorker) -> tuple[str, str, str]:

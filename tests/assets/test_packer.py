@@ -8,7 +8,7 @@ import re
 import pytest
 
 from ss.assets import AssetPipeline, PackError
-from ss.assets.packer import STATE_FILE, ensure_pack, is_fresh, pack
+from ss.assets.packer import ensure_pack, is_fresh, pack, state_file
 
 from .conftest import write_files
 
@@ -62,8 +62,13 @@ async def test_index_html_references_the_pack(big_app, worker):
 
 async def test_state_file_and_freshness(big_app, worker):
     await pack(big_app, {}, worker=worker)
-    state = json.loads((big_app / "public/assets" / STATE_FILE).read_text())
+    state = json.loads(state_file(big_app).read_text())
     assert set(state["files"]) == {"lib_js", "app_js", "css"}
+    assert not any(p.name.startswith(".") for p in (big_app / "public").rglob("*"))  # nothing private in public/
+    assert is_fresh(big_app)
+    (big_app / "public/index.html").write_text("edited by hand")
+    assert not is_fresh(big_app)
+    await pack(big_app, {}, worker=worker)
     assert is_fresh(big_app)
     reused = await ensure_pack(big_app, {}, worker=worker)
     assert reused.reused
