@@ -1,0 +1,106 @@
+"""The Redis pub/sub bus on its own: confirmed subscriptions, password login, reconnect after a kill."""
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from ss.store.redis_bus import RedisBus
+
+
+def collector():
+    got: asyncio.Queue = asyncio.Queue()
+    return got, lambda topic, payload: got.put_nowait((topic, payload))
+
+
+async def test_subscribe_is_confirmed_so_the_next_publish_arrives(redis_url):
+    client = aioredis.Redis.from_url(redis_url)
+    bus = RedisBus(client)
+    got, handler = collector()
+    try:
+        for i in range(20):  # publish right after each subscribe: never lost
+            await bus.subscribe(f"t-confirm-{i}", handler)
+            await client.publish(f"t-confirm-{i}", b"x%d" % i)
+            assert await asyncio.wait_for(got.get(), 2) == (f"t-confirm-{i}", b"x%d" % i)
+        await bus.unsubscribe("t-confirm-0", handler)
+        await client.publish("t-confirm-0", b"late")
+        await client.publish("t-confirm-1", b"still")
+        assert await asyncio.wait_for(got.get(), 2) == ("t-confirm-1", b"still")
+    finally:
+        await bus.close()
+        await client.aclose()
+
+
+async def test_reconnects_and_resubscribes_after_the_connection_is_killed(redis_url):
+    client = aioredis.Redis.from_url(redis_url)
+    bus = RedisBus(client, max_backoff=0.2)
+    got, handler = collector()
+    try:
+        await bus.subscribe("t-kill", handler)
+        host, port = bus._writer.get_extra_info("sockname")[:2]  # only ours: Redis may be shared
+        assert await client.client_kill_filter(addr=f"{host}:{port}") == 1
+        deadline = time.monotonic() + 10
+        while True:  # publishes are lost while the bus is away; it must come back by itself
+            await client.publish("t-kill", b"back?")
+            try:
+                assert await asyncio.wait_for(got.get(), 0.3) == ("t-kill", b"back?")
+                break
+            except asyncio.TimeoutError:
+                assert time.monotonic() < deadline, "the bus did not reconnect"
+    finally:
+        await bus.close()
+        await client.aclose()
+
+
+@pytest.fixture
+def password_redis():
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: run `make deps`"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--requirepass", "s3cret"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(port=port, password="s3cret", socket_connect_timeout=1).ping()
+            break
+        except redis.RedisError:
+            assert time.monotonic() < deadline, "the password-protected redis-server did not start"
+            time.sleep(0.05)
+    yield port
+    proc.terminate()
+    proc.wait(5)
+
+
+async def test_password_login(password_redis):
+    client = aioredis.Redis.from_url(f"redis://:s3cret@127.0.0.1:{password_redis}/0")
+    bus = RedisBus(client)
+    got, handler = collector()
+    try:
+        await bus.subscribe("t-auth", handler)
+        await client.publish("t-auth", b"ok")
+        assert await asyncio.wait_for(got.get(), 2) == ("t-auth", b"ok")
+    finally:
+        await bus.close()
+        await client.aclose()
+
+
+async def test_wrong_password_does_not_hang_and_is_logged(password_redis, caplog):
+    client = aioredis.Redis.from_url(f"redis://:wrong@127.0.0.1:{password_redis}/0")
+    bus = RedisBus(client)
+    try:
+        started = time.monotonic()
+        await bus.subscribe("t-auth", lambda topic, payload: None)
+        assert time.monotonic() - started < 5
+        assert any("refused the pub/sub login" in r.getMessage() for r in caplog.records)
+    finally:
+        await bus.close()
+        await client.aclose()
