@@ -116,7 +116,10 @@ def parse(frame: str | bytes, limits: Limits = Limits()) -> Message:
         raise ProtocolError("bad_message", f"a message must be a JSON object, not {_json_type(data)}")
     kind = data.get("type")
     if kind == "call":
-        return _parse_call(data, limits)
+        # Brackets in the frame bound how deep the arguments can nest: most calls skip the walk.
+        nesting = frame.count(b"[" if isinstance(frame, bytes) else "[") + \
+            frame.count(b"{" if isinstance(frame, bytes) else "{")
+        return _parse_call(data, limits, nesting)
     if kind == "heartbeat":
         return _HEARTBEAT
     if kind == "recover":
@@ -126,7 +129,7 @@ def parse(frame: str | bytes, limits: Limits = Limits()) -> Message:
     raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}")
 
 
-def _parse_call(data: dict, limits: Limits) -> Call:
+def _parse_call(data: dict, limits: Limits, nesting: int) -> Call:
     call_id = data.get("id")
     if isinstance(call_id, bool) or not isinstance(call_id, (int, str)):
         raise ProtocolError("bad_message", 'a call needs an "id" (integer or string)')
@@ -135,6 +138,25 @@ def _parse_call(data: dict, limits: Limits) -> Call:
     if isinstance(call_id, int) and not -(2**53) < call_id < 2**53:
         raise ProtocolError("bad_message", '"id" is outside the safe integer range')
     method = data.get("method")
+    path = _METHOD_PATHS.get(method) if isinstance(method, str) else None
+    if path is None:
+        path = _method_path(method, call_id)
+    args = data.get("args", [])
+    if not isinstance(args, list):
+        raise ProtocolError("bad_message", f'"args" must be a list, not {_json_type(args)}', call_id)
+    if len(args) > limits.max_args:
+        raise ProtocolError("bad_message", f"more than {limits.max_args} arguments", call_id)
+    if nesting > limits.max_depth and _too_deep(args, limits.max_depth):
+        raise ProtocolError("bad_message", f"arguments nest deeper than {limits.max_depth} levels", call_id)
+    return Call(call_id, method, path, args, data.get("silent") is True)
+
+
+# Validated method names, so the per-call cost of a name seen before is one dict lookup.
+_METHOD_PATHS: dict[str, tuple[str, ...]] = {}
+_METHOD_CACHE_SIZE = 4096
+
+
+def _method_path(method: Any, call_id: int | str) -> tuple[str, ...]:
     if not isinstance(method, str) or not method:
         raise ProtocolError("bad_message", 'a call needs a "method" string such as "app.square"', call_id)
     if len(method) > MAX_METHOD_LENGTH:
@@ -145,14 +167,9 @@ def _parse_call(data: dict, limits: Limits) -> Call:
             raise ProtocolError("bad_message", f"method {method!r} has an empty name in it", call_id)
         if part.startswith("_"):
             raise ProtocolError("private_action", f"{method!r} is private: names starting with _ cannot be called", call_id)
-    args = data.get("args", [])
-    if not isinstance(args, list):
-        raise ProtocolError("bad_message", f'"args" must be a list, not {_json_type(args)}', call_id)
-    if len(args) > limits.max_args:
-        raise ProtocolError("bad_message", f"more than {limits.max_args} arguments", call_id)
-    if _too_deep(args, limits.max_depth):
-        raise ProtocolError("bad_message", f"arguments nest deeper than {limits.max_depth} levels", call_id)
-    return Call(call_id, method, path, args, data.get("silent") is True)
+    if len(_METHOD_PATHS) < _METHOD_CACHE_SIZE:
+        _METHOD_PATHS[method] = path
+    return path
 
 
 def _parse_recover(data: dict) -> Recover:

@@ -43,14 +43,13 @@ class Dispatcher:
 
     def lookup(self, path: tuple[str, ...] | str) -> Action:
         """The action for a dotted path, or CallError ``private_action`` / ``unknown_action``."""
-        parts = path.split(".") if isinstance(path, str) else path
-        if any(part.startswith("_") for part in parts):
-            raise CallError("private_action", f"{'.'.join(parts)!r} is private: names starting with _ cannot be called")
-        action = self.tree.resolve(tuple(parts))
-        if action is None:
-            raise CallError("unknown_action", f"no server action {'.'.join(parts)!r}: "
-                                              f"see SS.server (browser) or /api for the list")
-        return action
+        name = path if isinstance(path, str) else ".".join(path)
+        action = self.tree.actions.get(name)  # the tree holds public names only
+        if action is not None:
+            return action
+        if any(part.startswith("_") for part in name.split(".")):
+            raise CallError("private_action", f"{name!r} is private: names starting with _ cannot be called")
+        raise CallError("unknown_action", f"no server action {name!r}: see SS.server (browser) or /api for the list")
 
     async def call(self, path: tuple[str, ...] | str, args: list, session: Any = None, request: Any = None) -> Any:
         """Run the action at ``path`` with ``args`` for ``session``; return its result.
@@ -71,8 +70,13 @@ class Dispatcher:
             instance.request = request
             func = func.__get__(instance, action.owner)
         try:
-            result = await self._run(action, func, args)
-            if session is not None:
+            if action.takes_cb or action.in_thread or action.is_async:
+                result = await self._run(action, func, args)
+            else:
+                result = func(*args)  # plain def: no coroutine to create on the hot path
+                if asyncio.iscoroutine(result):
+                    result = await result
+            if session is not None and session.dirty:
                 await session.flush()
             return result
         except CallError:

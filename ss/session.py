@@ -190,6 +190,11 @@ class Session:
         return orjson.dumps({"c": self._created, "u": self.user_id, "a": self.attributes, "ch": self.channels},
                             default=str)
 
+    @property
+    def dirty(self) -> bool:
+        """True when the call left work to finish or changes to save (checked without awaiting)."""
+        return bool(self._pending) or (not self.transient and (self.is_new or self._snapshot() != self._saved))
+
     async def flush(self) -> None:
         """Finish work started during the call and save if anything changed."""
         while self._pending:

@@ -182,7 +182,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             started = time.perf_counter()
             call_log.log(CALLS, "-> %s %s", call.method, _short(call.args))
         try:
-            result = await self.app.dispatcher.call(call.path, call.args, self.session, self.request_info)
+            result = await self.app.dispatcher.call(call.method, call.args, self.session, self.request_info)
             frame = protocol.encode_reply(call.id, result)
             if logging_calls:
                 call_log.log(CALLS, "<- %s %s (%.1f ms)", call.method, _short(result),
