@@ -1,14 +1,13 @@
-# ss: `make demo` installs everything and serves the demo app; `make test` runs the tests.
+# ss: `make demo` installs what the demo needs and serves it; `make test` installs what the tests need and runs them.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast deps venv assets bench clean
+.PHONY: demo test test-fast deps deps-runtime venv assets bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
@@ -16,10 +15,13 @@ $(STAMP): requirements.txt requirements-dev.txt setup.py
 venv: $(STAMP)
 
 deps:
-	bash scripts/system-deps.sh
+	bash scripts/system-deps.sh test
+
+deps-runtime:
+	bash scripts/system-deps.sh runtime
 
 # Generate (once) and serve the demo app on http://localhost:3000/
-demo: deps venv
+demo: deps-runtime venv
 	test -d demo || $(PY) -m ss new demo
 	cd demo && ../$(PY) -m ss start
 
@@ -32,7 +34,7 @@ test-fast: venv
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e"
 
 # Production pack of the demo app
-assets: venv
+assets: deps-runtime venv
 	test -d demo || $(PY) -m ss new demo
 	cd demo && SS_ENV=production ../$(PY) -m ss assets
 
