@@ -31,7 +31,7 @@ def ignored(path: Path) -> bool:
     """Editor droppings and caches that never affect the app."""
     name = path.name
     return (
-        name.startswith((".#", ".")) and name not in (".",)
+        name.startswith(".")  # hidden files, emacs' .#locks, vim's .swp
         or name.endswith(_IGNORED_SUFFIXES)
         or name.isdigit()  # vim's write test file "4913"
         or any(part in _IGNORED_PARTS for part in path.parts)
