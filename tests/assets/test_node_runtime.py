@@ -35,3 +35,22 @@ def test_fresh_install_from_lockfile_once_for_concurrent_callers(tmp_path, monke
     assert len(messages) == 2 and messages[0].startswith("ss: installing asset tools") and messages[1].startswith("done in")
     assert "".join(messages).count("\n") == 1 and "".join(messages).endswith("\n")
     assert sorted(p.name for p in (tmp_path / "node").iterdir() if not p.name.endswith(".lock")) == [modules.parent.name]
+
+
+def test_node_from_the_system_else_the_nodejs_bin_wheel(monkeypatch):
+    import importlib.util
+    import shutil
+    import sys
+
+    import pytest
+
+    from ss.assets.errors import NodeWorkerError
+
+    assert node_runtime.node_command()[0].endswith("node")  # this machine has a system node
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name == "nodejs" else None)
+    assert node_runtime.node_command() == [sys.executable, "-m", "nodejs"]
+    assert node_runtime.npm_command() == [sys.executable, "-m", "nodejs.npm"]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(NodeWorkerError, match="nodejs-bin"):
+        node_runtime.node_command()
