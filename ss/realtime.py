@@ -50,6 +50,10 @@ class RealtimeHooks(SessionHooks):
             await self.app.users.online.seen(session.user_id)
             for name in session.channels:
                 await self.app.presence.join(connection, name, session.user_id)
+        if getattr(connection, "closed", False):
+            # It closed while we were joining: socket_closed may have run already, so undo here too.
+            await self.app.router.leave_all(connection)
+            await self.app.presence.leave_all(connection)
 
     async def socket_closed(self, connection: Any) -> None:
         try:
