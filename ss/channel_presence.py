@@ -59,6 +59,9 @@ class Presence:
     def _key(self, channel: str) -> str:
         return self.store.key("presence", channel)
 
+    def __repr__(self) -> str:
+        return f"<ss.presence: await ss.presence.channel(name); events {'on' if self.events else 'off'}>"
+
     async def channel(self, name: str) -> list:
         """The ids of the users with a socket in channel ``name``, each once (the order means nothing)."""
         raw = await self.store.redis.zrangebyscore(self._key(name), time.time(), "+inf")

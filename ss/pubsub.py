@@ -103,6 +103,9 @@ class Publisher:
         self._queue: deque[tuple[list[Outgoing], asyncio.Future | None]] = deque()
         self._drainer: asyncio.Task | None = None
 
+    def __repr__(self) -> str:
+        return "<ss.publish: .broadcast(event, data) .user(id, ...) .users([ids], ...) .channel(names, ...)>"
+
     def stream_of(self, topic: str) -> str:
         """``ss:channel:room1`` -> ``channel:room1``: the name browsers use for recovery."""
         return topic[self._prefix_len:]

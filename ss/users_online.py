@@ -38,6 +38,9 @@ class UsersOnline:
         self.key = store.key("users", "online")
         self._task: asyncio.Task | None = None
 
+    def __repr__(self) -> str:
+        return f"<ss.users.online: await ss.users.online.now(); {'on' if self.enabled else 'off'}>"
+
     async def now(self, cb: Callable[[list], Any] | None = None) -> list:
         """The ids of users seen within ``mins_until_offline`` (oldest first); ``cb(ids)`` too, seed style."""
         raw = await self.store.redis.zrangebyscore(self.key, time.time() - self.window, "+inf")
@@ -84,3 +87,6 @@ class Users:
 
     def __init__(self, store, config):
         self.online = UsersOnline(store, config)
+
+    def __repr__(self) -> str:
+        return "<ss.users: ss.users.online.now()>"
