@@ -22,6 +22,7 @@ very high rates and do not need recovery can set
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections import deque
 from typing import Any, Iterable
@@ -90,8 +91,9 @@ class Publisher:
 
     Every method validates its arguments at once (PublishError) and returns an
     awaitable that completes when the message has left this process; plain
-    ``def`` actions may ignore it. Called before the event loop runs (start-up
-    code), the message is queued and sent when the app starts.
+    ``def`` actions may ignore it. From another thread (``@ss.in_thread``) it
+    returns a ``concurrent.futures.Future``. Called before the event loop runs
+    (start-up code), the message is queued and sent when the app starts.
     """
 
     def __init__(self, store, config=None):
@@ -102,6 +104,7 @@ class Publisher:
         self._keep_broadcast = bool(config.pubsub.history.get("broadcast", True)) if config is not None else False
         self._queue: deque[tuple[list[Outgoing], asyncio.Future | None]] = deque()
         self._drainer: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return "<ss.publish: .broadcast(event, data) .user(id, ...) .users([ids], ...) .channel(names, ...)>"
@@ -148,16 +151,23 @@ class Publisher:
 
     channels = channel
 
-    def _submit(self, items: list[Outgoing]) -> "asyncio.Future | None":
+    def _submit(self, items: list[Outgoing]) -> "asyncio.Future | concurrent.futures.Future | None":
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            if self._loop is not None and self._loop.is_running():
+                # Another thread (an @ss.in_thread action): hand over to the app's loop.
+                return asyncio.run_coroutine_threadsafe(self._submit_on_loop(items), self._loop)
             self._queue.append((items, None))  # start-up code: sent by start()
             return None
+        self._loop = loop
         future = loop.create_future()
         self._queue.append((items, future))
         self._kick(loop)
         return future
+
+    async def _submit_on_loop(self, items: list[Outgoing]) -> None:
+        await self._submit(items)
 
     def _kick(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._drainer is None or self._drainer.done():
@@ -165,6 +175,7 @@ class Publisher:
 
     def start(self) -> None:
         """Send what was published before the event loop ran."""
+        self._loop = asyncio.get_running_loop()
         if self._queue:
             self._kick(asyncio.get_running_loop())
 

@@ -66,6 +66,11 @@ class Actions(ss.Actions):
     async def to_all(self, event, data):
         await ss.publish.broadcast(event, data)
 
+    @ss.in_thread
+    def from_thread(self, event):
+        ss.publish.broadcast(event, "thread").result(5)
+        return True
+
     def burst(self, count):
         # fire and forget, as a plain def action would: order must still hold
         for i in range(count):

@@ -101,6 +101,13 @@ async def test_fire_and_forget_publishes_keep_their_order(start_app):
             assert seen == list(range(50))
 
 
+async def test_publish_from_a_worker_thread(start_app):
+    async with start_app() as app:
+        async with app.client() as client:
+            assert await client.call("app.from_thread", "threaded") is True
+            assert (await client.next_event("threaded"))["data"] == "thread"
+
+
 async def test_argument_errors_say_what_is_wrong(start_app):
     async with start_app() as app:
         async with app.client() as client:
