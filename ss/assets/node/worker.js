@@ -14,11 +14,33 @@ const { createRequire } = require("module");
 
 const modulesDir = process.argv[2];
 const requireModule = createRequire(path.join(modulesDir, "noop.js"));
+const fs = require("fs");
 const loaded = {};
 // Loaded on first use: a page with no Stylus never pays for requiring it.
 function lib(name) {
-  if (!loaded[name]) loaded[name] = requireModule(name);
+  if (!loaded[name]) {
+    loaded[name] = requireModule(name);
+    if (name === "stylus") speedUpStylusLookups();
+  }
   return loaded[name];
+}
+
+// Stylus resolves every @import (and its own built-ins) with glob.sync, which
+// was a third of each compile here. A name without glob characters can only
+// match itself, so an existence check gives the same answer.
+function speedUpStylusLookups() {
+  const utils = requireModule("stylus/lib/utils");
+  const globFind = utils.find;
+  utils.find = function (name, paths, ignore) {
+    if (/[*?[\]{}()!+@]/.test(name)) return globFind.apply(this, arguments);
+    if (utils.absolute(name) && fs.existsSync(name)) return [name];
+    for (let i = paths.length - 1; i >= 0; i--) {
+      const candidate = path.join(paths[i], name);
+      if (ignore == candidate) continue; // eslint-disable-line eqeqeq -- as stylus compares
+      if (fs.existsSync(candidate)) return [candidate];
+    }
+    return undefined;
+  };
 }
 
 function coffee(req) {
