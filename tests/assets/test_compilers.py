@@ -94,3 +94,15 @@ async def test_unknown_extension(compilers, tmp_path):
     assert kind_of(path) is None
     with pytest.raises(CompileError, match="no compiler"):
         await compilers.compile(path)
+
+
+async def test_stylus_glob_and_index_imports(compilers, tmp_path):
+    write_files(tmp_path, {
+        "css/app.styl": '@import "parts/*"\n@import "theme"\n',
+        "css/parts/a.styl": ".a\n  color red\n",
+        "css/parts/b.styl": ".b\n  color blue\n",
+        "css/theme/index.styl": ".theme\n  margin 0\n",
+    })
+    out = await compilers.compile(tmp_path / "css/app.styl")
+    assert out.text.index(".a {") < out.text.index(".b {") < out.text.index(".theme {")
+    assert {d.name for d in out.deps} >= {"a.styl", "b.styl", "index.styl"}
