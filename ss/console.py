@@ -45,9 +45,11 @@ class LoopThread:
         self.thread.start()
 
     def run(self, coro: Any, timeout: float | None = None) -> Any:
+        """Run ``coro`` on the loop and return its result (or raise its exception)."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
+        """Stop the loop and wait for its thread."""
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
@@ -62,6 +64,7 @@ class AppConsole(code.InteractiveConsole):
         self._task: asyncio.Future | None = None
 
     def runcode(self, compiled: types.CodeType) -> None:
+        """Run one compiled input on the app's loop and wait for it; errors are printed, not raised."""
         done: concurrent.futures.Future = concurrent.futures.Future()
         self.loop.call_soon_threadsafe(self._start, compiled, done)
         try:
@@ -166,6 +169,7 @@ def _setup_readline(namespace: dict) -> None:
 
 
 def banner(app: Any) -> str:
+    """What the console prints first: the app, its store, and whether publishing reaches servers."""
     store = app.store.description
     reach = ("publish reaches browsers of servers using this Redis" if getattr(app.store, "shared", False)
              else "publish reaches only this console: configure Redis to reach a running server")

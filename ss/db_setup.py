@@ -51,6 +51,7 @@ class DbFile:
 
     @property
     def present(self) -> bool:
+        """True when the app has a config/db.py."""
         return self.path is not None and self.path.is_file()
 
     async def start(self) -> None:

@@ -62,9 +62,11 @@ class Response:
         self.finished = False
 
     def set_status(self, status: int, reason: str | None = None) -> None:
+        """The HTTP status to answer with (200 unless set)."""
         self.status, self.reason = int(status), reason
 
     def set_header(self, name: str, value: Any) -> None:
+        """Set a response header (replacing one of the same name)."""
         self.headers[name] = str(value)
 
     def write(self, chunk: str | bytes | dict | list) -> None:
@@ -82,6 +84,7 @@ class Response:
         self.finished = True
 
     def redirect(self, url: str, status: int = 302) -> None:
+        """Answer with a redirect to ``url`` (301 for permanent moves)."""
         self.set_status(status)
         self.set_header("Location", url)
         self.finish(b"")
@@ -301,6 +304,7 @@ class ChainedApplication(tornado.web.Application):
     chain: Chain | None = None
 
     def find_handler(self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any):
+        """The route for ``request``, or a delegate that runs the chain first and picks it after."""
         if self.chain is None or not self.chain.steps:
             return super().find_handler(request, **kwargs)
         return _ChainDelegate(self, request, kwargs)

@@ -79,7 +79,9 @@ class Client:
             headers["Cookie"] = self.cookie
         if self.origin:
             headers["Origin"] = self.origin
-        request = tornado.httpclient.HTTPRequest(self.url, headers=headers)
+        # Test servers over TLS use self-signed certificates: a test client trusts any.
+        request = tornado.httpclient.HTTPRequest(self.url, headers=headers,
+                                                 validate_cert=not self.url.startswith("wss:"))
         self.ws = await tornado.websocket.websocket_connect(request)
         self.init = orjson.loads(await self.ws.read_message())
         if self.cookie is None:
@@ -170,12 +172,17 @@ class RunningApp:
         return self.server.port
 
     @property
+    def tls(self) -> bool:
+        """True when the app is served over HTTPS (``https.enabled``)."""
+        return bool(self.app.config.https.enabled)
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def socket_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/_ss/socket"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/_ss/socket"
 
     def client(self, cookie: str | None = None, origin: str | None = None) -> Client:
         return Client(self.socket_url, cookie, origin)
@@ -183,6 +190,8 @@ class RunningApp:
     async def fetch(self, path: str, **kwargs: Any) -> tornado.httpclient.HTTPResponse:
         """GET (or ``method=...``) a path on the app; never raises for HTTP error statuses."""
         client = tornado.httpclient.AsyncHTTPClient()
+        if self.tls:
+            kwargs.setdefault("validate_cert", False)  # self-signed in tests
         return await client.fetch(self.url + path, raise_error=False, follow_redirects=False, **kwargs)
 
 

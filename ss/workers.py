@@ -77,6 +77,7 @@ class Supervisor:
         self.failed = False
 
     def spawn(self, index: int) -> _Worker:
+        """Fork worker number ``index``; in the child, run ``child_main`` and exit with its status."""
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker

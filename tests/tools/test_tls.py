@@ -104,3 +104,12 @@ async def test_without_redirect_http_only_the_tls_port_listens(make_app):
         assert running.server.redirect_port is None
         answer = await fetch(f"https://127.0.0.1:{running.server.port}/api/app/square.json?3")
         assert answer.body == b"9"
+
+
+async def test_the_test_tools_speak_https_and_wss_to_a_tls_app(make_app):
+    root = make_app(ACTIONS)
+    async with running_app(root, overrides={"https": {"enabled": True, "port": 0, "redirect_http": False}}) as running:
+        assert running.url.startswith("https://") and running.socket_url.startswith("wss://")
+        assert (await running.fetch("/api/app/square.json?5")).body == b"25"
+        async with running.client() as client:
+            assert await client.call("app.square", 11) == 121
