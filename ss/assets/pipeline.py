@@ -152,8 +152,28 @@ class AssetPipeline:
             return index.read_text(encoding="utf-8")
         snap = await self.builder.snapshot()
         if "page" not in snap.memo:
-            snap.memo["page"] = insert_tags(snap.layout_html, self._dev_tags(snap))
+            tags = self._dev_tags(snap)
+            meta = f'<meta name="ss-assets" content="{self._version(snap, tags)}">'
+            snap.memo["page"] = insert_tags(snap.layout_html, tags + "\n" + meta)
         return snap.memo["page"]
+
+    @staticmethod
+    def _version(snap: Snapshot, tags: str) -> str:
+        if "version" not in snap.memo:
+            snap.memo["version"] = content_hash(snap.layout_html + tags)
+        return snap.memo["version"]
+
+    async def version(self) -> str | None:
+        """Development: a hash of the current page and every asset in it (None in production).
+
+        The page carries it as ``<meta name="ss-assets">``. A browser that
+        (re)connects with an older one missed a live-reload message (it was
+        reloading, or the server restarted) and should reload.
+        """
+        if not self.development:
+            return None
+        snap = await self.builder.snapshot()
+        return self._version(snap, self._dev_tags(snap)) if "version" not in snap.memo else snap.memo["version"]
 
     @staticmethod
     def _url(name: str, body: str | bytes) -> str:

@@ -18,6 +18,7 @@ import urllib.request
 import pytest
 
 pytestmark = pytest.mark.e2e
+CONNECTED = "window.SS && SS.socket && SS.socket.state === 'connected'"
 
 
 def fetch(url: str, headers: dict | None = None) -> tuple[bytes, dict]:
@@ -68,6 +69,7 @@ def test_development_live_reload(new_app, ss_server, browser):
         client.write_text(good)
     page.wait_for_function("window.SS && SS.client.app && SS.client.app.answer", timeout=10000)
     assert page.query_selector("#ss-dev-overlay") is None
+    page.wait_for_function(CONNECTED)  # live-reload messages reach only connected pages
 
     # A broken stylesheet: overlay on save, still there after a reload (CSP allows no
     # inline script, so it comes from a script file), gone once fixed.
@@ -76,6 +78,7 @@ def test_development_live_reload(new_app, ss_server, browser):
     page.wait_for_selector("#ss-dev-overlay", timeout=10000)
     page.reload()
     assert "app/css/app.styl:" in page.wait_for_selector("#ss-dev-overlay", timeout=10000).inner_text()
+    page.wait_for_function(CONNECTED)
     styl.write_text(good_styl)
     page.wait_for_selector("#ss-dev-overlay", state="detached", timeout=10000)
     assert errors == []

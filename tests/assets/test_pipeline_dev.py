@@ -154,3 +154,21 @@ async def test_start_compiles_in_the_background_and_warms_node(sample_app):
         assert p.builder.compiles == compiles  # the page found everything built
     finally:
         await p.close()
+
+
+async def test_page_carries_a_version_that_changes_with_any_asset(pipeline, sample_app):
+    html = await pipeline.page()
+    version = await pipeline.version()
+    assert f'<meta name="ss-assets" content="{version}">' in html
+    assert await pipeline.version() == version  # stable while nothing changes
+    (sample_app / "app/css/vars.styl").write_text("c = #010203\n")
+    assert await pipeline.version() != version
+    assert f'content="{await pipeline.version()}"' in await pipeline.page()
+
+
+async def test_no_version_in_production(sample_app):
+    p = AssetPipeline(sample_app, "production", {})
+    try:
+        assert await p.version() is None
+    finally:
+        await p.close()
