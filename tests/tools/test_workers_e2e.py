@@ -168,3 +168,34 @@ def test_more_than_one_worker_needs_redis(make_app):
     assert result.returncode == 1
     assert result.stderr.startswith("error: --workers 2 needs Redis, but the app uses embedded")
     assert "redis.enabled" in result.stderr and "SS_REDIS_URL" in result.stderr
+
+
+async def test_a_dead_worker_is_replaced_and_a_broken_app_stops_them_all(workers_app, start_workers, redis_url):
+    server = start_workers(workers_app)
+    started = time.monotonic()
+    by_pid = await connect_over_both(server.socket_url, per_worker=1)
+    for group in by_pid.values():
+        for client in group:
+            await client.close()
+    await asyncio.sleep(max(0.0, 5.5 - (time.monotonic() - started)))   # past the "died at start" window
+    victim = next(iter(by_pid))
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while f"pid {victim}) died" not in server.output():
+        assert time.monotonic() < deadline, server.output()
+        await asyncio.sleep(0.2)
+    fresh = await connect_over_both(server.socket_url, per_worker=1)   # two workers again, one of them new
+    assert victim not in fresh and len(set(fresh) - set(by_pid)) == 1
+    for group in fresh.values():
+        for client in group:
+            await client.close()
+    assert server.proc.poll() is None
+
+    (workers_app / "config" / "db.py").write_text("raise RuntimeError('no database')\n")
+    port = free_port()
+    env = {**os.environ, "SS_ENV": "development", "SS_REDIS_URL": redis_url}
+    result = subprocess.run([sys.executable, "-m", "ss", "start", "--workers", "2", "--port", str(port)],
+                            cwd=workers_app, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "RuntimeError: no database" in output and "right after starting: stopping all" in output
