@@ -71,8 +71,10 @@ def _judge(after: int, top: int | None, entries: list[tuple[int, bytes]]) -> Rec
         return RecoveryResult([], None, top)
     if top < after:
         return RecoveryResult([], "unknown_offset")
-    if len(entries) != top - after or (entries and entries[0][0] != after + 1):
-        return RecoveryResult([], "trimmed")
+    if not entries:
+        return RecoveryResult([], "expired")  # kept no longer than pubsub.history.ttl
+    if len(entries) != top - after or entries[0][0] != after + 1:
+        return RecoveryResult([], "trimmed")  # more were missed than pubsub.history.size keeps
     return RecoveryResult([payload for _, payload in entries], None, top)
 
 

@@ -1,5 +1,7 @@
 """Message recovery: a client that reconnects gets exactly what it missed, in order, or is told it cannot."""
 
+import asyncio
+
 from ss.testing import Client
 from pubsub_helpers import no_event
 
@@ -151,4 +153,19 @@ async def test_any_channel_name_works_and_recovers(start_app):
             await back.send({"type": "recover", "streams": {first["stream"]: first["offset"]}})
             again = await back.next_event("c")
             assert again["data"] == 1 and again["offset"] == first["offset"] + 1 and again["channel"] == name
+            await back.close()
+
+
+async def test_history_older_than_the_ttl_is_expired(start_app):
+    async with start_app({**QUIET, "pubsub": {"history": {"ttl": 1}}}) as app:
+        async with app.client() as sender:
+            away = await signed_in(app, "gu", "slow")
+            await sender.call("app.to_channel", "slow", "c", 0)
+            first = await away.next_event("c")
+            await away.close()
+            await sender.call("app.to_channel", "slow", "c", 1)
+            await asyncio.sleep(2.2)  # longer than pubsub.history.ttl (Redis expires keys by the second)
+            back = await Client(app.socket_url + "?recover=1", away.cookie).connect()
+            await back.send({"type": "recover", "streams": {"channel:slow": first["offset"]}})
+            assert (await back.next_message())["streams"] == {"channel:slow": "expired"}
             await back.close()
