@@ -7,6 +7,7 @@ everything. Medians of --rounds rounds (3); --quick is 1 short round. Results
 go to bench/results/latest.json; server logs to bench/results/logs/.
 
     bench/run.sh [--quick]            # installs the peers first; what `make bench` runs
+    .venv/bin/python bench/run.py --render bench/results/latest.json   # table again, no run
     .venv/bin/python bench/run.py --quick --only ss,tornado --scenarios seq,pipe
 """
 
@@ -397,5 +398,18 @@ def parse_args(argv=None):
     return o
 
 
+def rerender(path: Path) -> int:
+    """Print the table again from a results file (after a report change)."""
+    doc = json.loads(path.read_text())
+    results = Results.from_json(doc)
+    table = render(results)
+    print(table)
+    doc.update(figures=results.to_json(), targets=results.target_checks(), table=table.splitlines())
+    path.write_text(json.dumps(doc, indent=1))
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--render":
+        sys.exit(rerender(Path(sys.argv[2])))
     sys.exit(Bench(parse_args()).run())

@@ -109,11 +109,35 @@ class Results:
         if not c.rounds and c.na is None:
             c.na = reason
 
+    def peer_cell(self, key: str, peer: str) -> Cell | None:
+        """A peer's cell; [redis] rows compare against the peer's plain run
+        (the peers broadcast within one process, as their users would)."""
+        c = self.cells.get((key, peer))
+        if (c is None or (not c.rounds and c.na is None)) and "_redis." in key:
+            c = self.cells.get((key.replace("_redis.", "."), peer))
+        return c
+
     def ratio(self, key: str, peer: str):
-        a, b = self.cell(key, "ss").median, self.cell(key, peer).median
+        b_cell = self.peer_cell(key, peer)
+        a_cell = self.cells.get((key, "ss"))
+        a, b = (a_cell.median if a_cell else None), (b_cell.median if b_cell else None)
         if a is None or b in (None, 0):
             return None
         return a / b
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "Results":
+        """Rebuild from a latest.json written by to_json (to re-render a table)."""
+        r = cls()
+        for key, row in doc.get("figures", {}).items():
+            for col, v in row["values"].items():
+                if not v["rounds"] and not v.get("na"):
+                    continue  # an empty cell an older report wrote: not a figure
+                c = r.cell(key, col)
+                c.rounds, c.na = list(v["rounds"]), v.get("na")
+                c.client_cpu, c.server_cpu = list(v.get("client_cpu") or []), list(v.get("server_cpu") or [])
+        r.extra = dict(doc.get("assets") or {})
+        return r
 
     def to_json(self) -> dict:
         out: dict = {}
@@ -139,7 +163,8 @@ class Results:
     def target_checks(self) -> list[dict]:
         checks = []
         for text, key, peer, op, bound in TARGETS_TEXT:
-            value = self.ratio(key, peer) if peer else self.cell(key, "ss").median
+            ss_cell = self.cells.get((key, "ss"))
+            value = self.ratio(key, peer) if peer else (ss_cell.median if ss_cell else None)
             ok = None
             if value is not None:
                 ok = {">=": value >= bound, "<": value < bound, "<=": value <= bound}[op]
@@ -173,7 +198,7 @@ def render(results: Results) -> str:
     head = ["figure", "unit"] + COLUMNS + [f"ss/{p}" for p in PEERS]
     rows = [head]
     for f in FIGURES:
-        cells = [results.cells.get((f.key, col)) for col in COLUMNS]
+        cells = [results.cells.get((f.key, "ss"))] + [results.peer_cell(f.key, p) for p in PEERS]
         if all(c is None for c in cells):
             continue
         row = [f.label, f.unit]
