@@ -12,7 +12,8 @@ dicts), exactly as they would cross the wire. A JS exception becomes
 
 The code is compiled on first use (CoffeeScript through the asset pipeline's
 Node worker) and, in development, again whenever a file in app/shared changes.
-Calls are synchronous and cheap (tens of microseconds); they hold a lock, as
+Calls are synchronous (about half a millisecond each, mostly mini-racer's own
+thread hand-over; batch work into one call in hot paths); they hold a lock, as
 one V8 context cannot run two things at once.
 """
 
