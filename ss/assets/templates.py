@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape as html_escape
 from pathlib import Path
 
 from .errors import CompileError
@@ -27,7 +28,7 @@ def script_tag(template_id: str, html: str) -> str:
     """The ``text/x-jquery-tmpl`` script element jQuery templates reads."""
     # A literal </script> inside would end the element early.
     body = html.replace("</script", "<\\/script")
-    return f'<script type="text/x-jquery-tmpl" id="{template_id}">{body}</script>'
+    return f'<script type="text/x-jquery-tmpl" id="{html_escape(template_id)}">{body}</script>'
 
 
 def _js(text: str) -> str:
