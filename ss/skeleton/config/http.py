@@ -4,7 +4,7 @@
 # on, or answer with response.finish(...) / response.redirect(url). `request` is
 # Tornado's HTTPServerRequest (.path, .headers, .query_arguments, .body).
 # Modules from lib/server can be listed too (their `call` function is the step),
-# by module or by name. See docs/middleware.md.
+# by module or by name. See docs/middleware.md in the ss repository.
 #
 # import logging
 #
