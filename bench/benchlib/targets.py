@@ -7,12 +7,15 @@ Redis variants share their plain target's column, in rows marked [redis].
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .procs import BENCH, ROOT, Server, free_port
 
-MAIN_PY = ROOT / ".venv" / "bin" / "python"      # ss's own venv: ss, tornado, orjson
+# ss's own venv (ss, tornado, orjson): the interpreter running the runner,
+# which run.sh takes from $PY (the top Makefile's venv).
+MAIN_PY = Path(sys.executable)
 BENCH_PY = BENCH / ".venv" / "bin" / "python"    # peers only: python-socketio, aiohttp
 APP = BENCH / "app"
 
