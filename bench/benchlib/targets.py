@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .procs import BENCH, ROOT, Server, free_port
+from .procs import BENCH, Server, free_port
 
 # ss's own venv (ss, tornado, orjson): the interpreter running the runner,
 # which run.sh takes from $PY (the top Makefile's venv).
