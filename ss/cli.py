@@ -75,9 +75,14 @@ def cmd_start(args: argparse.Namespace) -> int:
         raise CommandError(f"server not started: {exc}") from None
     except OSError as exc:
         https = app.config.https
-        port = f"{https.port} (https.port)" if https.enabled else str(app.config.http.port)
-        raise CommandError(f"server not started: cannot listen on port {port}: {exc.strerror}. "
-                           "Stop what uses it or pick another with --port.") from None
+        if https.enabled:  # two ports: say both, and how to change the TLS one (--port is http.port)
+            where = (f"https.port {https.port}" + (f" or http.port {app.config.http.port}"
+                                                   if https.redirect_http else ""))
+            fix = ("Stop what uses it, or change https.port in config/environments/<env>.py "
+                   "(http.port with --port); ports below 1024 need root or CAP_NET_BIND_SERVICE.")
+        else:
+            where, fix = f"port {app.config.http.port}", "Stop what uses it or pick another with --port."
+        raise CommandError(f"server not started: cannot listen on {where}: {exc.strerror}. {fix}") from None
 
 
 def _start_workers(app, args: argparse.Namespace, count: int) -> int:

@@ -276,7 +276,8 @@ def banner(app: App, port: int, server: "Server | None" = None) -> str:
     from .version import __version__
 
     scheme = "https" if app.config.https.enabled else "http"
-    lines = [f"ss {__version__}  env: {app.env}  url: {scheme}://localhost:{port}/",
+    shown = "" if (scheme, port) in (("https", 443), ("http", 80)) else f":{port}"
+    lines = [f"ss {__version__}  env: {app.env}  url: {scheme}://localhost{shown}/",
              f"  store: {app.store.description}"]
     if server is not None and server.certificate is not None:
         root = app.project.root if app.project is not None else Path.cwd()
