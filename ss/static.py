@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import mimetypes
+import os
+
 import tornado.web
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -15,7 +18,27 @@ class PublicFileHandler(tornado.web.StaticFileHandler):
             raise tornado.web.HTTPError(404)  # a NUL byte can never name a file
         return super().parse_url_path(url_path)
 
+    async def get(self, path: str, include_body: bool = True) -> None:
+        # Packs are written with .br/.gz twins: send one when the browser takes it.
+        self._encoding = None
+        if path.replace("\\", "/").startswith("assets/"):
+            accepted = self.request.headers.get("Accept-Encoding", "")
+            for encoding, suffix in (("br", ".br"), ("gzip", ".gz")):
+                if encoding in accepted and os.path.isfile(os.path.join(self.root, path + suffix)):
+                    self._encoding = encoding
+                    self._original_path = path
+                    path = path + suffix
+                    break
+        await super().get(path, include_body)
+
+    def get_content_type(self) -> str:
+        if self._encoding is not None:
+            return mimetypes.guess_type(self._original_path)[0] or "application/octet-stream"
+        return super().get_content_type()
+
     def set_extra_headers(self, path: str) -> None:
+        if self._encoding is not None:
+            self.set_header("Content-Encoding", self._encoding)
         if path.replace("\\", "/").startswith("assets/"):
             self.set_header("Cache-Control", IMMUTABLE)
         else:

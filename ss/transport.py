@@ -122,8 +122,13 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         stream.max_write_buffer_size = self.max_outgoing  # see write_queued
         self._plain_tcp = type(stream) is tornado.iostream.IOStream  # TLS streams always go through IOStream
         self.app.connections.add(self)
+        extra = {}
+        if self.app.pipeline is not None:
+            version = await self.app.pipeline.version()
+            if version is not None:
+                extra["assets"] = version  # development: a tab that missed a reload sees it differs
         self.send(protocol.encode_init(self.session.id, self.app.env, self.app.client_config(),
-                                       self.app.tree.describe()))
+                                       self.app.tree.describe(), **extra))
         await self.app.sessions.hooks.socket_opened(self)
         log.debug("socket open for %r from %s", self.session, self.request.remote_ip)
 

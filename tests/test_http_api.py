@@ -121,3 +121,24 @@ async def test_static_files_types_and_caching(server):
 async def test_nothing_outside_public(server, path):
     response = await server.fetch(path)
     assert response.code == 404 and b"do not serve" not in response.body
+
+
+async def test_precompressed_packs_are_served_when_accepted(make_app):
+    import gzip
+
+    body = b"console.log('packed');" * 50
+    root = make_app({"app/server/app.py": ACTIONS})
+    (root / "public" / "assets").mkdir(parents=True)
+    (root / "public" / "assets" / "app-1a2b.js").write_bytes(body)
+    (root / "public" / "assets" / "app-1a2b.js.gz").write_bytes(gzip.compress(body))
+    async with running_app(root, "production", {"redis": {"enabled": False}}) as server:
+        zipped = await server.fetch("/assets/app-1a2b.js", headers={"Accept-Encoding": "gzip"},
+                                    decompress_response=False)
+        assert zipped.headers["Content-Encoding"] == "gzip"
+        assert zipped.headers["Vary"] == "Accept-Encoding"   # (added by Tornado's compression transform)
+        assert gzip.decompress(zipped.body) == body
+        plain = await server.fetch("/assets/app-1a2b.js", headers={"Accept-Encoding": "identity"},
+                                   decompress_response=False)
+        assert "Content-Encoding" not in plain.headers and plain.body == body
+        assert zipped.headers["Content-Type"] == plain.headers["Content-Type"]
+        assert "javascript" in plain.headers["Content-Type"]

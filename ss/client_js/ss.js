@@ -157,6 +157,10 @@
   }
 
   function initialised(msg) {
+    // Development: the page is older than the server's assets (a reload message was missed
+    // while this tab was reloading or the server restarting), so load the current one.
+    var meta = global.document && document.querySelector('meta[name="ss-assets"]');
+    if (msg.assets && meta && meta.content !== msg.assets) return global.location.reload();
     SS.env = msg.env;
     SS.config = msg.config || {};
     SS.session_id = msg.session_id;
