@@ -57,6 +57,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     """Start the app in the current folder (``--workers N``: N processes on one port, see ss/workers.py)."""
     from . import logs
     from .api_tree import ApiTreeError
+    from .assets import AssetError
     from .db_setup import DbFileError
     from .middleware import MiddlewareError
     from .server import serve
@@ -71,7 +72,7 @@ def cmd_start(args: argparse.Namespace) -> int:
             asyncio.run(serve(app))
             return 0
         return _start_workers(app, args, workers)
-    except (ApiTreeError, StoreUnavailable, CertificateError, MiddlewareError, DbFileError) as exc:
+    except (ApiTreeError, StoreUnavailable, CertificateError, MiddlewareError, DbFileError, AssetError) as exc:
         raise CommandError(f"server not started: {exc}") from None
     except OSError as exc:
         https = app.config.https
@@ -127,9 +128,13 @@ def cmd_assets(args: argparse.Namespace) -> int:
     os.environ.setdefault("SS_ENV", "production")
     app = _load_app(args)
     logs.configure(max(2, int(app.config.log.level)))
+    from .assets import AssetError
     from .assets.packer import pack
 
-    result = asyncio.run(pack(app.project.root, app.config))
+    try:
+        result = asyncio.run(pack(app.project.root, app.config))
+    except AssetError as exc:
+        raise CommandError(f"assets not packed (the previous pack, if any, is untouched): {exc}") from None
     print(result)
     return 0
 

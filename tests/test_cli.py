@@ -90,3 +90,11 @@ async def test_page_sets_a_safe_session_cookie_and_keeps_it(skeleton_app, env):
         session = cookie.split(";")[0]
         second = await app.fetch("/", headers={"Cookie": session})
         assert second.headers["Set-Cookie"].split(";")[0] == session
+
+
+def test_broken_source_stops_pack_and_production_start_without_a_traceback(skeleton_app):
+    (skeleton_app / "app" / "client" / "app.coffee").write_text("exports.init = ->\n  if (\n")
+    packed = run(["assets"], skeleton_app, timeout=300)
+    assert packed.returncode == 1 and "app.coffee" in packed.stderr and "Traceback" not in packed.stderr
+    started = run(["start", "--port", str(free_port())], skeleton_app, env={"SS_ENV": "production"}, timeout=300)
+    assert started.returncode == 1 and "app.coffee" in started.stderr and "Traceback" not in started.stderr
