@@ -302,13 +302,21 @@ class Bench:
                             self.xuser(t)
                 if "startup" in o.scenarios and any(t.column == "ss" for t in targets):
                     self.startup()
+                # A long run that is cut short still leaves its finished rounds.
+                self.write(started, quiet=True)
             if "assets" in o.scenarios:
                 self.assets()
         finally:
             if self.redis:
                 self.redis.stop()
+        self.write(started)
+        return 0
+
+    def write(self, started: float, quiet: bool = False) -> None:
+        o = self.o
         table = render(self.results)
-        print(table)
+        if not quiet:
+            print(table)
         doc = {
             "meta": meta(o, started),
             "figures": self.results.to_json(),
@@ -317,10 +325,11 @@ class Bench:
             "table": table.splitlines(),
             "raw": self.raw,
         }
+        doc["meta"]["rounds_done"] = self.round
         o.json.parent.mkdir(parents=True, exist_ok=True)
         o.json.write_text(json.dumps(doc, indent=1))
-        say(f"wrote {o.json}")
-        return 0
+        if not quiet:
+            say(f"wrote {o.json}")
 
 
 def flatten(data, prefix: str = "") -> dict:
