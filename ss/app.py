@@ -62,9 +62,12 @@ class App:
                                      store_description=self.store.description, outage=self.outage)
         self.connections: set = set()
         self.recent_calls = RecentCalls()
+        self.protocol_limits = protocol.Limits(max_frame_bytes=int(config.limits.max_frame_bytes),
+                                               max_depth=int(config.limits.max_depth))
         limiter = config.limiter
         self.http_limiter = KeyedLimiter(float(limiter.http.rps)) if limiter.enabled else None
         self.pipeline: Any = None
+        self.pinger: Any = None  # ss.transport.Pinger, made by the first socket
         self.db = DbFile(project.root if project is not None else None)  # config/db.py, as ss.db
         self.server = ServerProxy(self)
         self._reload_listeners: list[Callable[[], Any]] = []
@@ -109,6 +112,8 @@ class App:
 
     async def close(self) -> None:
         global _current
+        if self.pinger is not None:
+            self.pinger.stop()
         if self.pipeline is not None:
             await self.pipeline.close()
         await self.users.online.close()

@@ -120,8 +120,7 @@ def make_application(app: App, https_port: int | None = None) -> tornado.web.App
         default_handler_class=NotFoundHandler,
         default_handler_args=args,
         websocket_max_message_size=int(limits.max_frame_bytes),
-        websocket_ping_interval=float(limits.ping_interval) or None,
-        websocket_ping_timeout=float(limits.ping_timeout) or None,
+        # Pings come from ss.transport.Pinger (one timer for all sockets), not Tornado's per-socket task.
         compress_response=True,
         xheaders=True,
     )

@@ -63,6 +63,8 @@ class SessionHooks:
 class ChannelMembership:
     """``self.session.channel``: subscribe/unsubscribe by name (a string or a list), list()."""
 
+    __slots__ = ("_session",)
+
     def __init__(self, session: "Session"):
         self._session = session
 
@@ -90,6 +92,8 @@ def _names(names: str | list[str]) -> list[str]:
 
 class SessionUser:
     """``self.session.user``: the signed-in user of this session."""
+
+    __slots__ = ("_session",)
 
     def __init__(self, session: "Session"):
         self._session = session
@@ -122,7 +126,7 @@ class Session:
         self.previous_id: str | None = None  # set when the id was rotated and the old key not yet deleted
         self._listeners: dict[str, list[Callable]] = {}
         self._pending: list[asyncio.Future] = []
-        self._saved = self._snapshot()
+        self._saved = _exact(self._snapshot())
 
     @property
     def hooks(self) -> SessionHooks:
@@ -210,6 +214,12 @@ class Session:
         return f"<Session {self.id[:8]}… user={self.user_id!r}>"
 
 
+def _exact(snapshot: bytes) -> bytes:
+    # orjson's result keeps its first (4 KB) allocation; a copy of the right size is what
+    # each open socket's session holds on to between calls.
+    return bytes(memoryview(snapshot))
+
+
 async def _nothing() -> None:
     return None
 
@@ -266,7 +276,7 @@ class SessionStore:
             session.previous_id = None
         else:
             await self.store.redis.set(self._key(session.id), snapshot, ex=self.ttl)
-        session._saved = snapshot
+        session._saved = _exact(snapshot)
         session.is_new = False
 
     async def delete(self, session_id: str) -> None:
