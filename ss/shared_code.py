@@ -31,19 +31,13 @@ from typing import Any
 
 __all__ = ["SharedCode", "SharedCodeError", "JSError", "SharedCodeTimeout", "for_app"]
 
-# Mirrors SS.define in ss/client_js/ss.js, so modules mount the same way as in the browser.
+# The browser client itself runs first (it only connects where WebSocket and location
+# exist), so shared code finds the same SS.define, SS.escape and SS.events as in the browser.
+_CLIENT_JS = Path(__file__).with_name("client_js") / "ss.js"
+
 _PRELUDE = r"""
-var SS = { shared: {}, client: {}, env: %(env)s, server_side: true };
-SS.define = function (tree, path, factory) {
-  var root = SS[tree];
-  var parts = path.split("/");
-  var name = parts.pop();
-  parts.forEach(function (part) { root = root[part] = root[part] || {}; });
-  var exports = root[name] || {};
-  var module = { exports: exports };
-  factory(exports, module);
-  root[name] = module.exports;
-};
+SS.env = %(env)s;
+SS.server_side = true;
 function __ss_call(path, args) {
   var owner = null, target = SS.shared;
   for (var i = 0; i < path.length; i++) {
@@ -163,6 +157,7 @@ class SharedCode:
         context = _v8_thread().submit(MiniRacer).result()
         self._holder[:] = [context]
         context.set_hard_memory_limit(self.max_memory)
+        context.eval(_CLIENT_JS.read_text(encoding="utf-8"))
         context.eval(_PRELUDE % {"env": json.dumps(self.env)})
         for name, label, js in sources:
             try:

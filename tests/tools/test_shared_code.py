@@ -104,3 +104,12 @@ def test_an_app_without_shared_code(make_app):
 
     assert dir(ss.shared) == [] and repr(ss.shared) == "<ss.shared: nothing in app/shared>"
     del app
+
+
+def test_shared_code_escapes_exactly_like_the_server_and_the_browser(make_app):
+    import ss
+
+    root = make_app({"app/shared/fmt.js": "exports.safe = function (t) { return SS.escape(t); };\n"})
+    code = SharedCode(root, "test")
+    for text in ["<script>alert('x')</script>", 'a & "b"', "plain", ""]:
+        assert code.fmt.safe(text) == ss.escape(text)
