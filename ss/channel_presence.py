@@ -19,7 +19,6 @@ the runtime attribute ``ss.presence``.)
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import secrets
@@ -27,6 +26,8 @@ import time
 from typing import Any
 
 import orjson
+
+from .periodic import Periodic
 
 __all__ = ["Presence"]
 
@@ -54,7 +55,7 @@ class Presence:
         self._socket_ids: dict[Any, str] = {}
         # connection -> {channel: member}: this instance's entries, refreshed by the loop
         self._entries: dict[Any, dict[str, str]] = {}
-        self._task: asyncio.Task | None = None
+        self._refresher = Periodic("presence refresh", self.refresh_interval, self.refresh)
 
     def _key(self, channel: str) -> str:
         return self.store.key("presence", channel)
@@ -146,19 +147,8 @@ class Presence:
                 await self._remove(channel, [m.decode() for m in expired])
 
     def start(self) -> None:
-        if self.enabled and self.refresh_interval > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._refresh_forever(), name="ss-presence")
-
-    async def _refresh_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.refresh_interval)
-            try:
-                await self.refresh()
-            except Exception as exc:  # the store is down for a moment: try again next round
-                log.warning("presence refresh failed: %s", exc)
+        if self.enabled:
+            self._refresher.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._refresher.close()

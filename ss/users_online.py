@@ -14,12 +14,13 @@ the runtime attribute ``ss.users``.)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any, Callable
 
 import orjson
+
+from .periodic import Periodic
 
 __all__ = ["Users", "UsersOnline"]
 
@@ -36,7 +37,7 @@ class UsersOnline:
         self.window = float(online.mins_until_offline) * 60
         self.interval = float(online.update_interval)
         self.key = store.key("users", "online")
-        self._task: asyncio.Task | None = None
+        self._purger = Periodic("users online purge", self.interval, self.purge)
 
     def __repr__(self) -> str:
         return f"<ss.users.online: await ss.users.online.now(); {'on' if self.enabled else 'off'}>"
@@ -64,22 +65,11 @@ class UsersOnline:
         return await self.store.redis.zremrangebyscore(self.key, "-inf", f"({time.time() - self.window}")
 
     def start(self) -> None:
-        if self.enabled and self.interval > 0 and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._purge_forever(), name="ss-users-online")
-
-    async def _purge_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.purge()
-            except Exception as exc:  # the store is down for a moment: try again next round
-                log.warning("users online purge failed: %s", exc)
+        if self.enabled:
+            self._purger.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._purger.close()
 
 
 class Users:
