@@ -77,6 +77,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         self._outbox: list[bytes] | None = None
         self._plain_tcp = False
         self.pong_due = False
+        self.inline_tick = -1
         limits = app.config.limits
         self.limits = app.protocol_limits
         self.max_pending = int(limits.max_pending_calls)
@@ -185,7 +186,20 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
                                             f"more than {self.max_pending} calls pending on this socket"))
             return
         self.pending += 1
-        task = asyncio.ensure_future(self._run(call))
+        run = self._run(call)
+        if self.pending == 1 and _inline.allow(self):
+            # Start the call right here (one per socket per loop tick, so a burst from one socket
+            # cannot starve the others); most actions finish without waiting and need no task.
+            try:
+                waiting_on = run.send(None)
+            except StopIteration as done:
+                finished = asyncio.get_running_loop().create_future()
+                finished.set_result(done.value)
+                self.app.recent_calls.remember(key, call.id, finished)
+                return
+            task = asyncio.ensure_future(_resume(run, waiting_on))
+        else:
+            task = asyncio.ensure_future(run)
         self.app.recent_calls.remember(key, call.id, task)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -211,7 +225,15 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
                                           f"cannot be sent as JSON: {exc}")
         finally:
             self.pending -= 1
-        self.send(frame)
+        connection = self.ws_connection
+        if (self.pending == 0 and self._outbox is None and connection is not None
+                and getattr(connection.stream, "_read_buffer_size", 1) == 0):
+            # Nothing else is running or waiting to be read on this socket, so no other reply can
+            # join this one: write it now rather than a loop tick later (round-trip latency).
+            self._outbox = [text_frame(frame)]
+            self.write_queued()
+        else:
+            self.send(frame)
         if len(frame) > MAX_REPLAY_FRAME:
             self.app.recent_calls.forget((self.session.id, self.tab), call.id)
         return frame
@@ -338,6 +360,55 @@ class Pinger:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+
+async def _resume(coro, waiting_on):
+    """Carry on a coroutine that was started inline and is waiting on ``waiting_on``."""
+    while True:
+        if waiting_on is None:
+            await asyncio.sleep(0)  # it asked for one turn of the loop
+        else:
+            waiting_on._asyncio_future_blocking = False  # taken over, as a Task does with what it is given
+            try:
+                await waiting_on
+            except asyncio.CancelledError:
+                if not waiting_on.cancelled():  # this task was cancelled, not what it waited on
+                    coro.close()
+                    raise
+            except BaseException:
+                pass  # the coroutine sees the outcome itself when resumed
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration as done:
+            return done.value
+
+
+class _InlineTicks:
+    """Allows each socket one inline call start per loop tick (see SocketHandler._start_call)."""
+
+    def __init__(self) -> None:
+        self.tick = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._scheduled = False
+
+    def allow(self, socket: "SocketHandler") -> bool:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._scheduled = loop, False
+        if self._scheduled and socket.inline_tick == self.tick:
+            return False
+        socket.inline_tick = self.tick
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._next)
+        return True
+
+    def _next(self) -> None:
+        self.tick += 1
+        self._scheduled = False
+
+
+_inline = _InlineTicks()
 
 
 class _Flusher:
