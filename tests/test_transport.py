@@ -122,3 +122,44 @@ async def test_cross_site_origin_is_refused_same_origin_accepted(server):
     assert "403" in str(info.value)
     async with server.client(origin=server.url) as client:
         assert await client.call("app.square", 6) == 36
+
+
+async def test_resume_carries_on_an_inline_started_coroutine():
+    from ss.transport import _resume
+
+    async def work():
+        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, lambda: 1 / 0)
+        except ZeroDivisionError:
+            return "handled inside"
+
+    coro = work()
+    first = coro.send(None)                        # started inline, now waiting on the sleep
+    assert await asyncio.ensure_future(_resume(coro, first)) == "handled inside"
+
+    async def forever():
+        await asyncio.sleep(3600)
+
+    coro = forever()
+    task = asyncio.ensure_future(_resume(coro, coro.send(None)))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_burst_from_one_socket_does_not_starve_another(server):
+    async with server.client() as busy, server.client() as quiet:
+        burst = [asyncio.ensure_future(busy.call("app.square", i)) for i in range(5)]  # max_pending is 5
+        answered_before = None
+
+        async def quiet_call():
+            nonlocal answered_before
+            assert await quiet.call("app.square", 9) == 81
+            answered_before = sum(f.done() for f in burst)
+
+        await asyncio.gather(quiet_call(), *burst)
+        assert [f.result() for f in burst] == [i * i for i in range(5)]
+        assert answered_before is not None and answered_before < 5
