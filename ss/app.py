@@ -19,6 +19,7 @@ from .project import Project
 from .rpc import Dispatcher
 from .channel_presence import Presence
 from .pubsub import LocalRouter, Publisher
+from .transport import text_frame
 from .realtime import RealtimeHooks
 from .limiter import KeyedLimiter
 from .recent_calls import RecentCalls
@@ -130,9 +131,9 @@ class App:
 
     def send_to_all(self, message: dict) -> None:
         """Send one message to every open socket of this process (live reload, notices)."""
-        frame = protocol.encode(message)
+        frame = text_frame(protocol.encode(message))
         for connection in list(self.connections):
-            connection.send(frame)
+            connection.send_frame(frame)
 
 
 class ServerProxy:

@@ -134,6 +134,8 @@ class ServerProcess:
             try:
                 with urllib.request.urlopen(self.url + "/robots.txt", timeout=1):
                     return self
+            except urllib.error.HTTPError:
+                return self  # any HTTP answer (an app without robots.txt says 404) means it is up
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.1)
         raise AssertionError(f"server did not answer within {timeout}s:\n{self.output()}")
