@@ -2,7 +2,9 @@
 // One WebSocket connection to a target, with pending calls and event
 // listeners. Calls take a callback, not a promise: at 50k+ calls/s the
 // promise machinery is a visible share of the generator's own CPU.
-const WebSocket = require('ws');
+// The socket is rawws.js, the generator's own client: the same bytes on the
+// wire as `ws` sent, at a fraction of its CPU per received frame.
+const { RawWebSocket } = require('./rawws');
 
 class Conn {
   constructor(codec, baseUrl) {
@@ -12,9 +14,10 @@ class Conn {
     this.nextId = 1;
     this.pending = new Map();
     this.onEvent = null; // (event, data) => void
-    // Optional fast path for the fan-out's high-volume frames: (Buffer) =>
-    // true when it consumed the frame. Saves a string copy and a JSON.parse
-    // per delivery, so the generator stays ahead of the servers.
+    // Optional fast path for the fan-out's high-volume frames:
+    // (buf, start, end) => true when it consumed the frame in buf[start..end).
+    // Saves a string copy and a JSON.parse per delivery, so the generator
+    // stays ahead of the servers. buf is only valid during the call.
     this.fastFrame = null;
     this.closed = false;
   }
@@ -29,63 +32,68 @@ class Conn {
         if (err) reject(err); else resolve(this);
       };
       const timer = setTimeout(() => finish(new Error('open timed out: ' + this.url)), timeoutMs);
-      // perMessageDeflate off: ws offers it by default and aiohttp accepts,
-      // which would make one peer compress and skew the comparison.
-      // skipUTF8Validation: the generator only reads ASCII JSON it can check
-      // itself; validating every frame is a measurable share of its CPU when
-      // it counts 50k+ deliveries a second.
-      const ws = new WebSocket(this.url, { perMessageDeflate: false, skipUTF8Validation: true });
-      this.ws = ws;
-      ws.on('open', () => {
-        ws._socket.setNoDelay(true);
-        if (this.codec.readyOnOpen) finish();
-      });
-      ws.on('error', (err) => finish(err));
-      ws.on('close', () => {
-        this.closed = true;
-        finish(new Error('closed before ready: ' + this.url));
-        const err = new Error('connection closed');
-        for (const cb of this.pending.values()) cb(err);
-        this.pending.clear();
-      });
-      ws.on('message', (buf, isBinary) => {
-        if (this.fastFrame !== null && this.fastFrame(buf)) return;
-        const d = this.codec.decode(isBinary ? buf : buf.toString());
-        switch (d.kind) {
-          case 'reply': {
-            const cb = this.pending.get(d.id);
-            if (cb) { this.pending.delete(d.id); cb(null, d.result); }
-            break;
-          }
-          case 'error': {
-            const cb = this.pending.get(d.id);
-            if (cb) { this.pending.delete(d.id); cb(Object.assign(new Error(d.error && d.error.message), { remote: d.error })); }
-            break;
-          }
-          case 'event':
-            if (this.onEvent) this.onEvent(d.event, d.data);
-            break;
-          case 'ready':
-            this.info = d.info;
-            finish();
-            break;
-          case 'send':
-            ws.send(d.frame);
-            break;
-          case 'fatal':
-            finish(new Error('refused: ' + d.error));
-            break;
-          default:
-            break;
-        }
+      // No extension is offered (permessage-deflate stays off for every
+      // target: aiohttp would accept it and compress), and text frames are
+      // not UTF-8 validated: the generator only reads ASCII JSON it checks
+      // itself.
+      this.ws = new RawWebSocket(this.url, {
+        onOpen: () => {
+          if (this.codec.readyOnOpen) finish();
+        },
+        onError: (err) => finish(err),
+        onClose: () => {
+          this.closed = true;
+          finish(new Error('closed before ready: ' + this.url));
+          const err = new Error('connection closed');
+          for (const cb of this.pending.values()) cb(err);
+          this.pending.clear();
+        },
+        onMessage: (buf, start, end, isBinary) => {
+          if (this.fastFrame !== null && this.fastFrame(buf, start, end)) return;
+          this._message(isBinary ? Buffer.from(buf.subarray(start, end)) : buf.toString('utf8', start, end), finish);
+        },
       });
     });
+  }
+
+  _message(frame, finish) {
+    const d = this.codec.decode(frame);
+    switch (d.kind) {
+      case 'reply': {
+        const cb = this.pending.get(d.id);
+        if (cb) { this.pending.delete(d.id); cb(null, d.result); }
+        break;
+      }
+      case 'error': {
+        const cb = this.pending.get(d.id);
+        if (cb) { this.pending.delete(d.id); cb(Object.assign(new Error(d.error && d.error.message), { remote: d.error })); }
+        break;
+      }
+      case 'event':
+        if (this.onEvent) this.onEvent(d.event, d.data);
+        break;
+      case 'ready':
+        this.info = d.info;
+        finish();
+        break;
+      case 'send':
+        this.ws.send(d.frame);
+        break;
+      case 'fatal':
+        finish(new Error('refused: ' + d.error));
+        break;
+      default:
+        break;
+    }
   }
 
   call(method, args, cb) {
     const id = this.nextId++;
     this.pending.set(id, cb);
-    this.ws.send(this.codec.encodeCall(id, method, args));
+    if (!this.ws.send(this.codec.encodeCall(id, method, args))) {
+      this.pending.delete(id);
+      cb(new Error('connection closed'));
+    }
   }
 
   callP(method, args, timeoutMs = 10000) {
@@ -100,7 +108,7 @@ class Conn {
 
   close() {
     if (this.ws && !this.closed) {
-      try { this.ws.terminate(); } catch (e) { /* already gone */ }
+      this.ws.terminate();
     }
   }
 }
