@@ -62,6 +62,7 @@ class App:
         self.dispatcher = Dispatcher(self.tree, show_traceback=bool(config.errors.show_traceback),
                                      store_description=self.store.description, outage=self.outage)
         self.connections: set = set()
+        self.connections_per_ip: dict[str, int] = {}  # open sockets per address (limits.max_connections_per_ip)
         self.recent_calls = RecentCalls()
         self.protocol_limits = protocol.Limits(max_frame_bytes=int(config.limits.max_frame_bytes),
                                                max_depth=int(config.limits.max_depth))

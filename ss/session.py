@@ -108,7 +108,15 @@ class SessionUser:
 
 
 class Session:
-    """One browser's (or API client's) session. Create through :class:`SessionStore`."""
+    """One browser's (or API client's) session. Create through :class:`SessionStore`.
+
+    Every open socket holds one, so it is kept small: slots instead of a
+    ``__dict__``, and the listener table, pending work and the ``channel``/``user``
+    helpers made only when first used.
+    """
+
+    __slots__ = ("_store", "id", "_created", "user_id", "attributes", "channels", "is_new", "transient",
+                 "request", "previous_id", "_listeners", "_pending", "_saved")
 
     def __init__(self, store: "SessionStore", session_id: str, created_at: float, user_id: Any = None,
                  attributes: dict | None = None, channels: list[str] | None = None, is_new: bool = False):
@@ -120,13 +128,19 @@ class Session:
         self.channels: list[str] = channels if channels is not None else []
         self.is_new = is_new
         self.transient = False  # True: never saved (HTTP API calls without a session cookie)
-        self.channel = ChannelMembership(self)
-        self.user = SessionUser(self)
         self.request: Any = None
         self.previous_id: str | None = None  # set when the id was rotated and the old key not yet deleted
-        self._listeners: dict[str, list[Callable]] = {}
-        self._pending: list[asyncio.Future] = []
+        self._listeners: dict[str, list[Callable]] | None = None
+        self._pending: list[asyncio.Future] | None = None
         self._saved = _exact(self._snapshot())
+
+    @property
+    def channel(self) -> ChannelMembership:
+        return ChannelMembership(self)
+
+    @property
+    def user(self) -> SessionUser:
+        return SessionUser(self)
 
     @property
     def hooks(self) -> SessionHooks:
@@ -138,9 +152,13 @@ class Session:
 
     def on(self, event: str, fn: Callable) -> None:
         """Run ``fn(session)`` on ``event``; ``'disconnect'`` runs once when this socket closes."""
+        if self._listeners is None:
+            self._listeners = {}
         self._listeners.setdefault(event, []).append(fn)
 
     async def emit(self, event: str) -> None:
+        if not self._listeners:
+            return
         for fn in self._listeners.pop(event, []):
             result = fn(self)
             if asyncio.iscoroutine(result):
@@ -187,7 +205,10 @@ class Session:
     def _later(self, coro) -> asyncio.Future:
         """Start ``coro`` now; the dispatcher awaits it before replying (so sync actions need no await)."""
         future = asyncio.ensure_future(coro)
-        self._pending.append(future)
+        if self._pending is None:
+            self._pending = [future]
+        else:
+            self._pending.append(future)
         return future
 
     def _snapshot(self) -> bytes:
@@ -202,7 +223,7 @@ class Session:
     async def flush(self) -> None:
         """Finish work started during the call and save if anything changed."""
         while self._pending:
-            pending, self._pending = self._pending, []
+            pending, self._pending = self._pending, None
             await asyncio.gather(*pending)
         if not self.transient and (self.is_new or self._snapshot() != self._saved):
             await self.save()

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import tornado.httputil
 import tornado.iostream
 import tornado.web
 import tornado.websocket
@@ -65,13 +66,22 @@ class RequestInfo:
 
 
 class SocketHandler(tornado.websocket.WebSocketHandler):
-    """One browser tab's socket. ``initialize(app)`` is passed the running :class:`ss.app.App`."""
+    """One browser tab's socket. ``initialize(app)`` is passed the running :class:`ss.app.App`.
+
+    ss's own per-socket state lives in slots, not in the handler's ``__dict__``
+    (which Tornado's attributes already fill): thousands of idle sockets each
+    keep a smaller dict.
+    """
+
+    __slots__ = ("app", "session", "pending", "tasks", "closed", "draining", "_outbox", "_plain_tcp",
+                 "pong_due", "inline_tick", "limits", "max_pending", "max_outgoing", "bucket", "tab",
+                 "request_info")
 
     def initialize(self, app) -> None:
         self.app = app
         self.session = None
         self.pending = 0
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task] | None = None  # made when a call has to wait, dropped when idle
         self.closed = False
         self.draining = False
         self._outbox: list[bytes] | None = None
@@ -96,7 +106,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
     async def prepare(self) -> None:
         # Runs before the upgrade; a cookie set here rides on the 101 response.
         per_ip = int(self.app.config.limits.get("max_connections_per_ip") or 0)
-        if per_ip and sum(1 for c in self.app.connections if c.request.remote_ip == self.request.remote_ip) >= per_ip:
+        if per_ip and self.app.connections_per_ip.get(self.request.remote_ip, 0) >= per_ip:
             log.warning("refusing a socket from %s: already %d open (limits.max_connections_per_ip)",
                         self.request.remote_ip, per_ip)
             raise tornado.web.HTTPError(429, "too many connections from this address")
@@ -104,8 +114,10 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         # The tab id names this page load across reconnects, so retried calls are recognised.
         self.tab = tab if _TAB_ID.match(tab) else secrets.token_hex(8)
         name = self.app.config.session.cookie_name
+        session_id = self.get_cookie(name)
+        self.request.__dict__.pop("_cookies", None)  # parsed cookies would stay for the socket's lifetime
         try:
-            session = await self.app.sessions.load(self.get_cookie(name))
+            session = await self.app.sessions.load(session_id)
             if session is None:
                 session = await self.app.sessions.create()
                 set_session_cookie(self, session.id)
@@ -119,12 +131,16 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
 
     async def open(self) -> None:
         self.set_nodelay(True)
-        # The 101 response has gone: the cookie Tornado built for it is not needed any more.
+        # The 101 response has gone: the headers and cookie Tornado built for it (about 1.2 KB)
+        # are not needed for the rest of the socket's life.
         self.__dict__.pop("_new_cookie", None)
+        self._headers = tornado.httputil.HTTPHeaders()
         stream = self.ws_connection.stream
         stream.max_write_buffer_size = self.max_outgoing  # see write_queued
         self._plain_tcp = type(stream) is tornado.iostream.IOStream  # TLS streams always go through IOStream
         self.app.connections.add(self)
+        per_ip = self.app.connections_per_ip
+        per_ip[self.request.remote_ip] = per_ip.get(self.request.remote_ip, 0) + 1
         if self.app.pinger is None:
             limits = self.app.config.limits
             self.app.pinger = Pinger(self.app, float(limits.ping_interval), float(limits.ping_timeout))
@@ -159,11 +175,24 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._task_done)
+        self._track(task)
+        task.add_done_callback(self._task_failed)
 
-    def _task_done(self, task: asyncio.Task) -> None:
-        self.tasks.discard(task)
+    def _track(self, task: asyncio.Task) -> None:
+        if self.tasks is None:
+            self.tasks = {task}
+        else:
+            self.tasks.add(task)
+        task.add_done_callback(self._untrack)
+
+    def _untrack(self, task: asyncio.Task) -> None:
+        if self.tasks is not None:
+            self.tasks.discard(task)
+            if not self.tasks:
+                self.tasks = None
+
+    @staticmethod
+    def _task_failed(task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("socket task failed", exc_info=task.exception())
 
@@ -201,8 +230,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         else:
             task = asyncio.ensure_future(run)
         self.app.recent_calls.remember(key, call.id, task)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._track(task)
 
     async def _run(self, call: protocol.Call) -> bytes:
         """Run one call, send its reply frame, and return it (kept for retries of the same call)."""
@@ -292,7 +320,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
     async def drain(self, timeout: float) -> None:
         """Stop taking calls, let running ones finish and reply, then close with 1012 (reconnect elsewhere)."""
         self.draining = True
-        running = [t for t in self.tasks if not t.done()]
+        running = [t for t in self.tasks or () if not t.done()]
         if running:
             await asyncio.wait(running, timeout=timeout)
         self.write_queued()  # the last replies go out before the close frame
@@ -303,7 +331,13 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
 
     def on_close(self) -> None:
         self.closed = True
-        self.app.connections.discard(self)
+        if self in self.app.connections:
+            self.app.connections.discard(self)
+            per_ip, ip = self.app.connections_per_ip, self.request.remote_ip
+            if per_ip.get(ip, 0) > 1:
+                per_ip[ip] -= 1
+            else:
+                per_ip.pop(ip, None)
         if self.session is not None:
             asyncio.ensure_future(self._closed())
 

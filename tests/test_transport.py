@@ -163,3 +163,31 @@ async def test_a_burst_from_one_socket_does_not_starve_another(server):
         await asyncio.gather(quiet_call(), *burst)
         assert [f.result() for f in burst] == [i * i for i in range(5)]
         assert answered_before is not None and answered_before < 5
+
+
+async def test_an_idle_socket_keeps_only_what_it_needs(server):
+    # What an open socket holds is multiplied by every idle tab: the 101's response headers and
+    # cookie, the parsed request cookies and the task set are dropped once they are no longer used.
+    async with server.client() as client:
+        assert await client.call("app.slow", 0.01) == 0.01     # waits, so it ran in a task
+        await asyncio.sleep(0)
+        (socket,) = server.app.connections
+        assert socket.tasks is None
+        assert "_cookies" not in socket.request.__dict__ and "_new_cookie" not in socket.__dict__
+        assert not list(socket._headers.get_all())
+        assert not hasattr(socket, "__dict__") or "session" not in socket.__dict__   # ss's state is in slots
+        assert await client.call("app.square", 3) == 9         # and the socket works as before
+
+
+async def test_connections_per_ip_are_counted_back_down_on_close(make_app, store_overrides):
+    root = make_app({"app/server/app.py": ACTIONS})
+    overrides = {**store_overrides, "limits": {"max_connections_per_ip": 2}}
+    async with running_app(root, "development", overrides) as running:
+        for _ in range(4):
+            async with running.client(), running.client() as second:
+                assert await second.call("app.square", 2) == 4
+            for _ in range(100):
+                if not running.app.connections_per_ip:
+                    break
+                await asyncio.sleep(0.01)
+            assert running.app.connections_per_ip == {}
