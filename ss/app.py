@@ -19,7 +19,7 @@ from .project import Project
 from .rpc import Dispatcher
 from .channel_presence import Presence
 from .pubsub import LocalRouter, Publisher
-from .transport import text_frame
+from .transport import send_frame_to_many, text_frame
 from .realtime import RealtimeHooks
 from .limiter import KeyedLimiter
 from .recent_calls import RecentCalls
@@ -132,9 +132,7 @@ class App:
 
     def send_to_all(self, message: dict) -> None:
         """Send one message to every open socket of this process (live reload, notices)."""
-        frame = text_frame(protocol.encode(message))
-        for connection in list(self.connections):
-            connection.send_frame(frame)
+        send_frame_to_many(list(self.connections), text_frame(protocol.encode(message)))
 
 
 class ServerProxy:

@@ -31,7 +31,7 @@ import orjson
 
 from . import protocol
 from .recovery import Outgoing, history_for
-from .transport import text_frame
+from .transport import send_frame_to_many, text_frame
 
 __all__ = ["Publisher", "LocalRouter", "PublishError"]
 
@@ -229,8 +229,7 @@ class LocalRouter:
             return
         frame = text_frame(payload)
         if not self._held:
-            for connection in list(members):
-                connection.send_frame(frame)
+            send_frame_to_many(members, frame)  # queues only: nothing here changes the members
             return
         for connection in list(members):
             held = self._held.get(connection)

@@ -445,6 +445,26 @@ class _InlineTicks:
 _inline = _InlineTicks()
 
 
+def send_frame_to_many(sockets, frame: bytes) -> None:
+    """Queue one pre-built frame for many sockets (a broadcast, a topic's members).
+
+    The same as ``socket.send_frame(frame)`` for each, in one pass: the per-socket
+    cost of a fan-out is an append here and one write at the end of the tick.
+    """
+    queued = None
+    for socket in sockets:
+        if socket.closed:
+            continue
+        outbox = socket._outbox
+        if outbox is None:
+            socket._outbox = [frame]
+            if queued is None:
+                queued = _flusher.queue()
+            queued.append(socket)
+        else:
+            outbox.append(frame)
+
+
 class _Flusher:
     """Writes every socket's queued frames once per event-loop tick (see SocketHandler.send_frame)."""
 
@@ -453,13 +473,16 @@ class _Flusher:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, socket: "SocketHandler") -> None:
-        loop = asyncio.get_running_loop()
-        if not self._sockets or self._loop is not loop:
+        self.queue().append(socket)
+
+    def queue(self) -> list["SocketHandler"]:
+        """The sockets to write at the end of this tick (append to it); schedules the write."""
+        if not self._sockets or self._loop is not asyncio.get_running_loop():
             # (A different loop means the previous one ended before flushing: start afresh.)
             self._sockets = []
-            self._loop = loop
-            loop.call_soon(self._flush)
-        self._sockets.append(socket)
+            self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self._flush)
+        return self._sockets
 
     def _flush(self) -> None:
         sockets, self._sockets = self._sockets, []
