@@ -2,6 +2,7 @@
 
 import json
 import urllib.request
+import uuid
 
 import pytest
 
@@ -15,6 +16,9 @@ def store_env(request):
 
 def test_generated_app_in_chromium(new_app, ss_server, browser, store_env):
     root = new_app()
+    if store_env:  # keys and channels of its own on the test Redis, which other test sessions share
+        with open(root / "config" / "app.py", "a") as config:
+            config.write(f"config.setdefault('redis', {{}})['key_prefix'] = 'core-{uuid.uuid4().hex[:8]}:'\n")
     server = ss_server(root, env=store_env)
     assert ("store: redis://" in server.output()) == bool(store_env)
     context = browser.new_context()

@@ -33,6 +33,10 @@ class Actions(ss.Actions):
 def test_calls_survive_a_server_restart(new_app, browser, redis_url, kill_signal):
     root = new_app()
     (root / "app" / "server" / "fault.py").write_text(FAULT_ACTIONS)
+    # Keys and pub/sub channels of its own: the test Redis is shared with other test sessions, whose
+    # run of this same test publishes to a 'lobby' channel too.
+    with open(root / "config" / "app.py", "a") as config:
+        config.write(f"config.setdefault('redis', {{}})['key_prefix'] = 'fault-{uuid.uuid4().hex[:8]}:'\n")
     env = {"SS_REDIS_URL": redis_url}
     server = ServerProcess(root, env).start()
     key = f"fault-runs-{uuid.uuid4().hex}"

@@ -1,5 +1,7 @@
 """The skeleton's quick chat in Chromium: two browsers sign in and chat, on one or two instances."""
 
+import uuid
+
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -14,7 +16,7 @@ def chat_servers(request, new_app, ss_server):
         return server.url, server.url
     env = {"SS_REDIS_URL": request.getfixturevalue("redis_url")}
     (root / "config" / "app.py").write_text(
-        f"config = {{'redis': {{'key_prefix': 'chat-e2e-{id(root)}:'}}}}\n")
+        f"config = {{'redis': {{'key_prefix': 'chat-e2e-{uuid.uuid4().hex[:8]}:'}}}}\n")
     return ss_server(root, env=env).url, ss_server(root, env=env).url
 
 
@@ -82,7 +84,7 @@ def test_messages_missed_during_a_restart_are_replayed(browser, new_app, ss_serv
     from tests.conftest import free_port
 
     root = new_app("chat")
-    prefix = f"chat-recover-{free_port()}:"
+    prefix = f"chat-recover-{uuid.uuid4().hex[:8]}:"  # the test Redis is shared: keys of its own
     (root / "config" / "app.py").write_text(f"config = {{'redis': {{'key_prefix': {prefix!r}}}}}\n")
     env = {"SS_REDIS_URL": redis_url}
     port = free_port()

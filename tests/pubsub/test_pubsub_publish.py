@@ -1,6 +1,7 @@
 """ss.publish.* to every target, channel membership and re-subscription, on both stores."""
 
 import asyncio
+import uuid
 
 import pytest
 
@@ -82,7 +83,7 @@ async def test_resubscribed_on_another_instance(pubsub_root, redis_url, tmp_path
     """Two servers on one Redis: a session that moves from A to B is in its channels on B."""
     from ss.testing import running_app
 
-    overrides = {"redis": {"enabled": True, "url": redis_url, "key_prefix": f"t-{tmp_path.name}:"}}
+    overrides = {"redis": {"enabled": True, "url": redis_url, "key_prefix": f"t-{uuid.uuid4().hex[:8]}:"}}
     async with running_app(pubsub_root, "test", overrides) as a, running_app(pubsub_root, "test", overrides) as b:
         on_a = await a.client().connect()
         await on_a.call("app.subscribe", "room1")
