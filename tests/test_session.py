@@ -1,6 +1,7 @@
 """Sessions against both stores: create, load, save, expiry, bad ids."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -44,12 +45,19 @@ async def test_corrupt_stored_session_is_treated_as_gone(app):
 
 async def test_expiry(tmp_path, store_overrides):
     (tmp_path / "config").mkdir(exist_ok=True)
-    app = App.load(tmp_path, "test", {**store_overrides, "session": {"ttl": 1}})
+    app = App.load(tmp_path, "test", {**store_overrides, "session": {"ttl": 2}})
     await app.start()
     try:
         session = await app.sessions.create()
-        assert await app.sessions.load(session.id) is not None
-        await asyncio.sleep(2.1)
+        key = app.store.key("session", session.id)
+        assert 0 < await app.store.redis.pttl(key) <= 2000          # saved with session.ttl
+        assert await app.sessions.load(session.id) is not None     # (a load pushes the expiry back)
+        # Wait until the store drops the key (a load would refresh it; EXISTS does not) rather
+        # than sleep a fixed time past the ttl: a ttl that is not applied still fails here.
+        deadline = time.monotonic() + 30
+        while await app.store.redis.exists(key):
+            assert time.monotonic() < deadline, "the session did not expire"
+            await asyncio.sleep(0.05)
         assert await app.sessions.load(session.id) is None
     finally:
         await app.close()
