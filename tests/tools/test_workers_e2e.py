@@ -40,7 +40,8 @@ ACTIONS = """
             await ss.R.rpush(key, value)
             return value
 
-        async def slow(self, seconds):
+        async def slow(self, seconds, started):
+            await ss.R.rpush(started, os.getpid())   # the test waits for this, not a fixed time
             await asyncio.sleep(seconds)
             return "done"
 """
@@ -103,12 +104,20 @@ async def test_publish_user_reaches_users_on_both_workers(workers_app, start_wor
         await client.close()
 
 
-async def test_sigterm_lets_running_calls_answer_then_closes_with_1012_and_exits_0(workers_app, start_workers):
+async def test_sigterm_lets_running_calls_answer_then_closes_with_1012_and_exits_0(workers_app, start_workers,
+                                                                                  redis_url):
     server = start_workers(workers_app)
     by_pid = await connect_over_both(server.socket_url, per_worker=2)
     clients = [c for group in by_pid.values() for c in group]
-    calls = [asyncio.ensure_future(c.call("app.slow", 1.5)) for c in clients]
-    await asyncio.sleep(0.5)                              # the calls are running on both workers
+    started = f"started-{uuid.uuid4().hex}"
+    calls = [asyncio.ensure_future(c.call("app.slow", 1.5, started, timeout=60)) for c in clients]
+    store = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 30
+    while store.llen(started) < len(clients):             # the calls are running on both workers
+        assert time.monotonic() < deadline, server.output()
+        await asyncio.sleep(0.05)
+    assert set(int(pid) for pid in store.lrange(started, 0, -1)) == set(by_pid)
+    store.delete(started)
     server.proc.send_signal(signal.SIGTERM)
     assert await asyncio.gather(*calls) == ["done"] * len(clients)
     for client in clients:
@@ -140,14 +149,22 @@ async def test_a_rolling_restart_loses_no_acknowledged_call(workers_app, start_w
                 client = await Client(server.socket_url).connect()
         await client.close()
 
-    tasks = [asyncio.ensure_future(caller(f"c{i}")) for i in range(6)]
-    await asyncio.sleep(1)
+    names = {f"c{i}" for i in range(6)}
+    tasks = [asyncio.ensure_future(caller(name)) for name in sorted(names)]
+
+    async def each_caller_acknowledged(since: int) -> None:
+        deadline = time.monotonic() + 60
+        while {value.split(":")[0] for value in acknowledged[since:]} != names:
+            assert time.monotonic() < deadline, server.output()
+            await asyncio.sleep(0.05)
+
+    await each_caller_acknowledged(0)                     # every caller is calling the old workers
     server.proc.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 60
     while "rolling restart done" not in server.output():
         assert time.monotonic() < deadline, server.output()
         await asyncio.sleep(0.2)
-    await asyncio.sleep(1)                                # calls keep flowing on the new workers
+    await each_caller_acknowledged(len(acknowledged))     # calls keep flowing on the new workers
     stop.set()
     await asyncio.gather(*tasks)
 
