@@ -417,7 +417,8 @@ class RawWebSocket {
 
   // Scanner sink.
   onMessage(buf, s, e, isBinary) {
-    this.handlers.onMessage(buf, s, e, isBinary);
+    // Not after terminate()/close() from a handler earlier in the same read.
+    if (this.state === OPEN) this.handlers.onMessage(buf, s, e, isBinary);
   }
 
   onPing(buf, s, e) {
