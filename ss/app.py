@@ -66,6 +66,7 @@ class App:
         self.recent_calls = RecentCalls()
         self.protocol_limits = protocol.Limits(max_frame_bytes=int(config.limits.max_frame_bytes),
                                                max_depth=int(config.limits.max_depth))
+        self.max_write_delay = max(0.0, float(config.limits.get("max_write_delay_ms", 1))) / 1000
         limiter = config.limiter
         self.http_limiter = KeyedLimiter(float(limiter.http.rps)) if limiter.enabled else None
         self.pipeline: Any = None

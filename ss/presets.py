@@ -73,6 +73,7 @@ BASE: dict = {
         "ping_timeout": 20,             # close a socket whose pong is this late (at most ping_interval)
         "shutdown_timeout": 10,         # seconds running calls get to finish on SIGTERM/SIGINT
         "max_connections_per_ip": 0,    # 0: no limit; behind a proxy, set http xheaders right first
+        "max_write_delay_ms": 1,        # writes wait up to this long while other work is ready, so a burst shares system calls; 0: every tick
     },
     "pubsub": {"history": {
         "enabled": True,            # number user/channel/broadcast messages and keep them for recovery

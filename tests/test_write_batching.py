@@ -1,0 +1,73 @@
+"""Outgoing frames are written once per loop tick, and wait (briefly) while the loop has other work ready."""
+
+import asyncio
+import time
+
+from ss.transport import _Flusher
+
+
+class FakeSocket:
+    """What the flusher needs of a SocketHandler: an outbox and write_queued()."""
+
+    def __init__(self):
+        self.closed = False
+        self._outbox = None
+        self.writes: list[tuple[float, bytes]] = []
+
+    def write_queued(self):
+        frames, self._outbox = self._outbox, None
+        self.writes.append((time.monotonic(), b"".join(frames)))
+
+    def queue(self, flusher, frame):
+        if self._outbox is None:
+            self._outbox = [frame]
+            flusher.add(self)
+        else:
+            self._outbox.append(frame)
+
+
+async def test_an_idle_loop_writes_at_once():
+    flusher, socket = _Flusher(), FakeSocket()
+    flusher.max_delay = 0.5
+    queued_at = time.monotonic()
+    socket.queue(flusher, b"a")
+    socket.queue(flusher, b"b")
+    assert socket.writes == []                      # nothing is written inside the tick that queued
+    await asyncio.sleep(0.3)                        # nothing else to run: the next tick writes
+    assert [data for _, data in socket.writes] == [b"ab"]
+    assert socket.writes[0][0] - queued_at < 0.25   # did not wait for max_delay
+
+
+async def test_a_burst_shares_one_write_while_the_loop_is_busy():
+    flusher, sockets = _Flusher(), [FakeSocket(), FakeSocket()]
+    flusher.max_delay = 0.5                         # generous, so the burst (not the clock) ends the wait
+    for i in range(20):                             # one message per loop turn, as a publishing task does
+        for socket in sockets:
+            socket.queue(flusher, b"%d," % i)
+        await asyncio.sleep(0)
+    assert all(socket.writes == [] for socket in sockets)
+    await asyncio.sleep(0.01)                       # the loop goes idle: the write happens
+    for socket in sockets:
+        assert [data for _, data in socket.writes] == [b"".join(b"%d," % i for i in range(20))]
+
+
+async def test_the_wait_is_bounded_by_max_delay():
+    flusher, socket = _Flusher(), FakeSocket()
+    flusher.max_delay = 0.02
+    started = time.monotonic()
+    socket.queue(flusher, b"first")
+    while time.monotonic() - started < 0.2:         # a loop that always has something ready
+        await asyncio.sleep(0)
+    assert socket.writes, "the write waited past max_delay"
+    written_at, data = socket.writes[0]
+    assert data == b"first"
+    assert written_at - started < 0.15
+
+
+async def test_max_delay_zero_writes_every_tick():
+    flusher, socket = _Flusher(), FakeSocket()
+    flusher.max_delay = 0
+    for i in range(3):
+        socket.queue(flusher, b"%d" % i)
+        await asyncio.sleep(0)                      # this task is ready again, yet the write goes out
+    assert [data for _, data in socket.writes] == [b"0", b"1", b"2"]
