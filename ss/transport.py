@@ -27,6 +27,7 @@ from .limiter import TokenBucket
 from .logs import CALLS
 from .rpc import CallError
 from .store.base import STORE_ERRORS
+from .ws_frames import FrameReader, MessageTooBig
 
 log = logging.getLogger("ss.socket")
 call_log = logging.getLogger("ss.calls")
@@ -97,6 +98,10 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
 
     def get_compression_options(self) -> None:
         return None  # frames are pre-built once per broadcast; compression would need one per socket
+
+    def get_websocket_protocol(self):
+        protocol = super().get_websocket_protocol()
+        return None if protocol is None else BulkReadProtocol(self, False, protocol.params)
 
     def check_origin(self, origin: str) -> bool:
         from .origin import origin_allowed
@@ -255,8 +260,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         finally:
             self.pending -= 1
         connection = self.ws_connection
-        if (self.pending == 0 and self._outbox is None and connection is not None
-                and getattr(connection.stream, "_read_buffer_size", 1) == 0):
+        if self.pending == 0 and self._outbox is None and connection is not None and connection.unread == 0:
             # Nothing else is running or waiting to be read on this socket, so no other reply can
             # join this one: write it now rather than a loop tick later (round-trip latency).
             self._outbox = [text_frame(frame)]
@@ -348,6 +352,63 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         except Exception:
             log.exception("a 'disconnect' listener of %r failed", self.session)
         await self.app.sessions.hooks.socket_closed(self)
+
+
+class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
+    """Tornado's RFC 6455 protocol, reading frames in bulk (see :mod:`ss.ws_frames`).
+
+    Each read takes whatever the socket has (up to 64 KB) and every message in
+    it is handled in one pass; writing, closing and the handling of each
+    message (text, ping, pong, close) stay Tornado's. A protocol error ends the
+    connection as Tornado would (1009 for a message over the size limit).
+    """
+
+    READ_SIZE = 64 * 1024
+    YIELD_AFTER = 256 * 1024  # bytes handled before giving other sockets a turn
+
+    def __init__(self, handler, mask_outgoing, params) -> None:
+        super().__init__(handler, mask_outgoing, params)
+        self._left_in_read = 0
+
+    @property
+    def unread(self) -> int:
+        """Messages of this read not yet handled, plus bytes buffered but not read (0: nothing waits)."""
+        return self._left_in_read + self.stream._read_buffer_size
+
+    async def _receive_frame_loop(self) -> None:
+        reader = FrameReader(self.params.max_message_size)
+        stream = self.stream
+        work = 0
+        try:
+            while not self.client_terminated:
+                data = await stream.read_bytes(self.READ_SIZE, partial=True)
+                self._wire_bytes_in += len(data)
+                messages = reader.feed(data)
+                left = len(messages)
+                for opcode, payload in messages:
+                    left -= 1
+                    self._left_in_read = left
+                    handled = self._handle_message(opcode, payload)
+                    if handled is not None:
+                        await handled
+                    if self.client_terminated:
+                        break
+                self._left_in_read = 0
+                if reader.error is not None and not self.client_terminated:
+                    if isinstance(reader.error, MessageTooBig):
+                        self.close(1009, "message too big")
+                    else:
+                        log.info("closing socket from %s: %s", self.handler.request.remote_ip, reader.error)
+                    self._abort()
+                    break
+                work += len(data)
+                if work >= self.YIELD_AFTER:
+                    work = 0
+                    await asyncio.sleep(0)
+        except tornado.iostream.StreamClosedError:
+            self._abort()
+        finally:
+            self.handler.on_ws_connection_close(self.close_code, self.close_reason)
 
 
 PING_FRAME = b"\x89\x00"  # an empty WebSocket ping, built once
