@@ -395,10 +395,11 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
                         break
                 self._left_in_read = 0
                 if reader.error is not None and not self.client_terminated:
-                    if isinstance(reader.error, MessageTooBig):
-                        self.close(1009, "message too big")
-                    else:
-                        log.info("closing socket from %s: %s", self.handler.request.remote_ip, reader.error)
+                    # Replies to the messages before the bad frame go out first, then the close frame.
+                    log.info("closing socket from %s: %s", self.handler.request.remote_ip, reader.error)
+                    self.handler.write_queued()
+                    self.close(reader.error.code, "message too big" if isinstance(reader.error, MessageTooBig)
+                               else "protocol error")
                     self._abort()
                     break
                 work += len(data)
