@@ -13,6 +13,23 @@ from typing import Awaitable, Callable
 log = logging.getLogger("ss")
 
 
+async def cancel_and_wait(task: asyncio.Task, retry: float = 0.1) -> None:
+    """Cancel ``task`` and wait until it has finished.
+
+    One ``cancel()`` is not always enough: on Python 3.11, ``asyncio.wait_for``
+    swallows a cancellation that arrives in the loop turn in which what it waits
+    for completes (it returns the result instead; fixed in 3.12), so a loop
+    around it (a redis-py command, a read) carries on as if nothing happened,
+    and awaiting the task would wait forever. The cancellation is repeated
+    until the task is done.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=retry)
+    if not task.cancelled():
+        task.exception()  # retrieved: the caller only wants it stopped
+
+
 class Periodic:
     def __init__(self, name: str, interval: float, work: Callable[[], Awaitable[object]]):
         self.name = name
@@ -35,6 +52,5 @@ class Periodic:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
             self._task = None

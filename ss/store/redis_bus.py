@@ -22,6 +22,7 @@ import ssl as ssl_module
 import hiredis
 from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
 
+from ..periodic import cancel_and_wait
 from .base import Handler, OutageLog, PubSubBus
 
 log = logging.getLogger("ss.pubsub")
@@ -206,8 +207,7 @@ class RedisBus(PubSubBus):
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)  # the reader's wait_for can swallow one cancel (3.11)
             self._task = None
         if self._writer is not None:
             self._writer.close()

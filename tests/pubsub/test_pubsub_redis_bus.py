@@ -115,3 +115,32 @@ async def test_wrong_password_does_not_hang_and_is_logged(password_redis, caplog
     finally:
         await bus.close()
         await client.aclose()
+
+
+async def test_close_stops_a_reader_that_swallowed_the_cancel(redis_url, monkeypatch):
+    # The reader waits with asyncio.wait_for, which on Python 3.11 returns the data instead of raising
+    # when the cancel comes in the turn the read completes: close() must still stop it.
+    monkeypatch.setattr(redis_bus, "CONFIRM_TIMEOUT", 0.1)
+    client = aioredis.Redis.from_url(redis_url)
+    bus = RedisBus(client)
+    reading = asyncio.Event()
+
+    async def read_swallowing_one_cancel(reader, writer):
+        swallowed = False
+        while True:
+            try:
+                reading.set()
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed = True
+
+    bus._read = read_swallowing_one_cancel
+    try:
+        await bus.subscribe(own("t-close"), lambda topic, payload: None)
+        await asyncio.wait_for(reading.wait(), 30)
+        await asyncio.wait_for(bus.close(), 10)
+        assert bus._task is None
+    finally:
+        await client.aclose()
