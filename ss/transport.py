@@ -75,7 +75,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
     """
 
     __slots__ = ("app", "session", "pending", "tasks", "closed", "draining", "_outbox", "_plain_tcp",
-                 "pong_due", "inline_tick", "limits", "max_pending", "max_outgoing", "bucket", "tab",
+                 "pong_due", "limits", "max_pending", "max_outgoing", "bucket", "tab",
                  "request_info")
 
     def initialize(self, app) -> None:
@@ -88,7 +88,6 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         self._outbox: list[bytes] | None = None
         self._plain_tcp = False
         self.pong_due = False
-        self.inline_tick = -1
         limits = app.config.limits
         self.limits = app.protocol_limits
         self.max_pending = int(limits.max_pending_calls)
@@ -222,9 +221,10 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             return
         self.pending += 1
         run = self._run(call)
-        if self.pending == 1 and _inline.allow(self):
-            # Start the call right here (one per socket per loop tick, so a burst from one socket
-            # cannot starve the others); most actions finish without waiting and need no task.
+        if self.pending == 1:
+            # Nothing else runs for this socket: start the call right here, most actions finish
+            # without waiting and need no task. (A burst from one socket cannot starve the others:
+            # its reader gives the loop a turn every few messages, see BulkReadProtocol.)
             try:
                 waiting_on = run.send(None)
             except StopIteration as done:
@@ -364,7 +364,8 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
     """
 
     READ_SIZE = 64 * 1024
-    YIELD_AFTER = 256 * 1024  # bytes handled before giving other sockets a turn
+    TURN = 16                 # messages handled before other sockets get a turn of the loop
+    YIELD_AFTER = 256 * 1024  # bytes handled before other sockets get a turn
 
     def __init__(self, handler, mask_outgoing, params) -> None:
         super().__init__(handler, mask_outgoing, params)
@@ -378,7 +379,7 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
     async def _receive_frame_loop(self) -> None:
         reader = FrameReader(self.params.max_message_size)
         stream = self.stream
-        work = 0
+        work = turn = 0
         try:
             while not self.client_terminated:
                 data = await stream.read_bytes(self.READ_SIZE, partial=True)
@@ -393,6 +394,10 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
                         await handled
                     if self.client_terminated:
                         break
+                    turn += 1
+                    if turn >= self.TURN and left:
+                        turn = 0
+                        await asyncio.sleep(0)  # a flood of calls from one tab waits its turn
                 self._left_in_read = 0
                 if reader.error is not None and not self.client_terminated:
                     # Replies to the messages before the bad frame go out first, then the close frame.
@@ -478,34 +483,6 @@ async def _resume(coro, waiting_on):
             waiting_on = coro.send(None)
         except StopIteration as done:
             return done.value
-
-
-class _InlineTicks:
-    """Allows each socket one inline call start per loop tick (see SocketHandler._start_call)."""
-
-    def __init__(self) -> None:
-        self.tick = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._scheduled = False
-
-    def allow(self, socket: "SocketHandler") -> bool:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._loop, self._scheduled = loop, False
-        if self._scheduled and socket.inline_tick == self.tick:
-            return False
-        socket.inline_tick = self.tick
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._next)
-        return True
-
-    def _next(self) -> None:
-        self.tick += 1
-        self._scheduled = False
-
-
-_inline = _InlineTicks()
 
 
 def send_frame_to_many(sockets, frame: bytes) -> None:

@@ -11,6 +11,8 @@ import pytest
 
 from ss.testing import running_app
 
+from ..raw_socket import client_frame, open_raw_socket, read_until_closed, split_server_frames
+
 ACTIONS = """
 import ss
 
@@ -166,52 +168,23 @@ async def raw_tcp_garbage(server):
     return len(requests)
 
 
-def _client_frame(first: int, payload: bytes, masked: bool = True) -> bytes:
-    size = len(payload)
-    head = bytes([first, (0x80 if masked else 0) | size]) if size < 126 else \
-        bytes([first, (0x80 if masked else 0) | 126]) + size.to_bytes(2, "big")
-    if not masked:
-        return head + payload
-    mask = b"\x01\x02\x03\x04"
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-
-
-async def _raw_socket(server):
-    """A WebSocket opened by hand, so frames the client libraries refuse to build can be sent."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(b"GET /_ss/socket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-    assert head.startswith(b"HTTP/1.1 101"), head[:100]
-    return reader, writer
-
-
-async def _read_until_closed(reader) -> bytes:
-    received = b""
-    while True:
-        chunk = await asyncio.wait_for(reader.read(65536), 5)
-        if not chunk:
-            return received
-        received += chunk
-
-
 BAD_FRAMES = [
-    ("unmasked frame", _client_frame(0x81, b"{}", masked=False)),
-    ("reserved bit without an extension", _client_frame(0xC1, b"{}")),
-    ("continuation with nothing to continue", _client_frame(0x80, b"{}")),
-    ("ping longer than 125 bytes", _client_frame(0x89, b"p" * 200)),
-    ("fragmented ping", _client_frame(0x09, b"p")),
-    ("unknown opcode", _client_frame(0x83, b"{}")),
-    ("new message inside a fragmented one", _client_frame(0x01, b"{") + _client_frame(0x81, b"{}")),
+    ("unmasked frame", client_frame(0x81, b"{}", masked=False)),
+    ("reserved bit without an extension", client_frame(0xC1, b"{}")),
+    ("continuation with nothing to continue", client_frame(0x80, b"{}")),
+    ("ping longer than 125 bytes", client_frame(0x89, b"p" * 200)),
+    ("fragmented ping", client_frame(0x09, b"p")),
+    ("unknown opcode", client_frame(0x83, b"{}")),
+    ("new message inside a fragmented one", client_frame(0x01, b"{") + client_frame(0x81, b"{}")),
 ]
 
 
 @pytest.mark.parametrize("name,bad", BAD_FRAMES, ids=[b[0] for b in BAD_FRAMES])
 async def test_a_bad_frame_ends_only_its_own_connection(server, name, bad):
     call = orjson.dumps({"type": "call", "id": 1, "method": "app.square", "args": [7]})
-    reader, writer = await _raw_socket(server)
-    writer.write(_client_frame(0x81, call) + bad + _client_frame(0x81, call.replace(b"7", b"8")))
-    received = await _read_until_closed(reader)          # the server ends the connection
+    reader, writer = await open_raw_socket(server.port)
+    writer.write(client_frame(0x81, call) + bad + client_frame(0x81, call.replace(b"7", b"8")))
+    received = await read_until_closed(reader)          # the server ends the connection
     assert b'"result":49' in received                     # what came before the bad frame was answered
     assert b'"result":64' not in received                 # nothing after it was run
     writer.close()
@@ -219,21 +192,14 @@ async def test_a_bad_frame_ends_only_its_own_connection(server, name, bad):
 
 
 async def test_pipelined_calls_in_one_write_are_all_answered(server):
-    reader, writer = await _raw_socket(server)
-    writer.write(b"".join(_client_frame(0x81, orjson.dumps({"type": "call", "id": i, "method": "app.square",
+    reader, writer = await open_raw_socket(server.port)
+    writer.write(b"".join(client_frame(0x81, orjson.dumps({"type": "call", "id": i, "method": "app.square",
                                                                  "args": [i]})) for i in range(50)))
     replies: dict = {}
     buffer = b""
     while len(replies) < 50:
-        buffer += await asyncio.wait_for(reader.read(65536), 5)
-        while len(buffer) >= 4:
-            size, start = buffer[1] & 0x7F, 2
-            if size == 126:
-                size, start = int.from_bytes(buffer[2:4], "big"), 4
-            if len(buffer) < start + size:
-                break
-            message = orjson.loads(buffer[start:start + size])
-            buffer = buffer[start + size:]
+        payloads, buffer = split_server_frames(buffer + await asyncio.wait_for(reader.read(65536), 5))
+        for message in map(orjson.loads, payloads):
             if message.get("type") == "reply":
                 replies[message["id"]] = message["result"]
     assert replies == {i: i * i for i in range(50)}
@@ -241,9 +207,9 @@ async def test_pipelined_calls_in_one_write_are_all_answered(server):
 
 
 async def test_a_message_over_the_limit_is_refused_from_its_header(server):
-    reader, writer = await _raw_socket(server)
+    reader, writer = await open_raw_socket(server.port)
     writer.write(bytes([0x81, 0x80 | 127]) + (10 << 20).to_bytes(8, "big") + b"\x00\x00\x00\x00")  # 10 MiB announced
-    received = await _read_until_closed(reader)            # closed without waiting for the payload
+    received = await read_until_closed(reader)            # closed without waiting for the payload
     assert b"\x88" in received and (1009).to_bytes(2, "big") in received
     writer.close()
     await healthy(server)
