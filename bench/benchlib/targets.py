@@ -38,13 +38,27 @@ class Target:
 
 
 class SsTarget(Target):
+    #: limits.max_write_delay_ms for this target; None keeps the shipped default.
+    write_delay_ms: float | None = None
+
     def command(self, port, redis_url):
         # Production: no dev logging or live reload on the hot path; what a
         # deployment runs. Redis only through $SS_REDIS_URL.
         env = {"SS_ENV": "production", "PYTHONUNBUFFERED": "1"}
         if self.redis:
             env["SS_REDIS_URL"] = redis_url
+        if self.write_delay_ms is not None:
+            env["SS_BENCH_WRITE_DELAY_MS"] = str(self.write_delay_ms)  # read by bench/app/config/app.py
         return [str(MAIN_PY), "-m", "ss", "start", "--port", str(port)], APP, env
+
+
+class SsUnbatchedTarget(SsTarget):
+    """ss with write batching off (limits.max_write_delay_ms = 0): every loop tick writes, as the peers do.
+
+    Not a peer: its column shows how much of ss's figure comes from batching writes.
+    """
+
+    write_delay_ms = 0
 
 
 class TornadoTarget(Target):
@@ -74,6 +88,8 @@ FANOUT = {"fanout500", "fanout1000"}
 TARGETS = [
     SsTarget("ss", "ss", "ss", scenarios=RPC | FANOUT | {"idle"}),
     SsTarget("ss+redis", "ss", "ss", redis=True, scenarios=FANOUT | {"xuser"}),
+    SsUnbatchedTarget("ss-unbatched", "ss-unbatched", "ss", scenarios=RPC | FANOUT),
+    SsUnbatchedTarget("ss-unbatched+redis", "ss-unbatched", "ss", redis=True, scenarios=FANOUT),
     TornadoTarget("tornado", "tornado", "echo", scenarios=RPC | FANOUT | {"idle"}),
     PySocketIOTarget("py-socketio", "py-socketio", "sio", scenarios=RPC | FANOUT | {"idle"}),
     PySocketIOTarget("py-socketio+redis", "py-socketio", "sio", redis=True, scenarios={"xuser"}),
@@ -81,5 +97,5 @@ TARGETS = [
     NodeSocketIOTarget("node-socketio+redis", "node-socketio", "sio", redis=True, scenarios={"xuser"}),
 ]
 
-COLUMNS = ["ss", "tornado", "py-socketio", "node-socketio"]
+COLUMNS = ["ss", "ss-unbatched", "tornado", "py-socketio", "node-socketio"]
 PEERS = COLUMNS[1:]

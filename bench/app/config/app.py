@@ -5,3 +5,9 @@ config = {
     # The idle-connection figure opens 5,000 sockets from one address.
     "limiter": {"enabled": False},
 }
+
+# bench/run.py's "ss-unbatched" column: the same app with write batching off.
+import os  # noqa: E402
+
+if os.environ.get("SS_BENCH_WRITE_DELAY_MS"):
+    config["limits"] = {"max_write_delay_ms": float(os.environ["SS_BENCH_WRITE_DELAY_MS"])}
