@@ -73,7 +73,8 @@ class Client:
         self._reader: asyncio.Task | None = None
         self.closed: asyncio.Future | None = None
 
-    async def connect(self) -> "Client":
+    async def connect(self, timeout: float = 10) -> "Client":
+        """Open the socket and wait (at most ``timeout`` s) for the server's init message."""
         headers = {}
         if self.cookie:
             headers["Cookie"] = self.cookie
@@ -83,7 +84,16 @@ class Client:
         request = tornado.httpclient.HTTPRequest(self.url, headers=headers,
                                                  validate_cert=not self.url.startswith("wss:"))
         self.ws = await tornado.websocket.websocket_connect(request)
-        self.init = orjson.loads(await self.ws.read_message())
+        try:
+            first = await asyncio.wait_for(self.ws.read_message(), timeout)
+        except asyncio.TimeoutError:
+            self.ws.close()
+            raise ConnectionError(f"{self.url}: no init message from the server within {timeout:g} s") from None
+        if first is None:
+            code, reason = self.ws.close_code, self.ws.close_reason
+            raise ConnectionError(f"{self.url}: the server closed the socket before its init message "
+                                  f"(code {code}, {reason or 'no reason given'})")
+        self.init = orjson.loads(first)
         if self.cookie is None:
             self.cookie = f"ss_session={self.init['session_id']}"
         self.closed = asyncio.get_running_loop().create_future()
