@@ -363,6 +363,8 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
     connection as Tornado would (1009 for a message over the size limit).
     """
 
+    __slots__ = ("_left_in_read",)  # not in __dict__: one more key there makes every socket's dict double
+
     READ_SIZE = 64 * 1024
     TURN = 16                 # messages handled before other sockets get a turn of the loop
     YIELD_AFTER = 256 * 1024  # bytes handled before other sockets get a turn

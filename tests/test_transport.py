@@ -195,6 +195,7 @@ async def test_an_idle_socket_keeps_only_what_it_needs(server):
         assert "_cookies" not in socket.request.__dict__ and "_new_cookie" not in socket.__dict__
         assert not list(socket._headers.get_all())
         assert not hasattr(socket, "__dict__") or "session" not in socket.__dict__   # ss's state is in slots
+        assert "_left_in_read" not in socket.ws_connection.__dict__              # also the reader's
         assert await client.call("app.square", 3) == 9         # and the socket works as before
 
 
