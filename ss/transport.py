@@ -537,6 +537,8 @@ class _Flusher:
 
     def _flush(self) -> None:
         loop = self._loop
+        # asyncio's loops keep the callbacks ready to run in `_ready`; a loop without one
+        # (uvloop, say) simply writes every turn.
         if self.max_delay > 0 and getattr(loop, "_ready", None) and time.monotonic() - self._since < self.max_delay:
             loop.call_soon(self._flush)  # after what is ready now: their frames go in the same writes
             return
