@@ -19,7 +19,7 @@ from .project import Project
 from .rpc import Dispatcher
 from .channel_presence import Presence
 from .pubsub import LocalRouter, Publisher
-from .transport import send_frame_to_many, text_frame
+from .transport import send_frame_to_many, set_max_write_delay, text_frame
 from .realtime import RealtimeHooks
 from .limiter import KeyedLimiter
 from .recent_calls import RecentCalls
@@ -66,7 +66,6 @@ class App:
         self.recent_calls = RecentCalls()
         self.protocol_limits = protocol.Limits(max_frame_bytes=int(config.limits.max_frame_bytes),
                                                max_depth=int(config.limits.max_depth))
-        self.max_write_delay = max(0.0, float(config.limits.get("max_write_delay_ms", 1))) / 1000
         limiter = config.limiter
         self.http_limiter = KeyedLimiter(float(limiter.http.rps)) if limiter.enabled else None
         self.pipeline: Any = None
@@ -109,6 +108,7 @@ class App:
         await self.store.connect()
         await self.db.start()  # config/db.py: after the config merge, before actions import anything
         self.load_actions()
+        set_max_write_delay(float(self.config.limits.max_write_delay_ms) / 1000)
         await self.router.start()
         self.users.online.start()
         self.presence.start()
@@ -133,7 +133,7 @@ class App:
 
     def send_to_all(self, message: dict) -> None:
         """Send one message to every open socket of this process (live reload, notices)."""
-        send_frame_to_many(list(self.connections), text_frame(protocol.encode(message)))
+        send_frame_to_many(self.connections, text_frame(protocol.encode(message)))
 
 
 class ServerProxy:

@@ -143,7 +143,6 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         stream.max_write_buffer_size = self.max_outgoing  # see write_queued
         self._plain_tcp = type(stream) is tornado.iostream.IOStream  # TLS streams always go through IOStream
         self.app.connections.add(self)
-        _flusher.max_delay = self.app.max_write_delay  # process-wide: the last app to open a socket sets it
         per_ip = self.app.connections_per_ip
         per_ip[self.request.remote_ip] = per_ip.get(self.request.remote_ip, 0) + 1
         if self.app.pinger is None:
@@ -281,13 +280,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         Frames queued for one socket in the same tick (a burst of broadcasts, replies
         to pipelined calls) go out in one write instead of one system call each.
         """
-        if self.closed:
-            return
-        if self._outbox is None:
-            self._outbox = [frame]
-            _flusher.add(self)
-        else:
-            self._outbox.append(frame)
+        send_frame_to_many((self,), frame)
 
     def write_queued(self) -> None:
         """Write what send_frame queued; cut off a reader that has fallen too far behind."""
@@ -488,10 +481,10 @@ async def _resume(coro, waiting_on):
 
 
 def send_frame_to_many(sockets, frame: bytes) -> None:
-    """Queue one pre-built frame for many sockets (a broadcast, a topic's members).
+    """Queue one pre-built frame for each open socket of ``sockets`` (one socket, a topic's members).
 
-    The same as ``socket.send_frame(frame)`` for each, in one pass: the per-socket
-    cost of a fan-out is an append here and one write at the end of the tick.
+    The per-socket cost of a fan-out is an append here and one write at the end
+    of the tick; only the first socket queued in a tick schedules that write.
     """
     queued = None
     for socket in sockets:
@@ -522,9 +515,6 @@ class _Flusher:
         self._since = 0.0
         self.max_delay = 0.001
 
-    def add(self, socket: "SocketHandler") -> None:
-        self.queue().append(socket)
-
     def queue(self) -> list["SocketHandler"]:
         """The sockets to write at the end of this tick (append to it); schedules the write."""
         if not self._sockets or self._loop is not asyncio.get_running_loop():
@@ -548,6 +538,11 @@ class _Flusher:
 
 
 _flusher = _Flusher()
+
+
+def set_max_write_delay(seconds: float) -> None:
+    """How long writes may wait for more work (limits.max_write_delay_ms); process-wide, set by App.start."""
+    _flusher.max_delay = max(0.0, seconds)
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -21,7 +21,7 @@ class FakeSocket:
     def queue(self, flusher, frame):
         if self._outbox is None:
             self._outbox = [frame]
-            flusher.add(self)
+            flusher.queue().append(self)
         else:
             self._outbox.append(frame)
 
