@@ -83,15 +83,6 @@ def _walk(node: ast.Dict, comments: dict[int, str], prefix: str = "") -> Iterato
             yield dotted, key.lineno, False
 
 
-def _get(data: dict, dotted: str) -> Any:
-    node: Any = data
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return _ABSENT
-        node = node[part]
-    return node
-
-
 _ABSENT = object()
 
 
@@ -110,13 +101,15 @@ def render() -> str:
     """The text of docs/config.md."""
     sys.path.insert(0, str(ROOT))
     from ss import presets
+    from ss.config import Config
 
     source = PRESETS.read_text(encoding="utf-8")
     comments = _comments(source)
     tree = ast.parse(source)
     base_node = next(node.value for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
                      and getattr(getattr(node, "target", None) or node.targets[0], "id", None) == "BASE")
-    envs = {env: presets.PRESETS.get(env, {}) for env in ENVIRONMENTS}
+    base = Config(presets.BASE)
+    envs = {env: Config(presets.PRESETS.get(env, {})) for env in ENVIRONMENTS}
     lines = [HEADER]
     section = None
     for dotted, line, is_section in _walk(base_node, comments):
@@ -130,10 +123,10 @@ def render() -> str:
             lines.append("|---|---|" + "---|" * len(ENVIRONMENTS) + "---|")
         if is_section:
             continue
-        default = _get(presets.BASE, dotted)
+        default = base.get_path(dotted, _ABSENT)
         overrides = []
         for env in ENVIRONMENTS:
-            value = _get(envs[env], dotted)
+            value = envs[env].get_path(dotted, _ABSENT)
             overrides.append(_show(value) if value is not _ABSENT and value != default else "")
         what = (comments.get(line) or FALLBACK.get(dotted, "")).replace("|", "\\|")
         lines.append(f"| `{dotted}` | {_show(default)} | " + " | ".join(overrides) + f" | {what} |")
