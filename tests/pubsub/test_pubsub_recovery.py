@@ -15,6 +15,15 @@ async def signed_in(app, uid: str, channel: str):
     return client
 
 
+async def saw_one_and_left(app, sender, uid: str, channel: str):
+    """A user in ``channel`` receives event "c" (data 0), then disconnects: (their closed client, that event)."""
+    away = await signed_in(app, uid, channel)
+    await sender.call("app.to_channel", channel, "c", 0)
+    first = await away.next_event("c")
+    await away.close()
+    return away, first
+
+
 async def test_reconnect_recovers_missed_messages_in_order(start_app):
     async with start_app(QUIET) as app:
         async with app.client() as sender:
@@ -68,10 +77,7 @@ async def test_nothing_missed_means_nothing_replayed(start_app):
 async def test_recovery_failed_when_history_was_trimmed_or_not_allowed(start_app):
     async with start_app({**QUIET, "pubsub": {"history": {"size": 3}}}) as app:
         async with app.client() as sender:
-            away = await signed_in(app, "cy", "busy")
-            await sender.call("app.to_channel", "busy", "c", 0)
-            first = await away.next_event("c")
-            await away.close()
+            away, first = await saw_one_and_left(app, sender, "cy", "busy")
             for i in range(1, 6):  # more than the 3 kept
                 await sender.call("app.to_channel", "busy", "c", i)
             back = await Client(app.socket_url + "?recover=1", away.cookie).connect()
@@ -124,10 +130,7 @@ async def test_broadcast_history_can_be_turned_off(start_app):
 async def test_only_the_first_recover_message_replays(start_app):
     async with start_app(QUIET) as app:
         async with app.client() as sender:
-            away = await signed_in(app, "ed", "r")
-            await sender.call("app.to_channel", "r", "c", 0)
-            first = await away.next_event("c")
-            await away.close()
+            away, first = await saw_one_and_left(app, sender, "ed", "r")
             await sender.call("app.to_channel", "r", "c", 1)
             back = await Client(app.socket_url + "?recover=1", away.cookie).connect()
             await back.send({"type": "recover", "streams": {"channel:r": first["offset"]}})
@@ -141,11 +144,8 @@ async def test_any_channel_name_works_and_recovers(start_app):
     name = 'Raum "1": ünïcode | pipes\\back'
     async with start_app(QUIET) as app:
         async with app.client() as sender:
-            away = await signed_in(app, "fu", name)
-            await sender.call("app.to_channel", name, "c", 0)
-            first = await away.next_event("c")
+            away, first = await saw_one_and_left(app, sender, "fu", name)
             assert first["channel"] == name and first["stream"] == f"channel:{name}"
-            await away.close()
             await sender.call("app.to_channel", [name], "c", 1)
             back = await Client(app.socket_url + "?recover=1", away.cookie).connect()
             await back.send({"type": "recover", "streams": {first["stream"]: first["offset"]}})
@@ -157,10 +157,7 @@ async def test_any_channel_name_works_and_recovers(start_app):
 async def test_history_older_than_the_ttl_is_expired(start_app):
     async with start_app({**QUIET, "pubsub": {"history": {"ttl": 1}}}) as app:
         async with app.client() as sender:
-            away = await signed_in(app, "gu", "slow")
-            await sender.call("app.to_channel", "slow", "c", 0)
-            first = await away.next_event("c")
-            await away.close()
+            away, first = await saw_one_and_left(app, sender, "gu", "slow")
             await sender.call("app.to_channel", "slow", "c", 1)
             # Wait until the store has dropped the history (Redis expires the key, the embedded
             # store goes by its clock) instead of sleeping a fixed time past the ttl and hoping;
