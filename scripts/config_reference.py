@@ -101,7 +101,7 @@ def render() -> str:
     """The text of docs/config.md."""
     sys.path.insert(0, str(ROOT))
     from ss import presets
-    from ss.config import Config
+    from ss.settings import Config
 
     source = PRESETS.read_text(encoding="utf-8")
     comments = _comments(source)

@@ -20,11 +20,9 @@ What apps use::
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
-from .actions import Actions, in_thread
+from .rpc.actions import Actions, in_thread
 from .escaping import escape
 from .version import __version__
 
@@ -51,43 +49,9 @@ def _shared_code(app: Any) -> Any:
     return for_app(app)
 
 
-class _Package(types.ModuleType):
-    """The ``ss`` module itself.
-
-    ``ss.config`` and ``ss.server`` are runtime attributes and also submodules
-    (ss/config.py, ss/server.py). Importing a submodule stores it on its
-    package, which would hide the runtime value from then on (``ss.server.app``
-    would be looked up in the module). So these two names resolve here: the
-    running app's value when there is one, else the submodule.
-    """
-
-    def _shadowed(name: str) -> property:  # type: ignore[misc]
-        def get(self: types.ModuleType) -> Any:
-            app_module = sys.modules.get(__name__ + ".app")
-            app = getattr(app_module, "_current", None)
-            if app is not None:
-                return _RUNTIME_ATTRIBUTES[name](app)
-            try:
-                return self.__dict__["_submodule_" + name]
-            except KeyError:
-                raise AttributeError(name) from None  # then __getattr__ below says what to do
-
-        def set(self: types.ModuleType, value: Any) -> None:
-            self.__dict__["_submodule_" + name] = value  # the import system storing the submodule
-
-        return property(get, set)
-
-    config = _shadowed("config")
-    server = _shadowed("server")
-    del _shadowed
-
-
-sys.modules[__name__].__class__ = _Package
-
-
 def __getattr__(name: str) -> Any:
-    # Attributes that read from the app running in this process. Anything else
-    # (including submodules not imported yet) is a plain AttributeError.
+    # Attributes that read from the app running in this process (no submodule has one of
+    # these names, so an import never hides them). Anything else is a plain AttributeError.
     getter = _RUNTIME_ATTRIBUTES.get(name)
     if getter is None:
         raise AttributeError(f"module 'ss' has no attribute {name!r}")

@@ -12,20 +12,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import protocol
-from .api_tree import ApiTree, ApiTreeError, load_api_tree
-from .config import Config, load_config
 from .db_setup import DbFile
 from .project import Project
+from .protocol.frames import text_frame
+from .realtime.hooks import RealtimeHooks
+from .realtime.outbox import Flusher, send_frame_to_many
+from .realtime.presence import Presence
+from .realtime.publish import Publisher
+from .realtime.router import LocalRouter
+from .realtime.users_online import Users
 from .rpc import Dispatcher
-from .channel_presence import Presence
-from .pubsub import LocalRouter, Publisher
-from .transport import send_frame_to_many, set_max_write_delay, text_frame
-from .realtime import RealtimeHooks
-from .limiter import KeyedLimiter
-from .recent_calls import RecentCalls
-from .session import SessionHooks, SessionStore
+from .rpc.api_tree import ApiTree, ApiTreeError, load_api_tree
+from .rpc.limiter import KeyedLimiter
+from .rpc.recent_calls import RecentCalls
+from .sessions.session import SessionHooks, SessionStore
+from .settings import Config, load_config
 from .store import OutageLog, Store, open_store
-from .users_online import Users
 
 __all__ = ["App", "current", "ServerProxy"]
 
@@ -69,7 +71,9 @@ class App:
         limiter = config.limiter
         self.http_limiter = KeyedLimiter(float(limiter.http.rps)) if limiter.enabled else None
         self.pipeline: Any = None
-        self.pinger: Any = None  # ss.transport.Pinger, made by the first socket
+        self.pinger: Any = None  # ss.realtime.pinger.Pinger, made by the first socket
+        # Writes every connection's queued frames once per loop turn (see ss/realtime/outbox.py).
+        self.flusher = Flusher(float(config.limits.max_write_delay_ms) / 1000)
         self.db = DbFile(project.root if project is not None else None)  # config/db.py, as ss.db
         self.server = ServerProxy(self)
         self._reload_listeners: list[Callable[[], Any]] = []
@@ -108,7 +112,6 @@ class App:
         await self.store.connect()
         await self.db.start()  # config/db.py: after the config merge, before actions import anything
         self.load_actions()
-        set_max_write_delay(float(self.config.limits.max_write_delay_ms) / 1000)
         await self.router.start()
         self.users.online.start()
         self.presence.start()
@@ -133,7 +136,7 @@ class App:
 
     def send_to_all(self, message: dict) -> None:
         """Send one message to every open socket of this process (live reload, notices)."""
-        send_frame_to_many(self.connections, text_frame(protocol.encode(message)))
+        send_frame_to_many(self.flusher, self.connections, text_frame(protocol.encode(message)))
 
 
 class ServerProxy:

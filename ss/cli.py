@@ -39,7 +39,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def _load_app(args: argparse.Namespace):
     from .app import App
-    from .config import ConfigError
+    from .settings import ConfigError
     from .project import NotAnApp, find_project
 
     try:
@@ -56,13 +56,13 @@ def _load_app(args: argparse.Namespace):
 def cmd_start(args: argparse.Namespace) -> int:
     """Start the app in the current folder (``--workers N``: N processes on one port, see ss/workers.py)."""
     from . import logs
-    from .api_tree import ApiTreeError
+    from .rpc.api_tree import ApiTreeError
     from .assets import AssetError
     from .db_setup import DbFileError
-    from .middleware import MiddlewareError
-    from .server import serve
+    from .web.middleware import MiddlewareError
+    from .serving import serve
     from .store import StoreUnavailable
-    from .tls import CertificateError
+    from .web.tls import CertificateError
 
     app = _load_app(args)
     logs.configure(app.config.log.level)
@@ -87,7 +87,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def _start_workers(app, args: argparse.Namespace, count: int) -> int:
-    from .server import bind_listeners
+    from .serving import bind_listeners
     from .workers import WorkersError, check_workers, run_workers, worker_main
 
     try:
@@ -96,7 +96,7 @@ def _start_workers(app, args: argparse.Namespace, count: int) -> int:
         raise CommandError(str(exc)) from None
     config = app.config
     if config.https.enabled:  # made once here, so the workers do not race to generate a certificate
-        from .tls import load_certificate
+        from .web.tls import load_certificate
 
         load_certificate(app.project.root, str(config.https.cert_name))
     listeners = bind_listeners(config, int(config.http.port), config.http.host)
@@ -108,7 +108,7 @@ def _start_workers(app, args: argparse.Namespace, count: int) -> int:
 def cmd_console(args: argparse.Namespace) -> int:
     """An interactive Python console in the app, with ss loaded."""
     from . import logs
-    from .api_tree import ApiTreeError
+    from .rpc.api_tree import ApiTreeError
     from .console import run_console
     from .db_setup import DbFileError
     from .store import StoreUnavailable

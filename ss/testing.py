@@ -43,7 +43,7 @@ import tornado.httpclient
 import tornado.websocket
 
 from .app import App
-from .server import Server
+from .serving import Server
 
 __all__ = ["running_app", "RunningApp", "Client", "CallFailed", "call_action"]
 

@@ -208,7 +208,7 @@ def worker_main(load_app: Callable[[], object], listeners, log_level: int) -> Ca
 
     def main(index: int, ready: Callable[[], None]) -> int:
         from . import logs
-        from .server import serve
+        from .serving import serve
 
         logs.configure(log_level)
         app = load_app()  # after the fork: no store connection or event loop is shared with the parent

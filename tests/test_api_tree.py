@@ -2,7 +2,7 @@
 
 import pytest
 
-from ss.api_tree import ApiTreeError, load_api_tree
+from ss.rpc.api_tree import ApiTreeError, load_api_tree
 
 APP = """
 import ss

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ss.config import Config, ConfigError, deep_merge, load_config
+from ss.settings import Config, ConfigError, deep_merge, load_config
 
 
 def write(root, rel, text):

@@ -3,7 +3,7 @@
 import orjson
 import pytest
 
-from ss.http_api import parse_query_args
+from ss.web.http_api import parse_query_args
 from ss.testing import running_app
 
 ACTIONS = """

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from ss.app import App
-from ss.session import valid_session_id
+from ss.sessions.session import valid_session_id
 
 
 @pytest.fixture

@@ -136,7 +136,7 @@ async def test_cross_site_origin_is_refused_same_origin_accepted(server):
 
 
 async def test_resume_carries_on_an_inline_started_coroutine():
-    from ss.transport import _resume
+    from ss.realtime.compat import _resume
 
     async def work():
         await asyncio.sleep(0.01)

@@ -156,7 +156,7 @@ def pubsub_root(make_app):
 
 
 def merge(*parts: dict) -> dict:
-    from ss.config import deep_merge
+    from ss.settings import deep_merge
 
     result: dict = {}
     for part in parts:

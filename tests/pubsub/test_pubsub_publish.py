@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from ss.pubsub import PublishError
+from ss.realtime.publish import PublishError
 from pubsub_helpers import eventually, no_event
 
 
@@ -152,7 +152,7 @@ async def _signed_out(app, session_id):
 def test_publish_from_server_code_and_before_start(pubsub_root, store_overrides):
     """Start-up code publishes before the event loop runs; server code publishes outside actions."""
     from ss.app import App
-    from ss.server import Server
+    from ss.serving import Server
     from ss.testing import RunningApp
 
     app = App.load(pubsub_root, "test", store_overrides)

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from ss import limiter
+from ss.rpc import limiter
 from ss.testing import CallFailed, Client, running_app
 
 ACTIONS = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ss.middleware import MiddlewareError, supports_websocket
+from ss.web.middleware import MiddlewareError, supports_websocket
 from ss.testing import running_app
 
 ACTIONS = """

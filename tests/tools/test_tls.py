@@ -9,7 +9,7 @@ import pytest
 import tornado.httpclient
 
 from ss.testing import running_app
-from ss.tls import CertificateError, generate_self_signed, load_certificate, ssl_context
+from ss.web.tls import CertificateError, generate_self_signed, load_certificate, ssl_context
 
 ACTIONS = {"app/server/app.py": """
     import ss

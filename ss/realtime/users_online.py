@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import orjson
 
-from .periodic import Periodic
+from ..periodic import Periodic
 
 __all__ = ["Users", "UsersOnline"]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from .periodic import Periodic
+from ..periodic import Periodic
 
 __all__ = ["Presence"]
 

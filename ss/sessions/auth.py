@@ -28,14 +28,12 @@ from typing import Any
 
 import orjson
 
-from .http import BaseHandler, set_session_cookie
 
-__all__ = ["AuthModuleError", "authenticate_with", "parse_basic_auth", "issue_cookie_token",
-           "SessionCookieHandler", "COOKIE_PATH", "TOKEN_TTL"]
+__all__ = ["AuthModuleError", "authenticate_with", "parse_basic_auth", "issue_cookie_token", "cookie_token_key",
+           "basic_auth_user", "TOKEN_TTL"]
 
 log = logging.getLogger("ss.auth")
 
-COOKIE_PATH = "/_ss/session"
 TOKEN_TTL = 60
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -117,42 +115,15 @@ def parse_basic_auth(header: str | None) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
-def _token_key(app, token: str) -> str:
+def cookie_token_key(app, token: str) -> str:
     return app.store.key("cookie_token", token)
 
 
 async def issue_cookie_token(app, old_id: str, new_id: str) -> str:
     """A one-time token that lets the browser holding ``old_id`` switch its cookie to ``new_id``."""
     token = secrets.token_urlsafe(24)
-    await app.store.redis.set(_token_key(app, token), orjson.dumps({"old": old_id, "new": new_id}), ex=TOKEN_TTL)
+    await app.store.redis.set(cookie_token_key(app, token), orjson.dumps({"old": old_id, "new": new_id}), ex=TOKEN_TTL)
     return token
-
-
-class SessionCookieHandler(BaseHandler):
-    """``POST /_ss/session`` with a token from a ``session`` message: sets the rotated session cookie."""
-
-    async def post(self) -> None:
-        token = self.request.body.decode("utf-8", "replace").strip()
-        if not token or len(token) > 64:
-            self._refuse("send the token of the session message as the request body")
-            return
-        raw = await self.app.store.redis.getdel(_token_key(self.app, token))
-        if raw is None:
-            self._refuse("unknown or used token: reload the page to get a fresh session")
-            return
-        ids = orjson.loads(raw)
-        if self.get_cookie(self.app.config.session.cookie_name) not in (ids["old"], ids["new"]):
-            self._refuse("this token belongs to another browser's session")
-            return
-        set_session_cookie(self, ids["new"])
-        self.set_header("Cache-Control", "no-store")
-        self.set_status(204)
-        self.finish()
-
-    def _refuse(self, message: str) -> None:
-        self.set_status(403)
-        self.set_header("Content-Type", "application/json")
-        self.finish(orjson.dumps({"error": {"code": "bad_token", "message": message}}))
 
 
 async def basic_auth_user(app, header: str | None) -> Any:

@@ -221,7 +221,7 @@ def redirect_application(app, https_port: int):
     import tornado.web
 
     from .http_api import ApiHandler
-    from .presets import is_dev_like
+    from ..presets import is_dev_like
 
     config = app.config
     domain = config.https.domain

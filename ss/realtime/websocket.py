@@ -1,4 +1,4 @@
-"""The WebSocket endpoint: moves frames between Tornado and the protocol and dispatcher.
+"""The WebSocket transport: moves frames between Tornado and a connection's calls, events and outbox.
 
 Everything about message content lives in ``ss.protocol`` (parsing) and
 ``ss.rpc`` (running actions); this module owns per-connection state: the
@@ -8,26 +8,29 @@ session, the calls in flight and the outgoing buffer.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import re
 import secrets
-import struct
 import time
-from dataclasses import dataclass
 from typing import Any
 
-import tornado.httputil
 import tornado.iostream
 import tornado.web
 import tornado.websocket
 
-from . import protocol
-from .http import set_session_cookie
-from .limiter import TokenBucket
-from .logs import CALLS
-from .rpc import CallError
-from .store.base import STORE_ERRORS
-from .ws_frames import FrameReader, MessageTooBig
+from .. import protocol
+from ..logs import CALLS
+from ..protocol.frames import text_frame
+from ..rpc import CallError
+from ..rpc.limiter import TokenBucket
+from ..rpc.request import RequestInfo
+from ..store.base import STORE_ERRORS
+from . import compat
+from ..sessions.cookie import set_session_cookie
+from .origin import origin_allowed
+from .outbox import send_frame_to_many
+from .pinger import Pinger
 
 log = logging.getLogger("ss.socket")
 call_log = logging.getLogger("ss.calls")
@@ -35,35 +38,6 @@ call_log = logging.getLogger("ss.calls")
 SOCKET_PATH = "/_ss/socket"
 MAX_REPLAY_FRAME = 64 * 1024   # bigger replies are not kept for retried calls; a retry runs again
 _TAB_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-
-
-def text_frame(payload: bytes) -> bytes:
-    """An unmasked, final WebSocket text frame around ``payload`` (server to client).
-
-    Built once per message so a broadcast writes the same bytes to every socket.
-    """
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", 0x81, size)
-    elif size <= 0xFFFF:
-        header = struct.pack("!BBH", 0x81, 126, size)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, size)
-    return header + payload
-
-
-@dataclass(slots=True)
-class RequestInfo:
-    """``self.request`` in an action: what is known about the caller's transport."""
-
-    transport: str
-    remote_ip: str | None
-    headers: Any = None
-    secure: bool = False
-
-    @property
-    def user_agent(self) -> str:
-        return (self.headers or {}).get("User-Agent", "")
 
 
 class SocketHandler(tornado.websocket.WebSocketHandler):
@@ -74,7 +48,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
     keep a smaller dict.
     """
 
-    __slots__ = ("app", "session", "pending", "tasks", "closed", "draining", "_outbox", "_plain_tcp",
+    __slots__ = ("app", "session", "pending", "tasks", "closed", "draining", "outbox", "_plain_tcp",
                  "pong_due", "limits", "max_pending", "max_outgoing", "bucket", "tab",
                  "request_info")
 
@@ -85,7 +59,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         self.tasks: set[asyncio.Task] | None = None  # made when a call has to wait, dropped when idle
         self.closed = False
         self.draining = False
-        self._outbox: list[bytes] | None = None
+        self.outbox: list[bytes] | None = None
         self._plain_tcp = False
         self.pong_due = False
         limits = app.config.limits
@@ -100,11 +74,9 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
 
     def get_websocket_protocol(self):
         protocol = super().get_websocket_protocol()
-        return None if protocol is None else BulkReadProtocol(self, False, protocol.params)
+        return None if protocol is None else compat.BulkReadProtocol(self, False, protocol.params)
 
     def check_origin(self, origin: str) -> bool:
-        from .origin import origin_allowed
-
         return origin_allowed(origin, self.request, self.app.config)
 
     async def prepare(self) -> None:
@@ -119,7 +91,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         self.tab = tab if _TAB_ID.match(tab) else secrets.token_hex(8)
         name = self.app.config.session.cookie_name
         session_id = self.get_cookie(name)
-        self.request.__dict__.pop("_cookies", None)  # parsed cookies would stay for the socket's lifetime
+        compat.forget_parsed_cookies(self.request)
         try:
             session = await self.app.sessions.load(session_id)
             if session is None:
@@ -137,8 +109,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         self.set_nodelay(True)
         # The 101 response has gone: the headers and cookie Tornado built for it (about 1.2 KB)
         # are not needed for the rest of the socket's life.
-        self.__dict__.pop("_new_cookie", None)
-        self._headers = tornado.httputil.HTTPHeaders()
+        compat.drop_upgrade_state(self)
         stream = self.ws_connection.stream
         stream.max_write_buffer_size = self.max_outgoing  # see write_queued
         self._plain_tcp = type(stream) is tornado.iostream.IOStream  # TLS streams always go through IOStream
@@ -219,23 +190,16 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
                                             f"more than {self.max_pending} calls pending on this socket"))
             return
         self.pending += 1
-        run = self._run(call)
         if self.pending == 1:
             # Nothing else runs for this socket: start the call right here, most actions finish
             # without waiting and need no task. (A burst from one socket cannot starve the others:
             # its reader gives the loop a turn every few messages, see BulkReadProtocol.)
-            try:
-                waiting_on = run.send(None)
-            except StopIteration as done:
-                finished = asyncio.get_running_loop().create_future()
-                finished.set_result(done.value)
-                self.app.recent_calls.remember(key, call.id, finished)
-                return
-            task = asyncio.ensure_future(_resume(run, waiting_on))
+            task = compat.start_call(self._run(call))
         else:
-            task = asyncio.ensure_future(run)
+            task = asyncio.get_running_loop().create_task(self._run(call), context=contextvars.copy_context())
         self.app.recent_calls.remember(key, call.id, task)
-        self._track(task)
+        if not task.done():
+            self._track(task)
 
     async def _run(self, call: protocol.Call) -> bytes:
         """Run one call, send its reply frame, and return it (kept for retries of the same call)."""
@@ -259,10 +223,10 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         finally:
             self.pending -= 1
         connection = self.ws_connection
-        if self.pending == 0 and self._outbox is None and connection is not None and connection.unread == 0:
+        if self.pending == 0 and self.outbox is None and connection is not None and connection.unread == 0:
             # Nothing else is running or waiting to be read on this socket, so no other reply can
             # join this one: write it now rather than a loop tick later (round-trip latency).
-            self._outbox = [text_frame(frame)]
+            self.outbox = [text_frame(frame)]
             self.write_queued()
         else:
             self.send(frame)
@@ -280,11 +244,11 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         Frames queued for one socket in the same tick (a burst of broadcasts, replies
         to pipelined calls) go out in one write instead of one system call each.
         """
-        send_frame_to_many((self,), frame)
+        send_frame_to_many(self.app.flusher, (self,), frame)
 
     def write_queued(self) -> None:
         """Write what send_frame queued; cut off a reader that has fallen too far behind."""
-        frames, self._outbox = self._outbox, None
+        frames, self.outbox = self.outbox, None
         connection = self.ws_connection
         if not frames or connection is None or self.closed:
             return
@@ -345,204 +309,6 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         except Exception:
             log.exception("a 'disconnect' listener of %r failed", self.session)
         await self.app.sessions.hooks.socket_closed(self)
-
-
-class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
-    """Tornado's RFC 6455 protocol, reading frames in bulk (see :mod:`ss.ws_frames`).
-
-    Each read takes whatever the socket has (up to 64 KB) and every message in
-    it is handled in one pass; writing, closing and the handling of each
-    message (text, ping, pong, close) stay Tornado's. A protocol error ends the
-    connection as Tornado would (1009 for a message over the size limit).
-    """
-
-    __slots__ = ("_left_in_read",)  # not in __dict__: one more key there makes every socket's dict double
-
-    READ_SIZE = 64 * 1024
-    TURN = 16                 # messages handled before other sockets get a turn of the loop
-    YIELD_AFTER = 256 * 1024  # bytes handled before other sockets get a turn
-
-    def __init__(self, handler, mask_outgoing, params) -> None:
-        super().__init__(handler, mask_outgoing, params)
-        self._left_in_read = 0
-
-    @property
-    def unread(self) -> int:
-        """Messages of this read not yet handled, plus bytes buffered but not read (0: nothing waits)."""
-        return self._left_in_read + self.stream._read_buffer_size
-
-    async def _receive_frame_loop(self) -> None:
-        reader = FrameReader(self.params.max_message_size)
-        stream = self.stream
-        work = turn = 0
-        try:
-            while not self.client_terminated:
-                data = await stream.read_bytes(self.READ_SIZE, partial=True)
-                self._wire_bytes_in += len(data)
-                messages = reader.feed(data)
-                left = len(messages)
-                for opcode, payload in messages:
-                    left -= 1
-                    self._left_in_read = left
-                    handled = self._handle_message(opcode, payload)
-                    if handled is not None:
-                        await handled
-                    if self.client_terminated:
-                        break
-                    turn += 1
-                    if turn >= self.TURN and left:
-                        turn = 0
-                        await asyncio.sleep(0)  # a flood of calls from one tab waits its turn
-                self._left_in_read = 0
-                if reader.error is not None and not self.client_terminated:
-                    # Replies to the messages before the bad frame go out first, then the close frame.
-                    log.info("closing socket from %s: %s", self.handler.request.remote_ip, reader.error)
-                    self.handler.write_queued()
-                    self.close(reader.error.code, "message too big" if isinstance(reader.error, MessageTooBig)
-                               else "protocol error")
-                    self._abort()
-                    break
-                work += len(data)
-                if work >= self.YIELD_AFTER:
-                    work = 0
-                    await asyncio.sleep(0)
-        except tornado.iostream.StreamClosedError:
-            self._abort()
-        finally:
-            self.handler.on_ws_connection_close(self.close_code, self.close_reason)
-
-
-PING_FRAME = b"\x89\x00"  # an empty WebSocket ping, built once
-
-
-class Pinger:
-    """Pings every socket of an app from one timer, and closes those whose pong is late.
-
-    One timer per process instead of a task per socket (what Tornado's own
-    websocket_ping_interval costs) keeps an idle socket about 1 KB lighter.
-    """
-
-    def __init__(self, app, interval: float, timeout: float):
-        self.app = app
-        self.interval = interval
-        self.timeout = min(timeout, interval) if timeout > 0 else interval
-        self._handle: asyncio.TimerHandle | None = None
-
-    def ensure_running(self) -> None:
-        if self._handle is None and self.interval > 0:
-            self._handle = asyncio.get_running_loop().call_later(self.interval, self._ping_all)
-
-    def _ping_all(self) -> None:
-        self._handle = None
-        sockets = list(self.app.connections)
-        if not sockets:
-            return  # started again by the next socket that opens
-        for socket in sockets:
-            socket.pong_due = True
-            socket.send_frame(PING_FRAME)
-        loop = asyncio.get_running_loop()
-        loop.call_later(self.timeout, self._check, sockets)
-        self._handle = loop.call_later(self.interval, self._ping_all)
-
-    @staticmethod
-    def _check(sockets: list["SocketHandler"]) -> None:
-        for socket in sockets:
-            if socket.pong_due and not socket.closed:
-                log.info("closing socket from %s: no answer to the server's ping", socket.request.remote_ip)
-                socket.closed = True
-                if socket.ws_connection is not None:
-                    socket.ws_connection.stream.close()
-
-    def stop(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-
-async def _resume(coro, waiting_on):
-    """Carry on a coroutine that was started inline and is waiting on ``waiting_on``."""
-    while True:
-        if waiting_on is None:
-            await asyncio.sleep(0)  # it asked for one turn of the loop
-        else:
-            waiting_on._asyncio_future_blocking = False  # taken over, as a Task does with what it is given
-            try:
-                await waiting_on
-            except asyncio.CancelledError:
-                if not waiting_on.cancelled():  # this task was cancelled, not what it waited on
-                    coro.close()
-                    raise
-            except BaseException:
-                pass  # the coroutine sees the outcome itself when resumed
-        try:
-            waiting_on = coro.send(None)
-        except StopIteration as done:
-            return done.value
-
-
-def send_frame_to_many(sockets, frame: bytes) -> None:
-    """Queue one pre-built frame for each open socket of ``sockets`` (one socket, a topic's members).
-
-    The per-socket cost of a fan-out is an append here and one write at the end
-    of the tick; only the first socket queued in a tick schedules that write.
-    """
-    queued = None
-    for socket in sockets:
-        if socket.closed:
-            continue
-        outbox = socket._outbox
-        if outbox is None:
-            socket._outbox = [frame]
-            if queued is None:
-                queued = _flusher.queue()
-            queued.append(socket)
-        else:
-            outbox.append(frame)
-
-
-class _Flusher:
-    """Writes every socket's queued frames once per event-loop tick (see SocketHandler.send_frame).
-
-    While the loop has other callbacks ready to run (a burst of publishes, more
-    calls to answer), the write waits for them, at most ``max_delay`` seconds:
-    their frames join the same write, so a burst costs each socket one system
-    call instead of one per message. An idle loop writes at once.
-    """
-
-    def __init__(self) -> None:
-        self._sockets: list[SocketHandler] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._since = 0.0
-        self.max_delay = 0.001
-
-    def queue(self) -> list["SocketHandler"]:
-        """The sockets to write at the end of this tick (append to it); schedules the write."""
-        if not self._sockets or self._loop is not asyncio.get_running_loop():
-            # (A different loop means the previous one ended before flushing: start afresh.)
-            self._sockets = []
-            self._loop = asyncio.get_running_loop()
-            self._since = time.monotonic()
-            self._loop.call_soon(self._flush)
-        return self._sockets
-
-    def _flush(self) -> None:
-        loop = self._loop
-        # asyncio's loops keep the callbacks ready to run in `_ready`; a loop without one
-        # (uvloop, say) simply writes every turn.
-        if self.max_delay > 0 and getattr(loop, "_ready", None) and time.monotonic() - self._since < self.max_delay:
-            loop.call_soon(self._flush)  # after what is ready now: their frames go in the same writes
-            return
-        sockets, self._sockets = self._sockets, []
-        for socket in sockets:
-            socket.write_queued()
-
-
-_flusher = _Flusher()
-
-
-def set_max_write_delay(seconds: float) -> None:
-    """How long writes may wait for more work (limits.max_write_delay_ms); process-wide, set by App.start."""
-    _flusher.max_delay = max(0.0, seconds)
 
 
 def _short(value: Any, limit: int = 200) -> str:

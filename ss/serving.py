@@ -1,10 +1,6 @@
-"""Builds the Tornado application for an ss app and runs it.
+"""Runs an app: binds its ports, starts the store and assets, serves until a signal, shuts down gracefully.
 
-Every request first goes through the middleware chain (ss/middleware.py: the
-redirect to ``https.domain``, the app's config/http.py, the browser check),
-then the routes, in the order they are tried: the WebSocket, ss's own browser
-files, development assets, the HTTP API, the page at ``/``, then ``public/``.
-With ``https.enabled`` the app is served over TLS (ss/tls.py), and a plain-HTTP
+With ``https.enabled`` the app is served over TLS (ss/web/tls.py), and a plain-HTTP
 listener redirects to it when ``https.redirect_http`` is set.
 """
 
@@ -20,139 +16,13 @@ from typing import Callable
 
 import tornado.httpserver
 import tornado.netutil
-import tornado.web
 
 from .app import App
-from .auth import COOKIE_PATH, SessionCookieHandler
-from .http import BaseHandler, add_security_headers, set_session_cookie
-from .http_api import ApiHandler
-from .middleware import Chain, ChainedApplication, browser_check, load_middleware
-from .presets import is_dev_like
-from .static import PublicFileHandler
-from .store import STORE_ERRORS
-from .transport import SOCKET_PATH, SocketHandler
+from .web.application import make_application
 
-__all__ = ["make_application", "serve", "Server", "Listeners", "bind_listeners"]
+__all__ = ["serve", "Server", "Listeners", "bind_listeners", "banner"]
 
 log = logging.getLogger("ss")
-
-CLIENT_JS = Path(__file__).with_name("client_js") / "ss.js"
-
-
-class PageHandler(BaseHandler):
-    """``/``: the app's single page. Makes sure the visitor has a session cookie first."""
-
-    async def get(self) -> None:
-        name = self.app.config.session.cookie_name
-        try:
-            session = await self.app.sessions.load(self.get_cookie(name))
-            if session is None:
-                session = await self.app.sessions.create()
-        except STORE_ERRORS as exc:
-            self.app.outage.report(self.app.store.description, exc)
-            raise tornado.web.HTTPError(503, "the session store is not answering") from None
-        set_session_cookie(self, session.id)  # refreshes the expiry on every visit
-        add_security_headers(self)
-        self.set_header("Cache-Control", "no-cache")
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        packed = self.app.project.public_dir / "index.html" if self.app.project else None
-        if not is_dev_like(self.app.env) and packed is not None and packed.is_file():
-            self.finish(packed.read_bytes())
-            return
-        if self.app.pipeline is None:
-            raise tornado.web.HTTPError(500, "no asset pipeline")
-        self.finish(await self.app.pipeline.page())
-
-
-class ClientScriptHandler(BaseHandler):
-    """``/_ss/client.js``: the browser client, read once, revalidated by ETag."""
-
-    _body: bytes | None = None
-
-    def get(self) -> None:
-        cls = type(self)
-        if cls._body is None or is_dev_like(self.app.env):
-            cls._body = CLIENT_JS.read_bytes()
-        self.set_header("Content-Type", "application/javascript; charset=utf-8")
-        self.set_header("Cache-Control", "no-cache")
-        self.finish(cls._body)
-
-
-class AssetHandler(BaseHandler):
-    """``/_ss/assets/<path>``: compiled development assets, from the asset pipeline."""
-
-    async def get(self, path: str) -> None:
-        asset = await self.app.pipeline.asset(path) if self.app.pipeline is not None else None
-        if asset is None:
-            raise tornado.web.HTTPError(404)
-        self.set_header("Content-Type", asset.content_type)
-        self.set_header("Cache-Control", asset.cache_control)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        if asset.etag:
-            self.set_header("Etag", f'"{asset.etag}"')
-        self.finish(asset.body)
-
-
-class NotFoundHandler(BaseHandler):
-    def prepare(self) -> None:
-        raise tornado.web.HTTPError(404)
-
-
-def make_application(app: App, https_port: int | None = None) -> tornado.web.Application:
-    """The tornado.web.Application serving ``app`` (``https_port``: the bound TLS port, for redirects)."""
-    config = app.config
-    args = {"app": app}
-    routes: list = [
-        (SOCKET_PATH, SocketHandler, args),
-        (r"/_ss/client\.js", ClientScriptHandler, args),
-        (r"/_ss/assets/(.*)", AssetHandler, args),
-        (COOKIE_PATH, SessionCookieHandler, args),  # the cookie follows a session rotated on login
-    ]
-    if config.api.enabled:
-        prefix = str(config.api.prefix).strip("/")
-        routes.append((rf"/{prefix}(\.json|/.*)?", ApiHandler, args))
-    routes.append((r"/", PageHandler, args))
-    if app.project is not None:
-        routes.append((r"/(.+)", PublicFileHandler, {"path": str(app.project.public_dir)}))
-    limits = config.limits
-    application = ChainedApplication(
-        routes,
-        default_handler_class=NotFoundHandler,
-        default_handler_args=args,
-        websocket_max_message_size=int(limits.max_frame_bytes),
-        # Pings come from ss.transport.Pinger (one timer for all sockets), not Tornado's per-socket task.
-        compress_response=True,
-        xheaders=True,
-    )
-    application.chain = Chain(_middleware_steps(app, https_port))
-    https = config.https
-    if https.enabled and int(https.get("hsts_max_age", 0) or 0) > 0:
-        from .tls import hsts_transform
-
-        application.add_transform(hsts_transform(int(https.hsts_max_age)))
-    return application
-
-
-def _middleware_steps(app: App, https_port: int | None = None) -> list:
-    """The chain: canonical https domain, then the app's config/http.py, then the browser check.
-
-    Raises MiddlewareError when config/http.py cannot be used.
-    """
-    config = app.config
-    steps: list = []
-    https = config.https
-    if https.enabled and https.domain and https.ensure_domain:
-        from .tls import ensure_domain_step
-
-        port = https_port if https_port is not None else int(https.port)
-        steps.append(ensure_domain_step(str(https.domain), port, not is_dev_like(app.env)))
-    if app.project is not None:
-        steps.extend(load_middleware(app.project.root))
-    if config.browser_check.strict:
-        prefix = str(config.api.prefix).strip("/") if config.api.enabled else None
-        steps.append(browser_check(app.project.static_dir if app.project else None, prefix))
-    return steps
-
 
 @dataclass
 class Listeners:
@@ -231,7 +101,7 @@ class Server:
         self.http_server = tornado.httpserver.HTTPServer(application, xheaders=True, ssl_options=ssl_options)
         self.http_server.add_sockets(sockets)
         if listeners.redirect:
-            from .tls import redirect_application
+            from .web.tls import redirect_application
 
             self.redirect_server = tornado.httpserver.HTTPServer(redirect_application(self.app, self.port),
                                                                  xheaders=True)
@@ -240,7 +110,7 @@ class Server:
     def _ssl_context(self):
         if not self.app.config.https.enabled:
             return None
-        from .tls import load_certificate, ssl_context
+        from .web.tls import load_certificate, ssl_context
 
         root = self.app.project.root if self.app.project is not None else Path.cwd()
         self.certificate = load_certificate(root, str(self.app.config.https.cert_name))

@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping
 
-from .presets import preset_for
+from .presets import PRESETS, PRODUCTION, BASE
 
 __all__ = ["Config", "ConfigError", "load_config", "deep_merge"]
 
@@ -78,6 +78,11 @@ def deep_merge(base: dict, override: Mapping) -> dict:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def preset_for(env: str) -> dict:
+    """The merged preset for ``env``; unknown env names get the production preset."""
+    return deep_merge(copy.deepcopy(BASE), PRESETS.get(env, PRODUCTION))
 
 
 def read_config_file(path: Path) -> dict:

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from ss.ws_frames import BINARY, CLOSE, PING, PONG, TEXT, FrameReader
+from ss.protocol.frames import BINARY, CLOSE, PING, PONG, TEXT, FrameReader
 
 
 def frame(opcode, payload=b"", fin=True, mask=b"\x1f\x8b\x00\xff", rsv=0, masked=True, length=None):

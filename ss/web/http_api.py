@@ -14,10 +14,11 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 import orjson
 
-from .auth import basic_auth_user
-from .http import BaseHandler, add_security_headers, set_session_cookie
-from .rpc import CallError
-from .transport import RequestInfo
+from ..rpc import CallError
+from ..rpc.request import RequestInfo
+from ..sessions.auth import basic_auth_user
+from ..sessions.cookie import set_session_cookie
+from .base import BaseHandler, add_security_headers
 
 __all__ = ["ApiHandler", "parse_query_args", "ArgumentError", "STATUS"]
 

@@ -14,7 +14,7 @@ import traceback
 from typing import Any
 
 from .api_tree import Action, ApiTree
-from .store.base import STORE_ERRORS, OutageLog
+from ..store.base import STORE_ERRORS, OutageLog
 
 __all__ = ["CallError", "Dispatcher"]
 

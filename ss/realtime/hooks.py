@@ -14,9 +14,9 @@ import logging
 import weakref
 from typing import Any
 
-from . import protocol
-from .auth import authenticate_with, issue_cookie_token
-from .session import Session, SessionHooks
+from .. import protocol
+from ..sessions.auth import authenticate_with, issue_cookie_token
+from ..sessions.session import Session, SessionHooks
 
 __all__ = ["RealtimeHooks"]
 

@@ -1,4 +1,4 @@
-"""Reading a browser's WebSocket frames (RFC 6455, no extensions), pure: bytes in, messages out.
+"""WebSocket frames (RFC 6455, no extensions), pure: a browser's bytes in, messages out; server frames built.
 
 Tornado reads a frame with three awaited reads (header, mask, payload). ss reads
 whatever the socket has, once, and splits it here: a tab that pipelines ten
@@ -13,14 +13,55 @@ messages before it are still returned, and ``error`` says what happened.
 
 from __future__ import annotations
 
-try:
-    from tornado.speedups import websocket_mask as _unmask  # Tornado's C helper, when built
-except ImportError:  # pragma: no cover - pure-Python Tornado install
-    from tornado.util import _websocket_mask_python as _unmask
+import struct
+from typing import Callable
 
-__all__ = ["FrameReader", "FrameError", "MessageTooBig", "TEXT", "BINARY", "CLOSE", "PING", "PONG"]
+__all__ = ["FrameReader", "FrameError", "MessageTooBig", "text_frame", "close_frame", "unmask", "PING_FRAME",
+           "TEXT", "BINARY", "CLOSE", "PING", "PONG"]
 
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def unmask(mask: bytes, data: bytes) -> bytes:
+    """XOR ``data`` with the 4-byte ``mask`` repeated (one big-integer XOR: no loop per byte).
+
+    The transport may hand :class:`FrameReader` a faster C version of the same function.
+    """
+    size = len(data)
+    if not size:
+        return b""
+    key = (mask * (size // 4 + 1))[:size]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(size, "little")
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, final WebSocket text frame around ``payload`` (server to client).
+
+    Built once per message so a broadcast writes the same bytes to every socket.
+    """
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size <= 0xFFFF:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
+
+
+def frame_payload(frame: bytes) -> bytes:
+    """The payload of a frame made by :func:`text_frame` (transports that do not speak WebSocket unwrap it)."""
+    size = frame[1] & 0x7F
+    return frame[2 + (2 if size == 126 else 8 if size == 127 else 0):]
+
+
+def close_frame(code: int, reason: str = "") -> bytes:
+    """A server close frame with ``code`` and a reason of at most 123 UTF-8 bytes."""
+    payload = struct.pack("!H", code) + reason.encode("utf-8")[:123]
+    return struct.pack("!BB", 0x88, len(payload)) + payload
+
+
+PING_FRAME = b"\x89\x00"  # an empty WebSocket ping, built once
 
 
 class FrameError(Exception):
@@ -42,10 +83,11 @@ class FrameReader:
     close, ping and pong frames come out as they arrive, also between fragments.
     """
 
-    __slots__ = ("max_message_size", "error", "_partial", "_need", "_fragments", "_fragment_opcode")
+    __slots__ = ("max_message_size", "error", "_partial", "_need", "_fragments", "_fragment_opcode", "_unmask")
 
-    def __init__(self, max_message_size: int):
+    def __init__(self, max_message_size: int, unmask: Callable[[bytes, bytes], bytes] = unmask):
         self.max_message_size = max_message_size
+        self._unmask = unmask
         self.error: FrameError | None = None
         self._partial = bytearray()             # the start of a frame not yet complete
         self._need = 0                          # bytes that frame needs in all, when its header is in
@@ -79,7 +121,7 @@ class FrameReader:
 
     def _split(self, data: bytes, messages: list) -> int:
         """Append the complete frames' messages; return where the first incomplete frame starts."""
-        pos, end, limit = 0, len(data), self.max_message_size
+        pos, end, limit, _unmask = 0, len(data), self.max_message_size, self._unmask
         self._need = 0
         while end - pos >= 2:
             first, second = data[pos], data[pos + 1]

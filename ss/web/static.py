@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import os
 
+import tornado.httputil
 import tornado.web
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -51,4 +52,5 @@ class PublicFileHandler(tornado.web.StaticFileHandler):
         if status_code == 403:
             self.set_status(404)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(f"{self.get_status()} {self._reason}\n")
+        status = self.get_status()
+        self.finish(f"{status} {tornado.httputil.responses.get(status, 'Error')}\n")

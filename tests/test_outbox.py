@@ -3,31 +3,31 @@
 import asyncio
 import time
 
-from ss.transport import _Flusher
+from ss.realtime.outbox import Flusher
 
 
 class FakeSocket:
-    """What the flusher needs of a SocketHandler: an outbox and write_queued()."""
+    """What the flusher needs of a connection: an outbox and write_queued()."""
 
     def __init__(self):
         self.closed = False
-        self._outbox = None
+        self.outbox = None
         self.writes: list[tuple[float, bytes]] = []
 
     def write_queued(self):
-        frames, self._outbox = self._outbox, None
+        frames, self.outbox = self.outbox, None
         self.writes.append((time.monotonic(), b"".join(frames)))
 
     def queue(self, flusher, frame):
-        if self._outbox is None:
-            self._outbox = [frame]
+        if self.outbox is None:
+            self.outbox = [frame]
             flusher.queue().append(self)
         else:
-            self._outbox.append(frame)
+            self.outbox.append(frame)
 
 
 async def test_an_idle_loop_writes_at_once():
-    flusher, socket = _Flusher(), FakeSocket()
+    flusher, socket = Flusher(), FakeSocket()
     flusher.max_delay = 0.5
     queued_at = time.monotonic()
     socket.queue(flusher, b"a")
@@ -39,7 +39,7 @@ async def test_an_idle_loop_writes_at_once():
 
 
 async def test_a_burst_shares_one_write_while_the_loop_is_busy():
-    flusher, sockets = _Flusher(), [FakeSocket(), FakeSocket()]
+    flusher, sockets = Flusher(), [FakeSocket(), FakeSocket()]
     flusher.max_delay = 0.5                         # generous, so the burst (not the clock) ends the wait
     for i in range(20):                             # one message per loop turn, as a publishing task does
         for socket in sockets:
@@ -52,7 +52,7 @@ async def test_a_burst_shares_one_write_while_the_loop_is_busy():
 
 
 async def test_the_wait_is_bounded_by_max_delay():
-    flusher, socket = _Flusher(), FakeSocket()
+    flusher, socket = Flusher(), FakeSocket()
     flusher.max_delay = 0.02
     started = time.monotonic()
     socket.queue(flusher, b"first")
@@ -65,7 +65,7 @@ async def test_the_wait_is_bounded_by_max_delay():
 
 
 async def test_max_delay_zero_writes_every_tick():
-    flusher, socket = _Flusher(), FakeSocket()
+    flusher, socket = Flusher(), FakeSocket()
     flusher.max_delay = 0
     for i in range(3):
         socket.queue(flusher, b"%d" % i)

@@ -1,0 +1,239 @@
+"""Every use ss makes of Tornado's and asyncio's private internals, in one place, each with its reason.
+
+ss's hot path is faster than Tornado's public WebSocket API allows in three
+places (reading frames in bulk, writing straight to the socket, starting a
+call without a task), and it trims per-socket memory in a few more. Each of
+those needs a name Tornado or asyncio does not promise to keep. They are all
+here, and :func:`check` (run at import) verifies that every one still exists,
+failing with a message that names the missing piece and the tested versions
+instead of breaking later on the first socket. ``tests/test_layers.py``
+checks that no other module uses a private name of another library.
+
+Tested with Tornado 6.5-6.6 on Python 3.11-3.13 (setup.py pins that range).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import sys
+from typing import Any, Callable, Coroutine
+
+import tornado
+import tornado.httputil
+import tornado.iostream
+import tornado.web
+import tornado.websocket
+
+from ..protocol.frames import FrameReader, MessageTooBig
+from ..protocol.frames import unmask as _pure_unmask
+
+__all__ = ["BulkReadProtocol", "start_call", "loop_has_ready_callbacks", "unread_bytes", "drop_upgrade_state",
+           "forget_parsed_cookies", "discard_new_cookies", "unmask", "check", "TESTED_TORNADO"]
+
+log = logging.getLogger("ss.socket")
+
+TESTED_TORNADO = ((6, 5), (6, 6))
+
+try:  # Tornado's C helper (a public module of Tornado, built with it on every platform it ships wheels for)
+    from tornado.speedups import websocket_mask as unmask
+except ImportError:  # pragma: no cover - a Tornado built without its extension
+    unmask = _pure_unmask
+
+
+class CompatError(ImportError):
+    """The installed Tornado or Python lacks an internal ss relies on."""
+
+
+def _has_in_source(func: Callable, name: str) -> bool:
+    try:
+        return name in inspect.getsource(func)
+    except (OSError, TypeError):
+        return False
+
+
+def check() -> None:
+    """Raise CompatError naming what changed, when an internal used below is gone."""
+    needs = [
+        # BulkReadProtocol replaces the frame loop, and hands messages to Tornado's own handling.
+        (hasattr(tornado.websocket.WebSocketProtocol13, "_receive_frame_loop"), "WebSocketProtocol13._receive_frame_loop"),
+        (hasattr(tornado.websocket.WebSocketProtocol13, "_handle_message"), "WebSocketProtocol13._handle_message"),
+        (hasattr(tornado.websocket.WebSocketProtocol13, "_abort"), "WebSocketProtocol13._abort"),
+        (_has_in_source(tornado.websocket.WebSocketProtocol13.__init__, "_wire_bytes_in"),
+         "WebSocketProtocol13._wire_bytes_in"),
+        # unread_bytes(): is anything buffered but not yet read on this stream?
+        (_has_in_source(tornado.iostream.BaseIOStream.__init__, "_read_buffer_size"), "BaseIOStream._read_buffer_size"),
+        # drop_upgrade_state() / discard_new_cookies(): what a handler keeps after its response.
+        (_has_in_source(tornado.web.RequestHandler.set_cookie, "_new_cookie"), "RequestHandler._new_cookie"),
+        (_has_in_source(tornado.web.RequestHandler.clear, "_headers"), "RequestHandler._headers"),
+        # forget_parsed_cookies(): the request caches its parsed Cookie header here.
+        (_has_in_source(tornado.httputil.HTTPServerRequest.cookies.fget, "_cookies"), "HTTPServerRequest._cookies"),
+        # loop_has_ready_callbacks(): asyncio's loops keep the callbacks ready to run in _ready.
+        (_has_in_source(asyncio.BaseEventLoop.__init__, "_ready"), "asyncio.BaseEventLoop._ready"),
+        # start_call() on Python 3.11: hand a started coroutine's future to a task, as Task.__step does.
+        (sys.version_info >= (3, 12) or hasattr(asyncio.Future, "_asyncio_future_blocking"),
+         "asyncio.Future._asyncio_future_blocking"),
+    ]
+    missing = [name for ok, name in needs if not ok]
+    if missing:
+        tested = ", ".join(f"{a}.{b}" for a, b in TESTED_TORNADO)
+        raise CompatError(
+            f"ss cannot run on this Tornado {tornado.version} / Python {sys.version.split()[0]}: "
+            f"{', '.join(missing)} changed or is gone. ss is tested with Tornado {tested}: "
+            f"pip install 'tornado>={TESTED_TORNADO[0][0]}.{TESTED_TORNADO[0][1]},<6.7'")
+
+
+check()
+
+
+def unread_bytes(stream: tornado.iostream.BaseIOStream) -> int:
+    """Bytes the stream has buffered but nobody has read yet (Tornado keeps no public count)."""
+    return stream._read_buffer_size
+
+
+def loop_has_ready_callbacks(loop: Any) -> bool:
+    """True when the loop has callbacks ready to run this turn (write batching waits for them).
+
+    A loop without ``_ready`` (uvloop, say) answers False: writes then go out every turn.
+    """
+    return bool(getattr(loop, "_ready", None))
+
+
+def forget_parsed_cookies(request: tornado.httputil.HTTPServerRequest) -> None:
+    """Drop the request's parsed cookies: a socket would otherwise keep them for its whole life."""
+    request.__dict__.pop("_cookies", None)
+
+
+def drop_upgrade_state(handler: tornado.web.RequestHandler) -> None:
+    """After the 101 response: the headers and cookie Tornado built for it (about 1.2 KB) are not needed."""
+    handler.__dict__.pop("_new_cookie", None)
+    handler._headers = tornado.httputil.HTTPHeaders()
+
+
+def discard_new_cookies(handler: tornado.web.RequestHandler) -> None:
+    """Forget cookies set on this response: an error answer must never carry a session cookie.
+
+    (``RequestHandler.clear()``, which ``send_error`` calls, resets the headers but keeps them.)
+    """
+    handler.__dict__.pop("_new_cookie", None)
+
+
+_EAGER = sys.version_info >= (3, 12)
+
+
+def start_call(coro: Coroutine, on_done: Callable[[asyncio.Future], Any] | None = None) -> asyncio.Future:
+    """Run ``coro`` in a context of its own, its first step right now; the future of its result.
+
+    Most actions finish without waiting: they need no task and no extra loop turn.
+    A coroutine that does wait carries on in a task with the same context, so a
+    ``contextvars.ContextVar`` set by one call is never seen by another, however
+    they were started. ``on_done`` is added as a done callback.
+    """
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    if _EAGER:  # Python 3.12+: eager tasks run their first step synchronously, in their context
+        task = asyncio.Task(coro, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg]
+        if on_done is not None:
+            task.add_done_callback(on_done)
+        return task
+    try:
+        waiting_on = context.run(coro.send, None)
+    except StopIteration as done:
+        future = loop.create_future()
+        future.set_result(done.value)
+    except BaseException as exc:  # noqa: BLE001 - the caller's future carries it
+        future = loop.create_future()
+        future.set_exception(exc)
+    else:
+        future = loop.create_task(_resume(coro, waiting_on), context=context)
+    if on_done is not None:
+        future.add_done_callback(on_done)
+    return future
+
+
+async def _resume(coro: Coroutine, waiting_on: Any) -> Any:
+    """Carry on a coroutine started inline (see :func:`start_call`), waiting on ``waiting_on``."""
+    while True:
+        if waiting_on is None:
+            await asyncio.sleep(0)  # it asked for one turn of the loop
+        else:
+            waiting_on._asyncio_future_blocking = False  # taken over, as a Task does with what it is given
+            try:
+                await waiting_on
+            except asyncio.CancelledError:
+                if not waiting_on.cancelled():  # this task was cancelled, not what it waited on
+                    coro.close()
+                    raise
+            except BaseException:  # noqa: BLE001 - the coroutine sees the outcome itself when resumed
+                pass
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration as done:
+            return done.value
+
+
+class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
+    """Tornado's RFC 6455 protocol, reading frames in bulk (see :mod:`ss.protocol.frames`).
+
+    Each read takes whatever the socket has (up to 64 KB) and every message in
+    it is handled in one pass; writing, closing and the handling of each
+    message (text, ping, pong, close) stay Tornado's. A protocol error ends the
+    connection as Tornado would (1009 for a message over the size limit).
+    """
+
+    __slots__ = ("_left_in_read",)  # not in __dict__: one more key there makes every socket's dict double
+
+    READ_SIZE = 64 * 1024
+    TURN = 16                 # messages handled before other sockets get a turn of the loop
+    YIELD_AFTER = 256 * 1024  # bytes handled before other sockets get a turn
+
+    def __init__(self, handler: Any, mask_outgoing: bool, params: Any) -> None:
+        super().__init__(handler, mask_outgoing, params)
+        self._left_in_read = 0
+
+    @property
+    def unread(self) -> int:
+        """Messages of this read not yet handled, plus bytes buffered but not read (0: nothing waits)."""
+        return self._left_in_read + unread_bytes(self.stream)
+
+    async def _receive_frame_loop(self) -> None:
+        reader = FrameReader(self.params.max_message_size, unmask)
+        stream = self.stream
+        work = turn = 0
+        try:
+            while not self.client_terminated:
+                data = await stream.read_bytes(self.READ_SIZE, partial=True)
+                self._wire_bytes_in += len(data)
+                messages = reader.feed(data)
+                left = len(messages)
+                for opcode, payload in messages:
+                    left -= 1
+                    self._left_in_read = left
+                    handled = self._handle_message(opcode, payload)
+                    if handled is not None:
+                        await handled
+                    if self.client_terminated:
+                        break
+                    turn += 1
+                    if turn >= self.TURN and left:
+                        turn = 0
+                        await asyncio.sleep(0)  # a flood of calls from one tab waits its turn
+                self._left_in_read = 0
+                if reader.error is not None and not self.client_terminated:
+                    # Replies to the messages before the bad frame go out first, then the close frame.
+                    log.info("closing socket from %s: %s", self.handler.request.remote_ip, reader.error)
+                    self.handler.write_queued()
+                    self.close(reader.error.code, "message too big" if isinstance(reader.error, MessageTooBig)
+                               else "protocol error")
+                    self._abort()
+                    break
+                work += len(data)
+                if work >= self.YIELD_AFTER:
+                    work = 0
+                    await asyncio.sleep(0)
+        except tornado.iostream.StreamClosedError:
+            self._abort()
+        finally:
+            self.handler.on_ws_connection_close(self.close_code, self.close_reason)

@@ -1,0 +1,74 @@
+"""Write batching: every connection's queued frames go out together, once per event-loop turn.
+
+Replies and pub/sub frames are appended to a connection's ``outbox`` (a list
+of pre-built frames); the first frame queued for a connection in a turn puts
+it on the app's :class:`Flusher`, which writes every waiting connection at
+the end of the turn. A fan-out to N connections therefore costs N list
+appends and one write per connection, whatever the number of messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Iterable
+
+from . import compat
+
+__all__ = ["Flusher", "send_frame_to_many"]
+
+
+def send_frame_to_many(flusher: "Flusher", connections: Iterable[Any], frame: bytes) -> None:
+    """Queue one pre-built frame for each open connection of ``connections`` (one, or a topic's members).
+
+    The per-connection cost of a fan-out is an append here and one write at the
+    end of the turn; only the first connection queued in a turn schedules that write.
+    """
+    queued = None
+    for connection in connections:
+        if connection.closed:
+            continue
+        outbox = connection.outbox
+        if outbox is None:
+            connection.outbox = [frame]
+            if queued is None:
+                queued = flusher.queue()
+            queued.append(connection)
+        else:
+            outbox.append(frame)
+
+
+class Flusher:
+    """Writes every connection's queued frames once per event-loop turn (one per app).
+
+    While the loop has other callbacks ready to run (a burst of publishes, more
+    calls to answer), the write waits for them, at most ``max_delay`` seconds:
+    their frames join the same write, so a burst costs each connection one system
+    call instead of one per message. An idle loop writes at once.
+    """
+
+    def __init__(self, max_delay: float = 0.001) -> None:
+        self._connections: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._since = 0.0
+        self.max_delay = max(0.0, max_delay)
+
+    def queue(self) -> list[Any]:
+        """The connections to write at the end of this turn (append to it); schedules the write."""
+        if not self._connections or self._loop is not asyncio.get_running_loop():
+            # (A different loop means the previous one ended before flushing: start afresh.)
+            self._connections = []
+            self._loop = asyncio.get_running_loop()
+            self._since = time.monotonic()
+            self._loop.call_soon(self._flush)
+        return self._connections
+
+    def _flush(self) -> None:
+        loop = self._loop
+        if self.max_delay > 0 and compat.loop_has_ready_callbacks(loop) \
+                and time.monotonic() - self._since < self.max_delay:
+            loop.call_soon(self._flush)  # after what is ready now: their frames go in the same writes
+            return
+        connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.write_queued()

@@ -1,0 +1,145 @@
+"""The Tornado application of an ss app: its routes and ss's own HTTP handlers.
+
+Every request first goes through the middleware chain (ss/web/middleware.py: the
+redirect to ``https.domain``, the app's config/http.py, the browser check),
+then the routes, in the order they are tried: the WebSocket, ss's own browser
+files, development assets, the HTTP API, the page at ``/``, then ``public/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+
+from ..presets import is_dev_like
+from ..realtime.websocket import SOCKET_PATH, SocketHandler
+from ..sessions.cookie import set_session_cookie
+from ..store import STORE_ERRORS
+from .base import BaseHandler, add_security_headers
+from .cookies import COOKIE_PATH, SessionCookieHandler
+from .http_api import ApiHandler
+from .middleware import Chain, ChainedApplication, browser_check, load_middleware
+from .static import PublicFileHandler
+
+__all__ = ["make_application"]
+
+CLIENT_JS = Path(__file__).resolve().parent.parent / "client_js" / "ss.js"
+
+
+class PageHandler(BaseHandler):
+    """``/``: the app's single page. Makes sure the visitor has a session cookie first."""
+
+    async def get(self) -> None:
+        name = self.app.config.session.cookie_name
+        try:
+            session = await self.app.sessions.load(self.get_cookie(name))
+            if session is None:
+                session = await self.app.sessions.create()
+        except STORE_ERRORS as exc:
+            self.app.outage.report(self.app.store.description, exc)
+            raise tornado.web.HTTPError(503, "the session store is not answering") from None
+        set_session_cookie(self, session.id)  # refreshes the expiry on every visit
+        add_security_headers(self)
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        packed = self.app.project.public_dir / "index.html" if self.app.project else None
+        if not is_dev_like(self.app.env) and packed is not None and packed.is_file():
+            self.finish(packed.read_bytes())
+            return
+        if self.app.pipeline is None:
+            raise tornado.web.HTTPError(500, "no asset pipeline")
+        self.finish(await self.app.pipeline.page())
+
+
+class ClientScriptHandler(BaseHandler):
+    """``/_ss/client.js``: the browser client, read once, revalidated by ETag."""
+
+    _body: bytes | None = None
+
+    def get(self) -> None:
+        cls = type(self)
+        if cls._body is None or is_dev_like(self.app.env):
+            cls._body = CLIENT_JS.read_bytes()
+        self.set_header("Content-Type", "application/javascript; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.finish(cls._body)
+
+
+class AssetHandler(BaseHandler):
+    """``/_ss/assets/<path>``: compiled development assets, from the asset pipeline."""
+
+    async def get(self, path: str) -> None:
+        asset = await self.app.pipeline.asset(path) if self.app.pipeline is not None else None
+        if asset is None:
+            raise tornado.web.HTTPError(404)
+        self.set_header("Content-Type", asset.content_type)
+        self.set_header("Cache-Control", asset.cache_control)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        if asset.etag:
+            self.set_header("Etag", f'"{asset.etag}"')
+        self.finish(asset.body)
+
+
+class NotFoundHandler(BaseHandler):
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404)
+
+
+def make_application(app: Any, https_port: int | None = None) -> tornado.web.Application:
+    """The tornado.web.Application serving ``app`` (``https_port``: the bound TLS port, for redirects)."""
+    config = app.config
+    args = {"app": app}
+    routes: list = [
+        (SOCKET_PATH, SocketHandler, args),
+        (r"/_ss/client\.js", ClientScriptHandler, args),
+        (r"/_ss/assets/(.*)", AssetHandler, args),
+        (COOKIE_PATH, SessionCookieHandler, args),  # the cookie follows a session rotated on login
+    ]
+    if config.api.enabled:
+        prefix = str(config.api.prefix).strip("/")
+        routes.append((rf"/{prefix}(\.json|/.*)?", ApiHandler, args))
+    routes.append((r"/", PageHandler, args))
+    if app.project is not None:
+        routes.append((r"/(.+)", PublicFileHandler, {"path": str(app.project.public_dir)}))
+    limits = config.limits
+    application = ChainedApplication(
+        routes,
+        default_handler_class=NotFoundHandler,
+        default_handler_args=args,
+        websocket_max_message_size=int(limits.max_frame_bytes),
+        # Pings come from ss.realtime.pinger.Pinger (one timer for all sockets), not Tornado's per-socket task.
+        compress_response=True,
+        xheaders=True,
+    )
+    application.chain = Chain(_middleware_steps(app, https_port))
+    https = config.https
+    if https.enabled and int(https.get("hsts_max_age", 0) or 0) > 0:
+        from .tls import hsts_transform
+
+        application.add_transform(hsts_transform(int(https.hsts_max_age)))
+    return application
+
+
+def _middleware_steps(app: Any, https_port: int | None = None) -> list:
+    """The chain: canonical https domain, then the app's config/http.py, then the browser check.
+
+    Raises MiddlewareError when config/http.py cannot be used.
+    """
+    config = app.config
+    steps: list = []
+    https = config.https
+    if https.enabled and https.domain and https.ensure_domain:
+        from .tls import ensure_domain_step
+
+        port = https_port if https_port is not None else int(https.port)
+        steps.append(ensure_domain_step(str(https.domain), port, not is_dev_like(app.env)))
+    if app.project is not None:
+        steps.extend(load_middleware(app.project.root))
+    if config.browser_check.strict:
+        prefix = str(config.api.prefix).strip("/") if config.api.enabled else None
+        steps.append(browser_check(app.project.static_dir if app.project else None, prefix))
+    return steps
+
+
