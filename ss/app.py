@@ -53,14 +53,15 @@ class App:
         self.config = config
         self.env: str = config.env
         self.store: Store = open_store(config)
-        self.sessions = SessionStore(self.store, config.session.ttl, hooks or RealtimeHooks(self))
+        self.outage = OutageLog()  # one "store is down" log line per window, whoever notices
+        self.sessions = SessionStore(self.store, config.session.ttl, hooks or RealtimeHooks(self),
+                                     new_ttl=config.session.new_ttl, outage=self.outage)
         self.sessions.rotate_on_login = bool(config.session.get("rotate_on_login", True))
         self.publish = Publisher(self.store, config)
         self.router = LocalRouter(self)
         self.users = Users(self.store, config)
         self.presence = Presence(self)
         self.tree = ApiTree()
-        self.outage = OutageLog()  # one "store is down" log line per window, whoever notices
         self.dispatcher = Dispatcher(self.tree, show_traceback=bool(config.errors.show_traceback),
                                      store_description=self.store.description, outage=self.outage)
         self.connections: set = set()

@@ -2,8 +2,8 @@
 
 Actions may return a value, be ``async def``, or take a seed-style ``cb`` as
 their last parameter. Whatever goes wrong becomes a :class:`CallError` with
-one of the protocol's error codes; the transport and the HTTP API map it to
-their own replies.
+one of the protocol's error codes (``ss.errors.ErrorCode``); every door maps it
+to its reply through ``ss.errors``.
 """
 
 from __future__ import annotations
@@ -14,21 +14,12 @@ import traceback
 from typing import Any
 
 from .api_tree import Action, ApiTree
+from ..errors import CallError
 from ..store.base import STORE_ERRORS, OutageLog
 
 __all__ = ["CallError", "Dispatcher"]
 
 log = logging.getLogger("ss.rpc")
-
-
-class CallError(Exception):
-    """A call that cannot be answered with a result. ``code`` is a protocol error code."""
-
-    def __init__(self, code: str, message: str, traceback: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.traceback = traceback
 
 
 class Dispatcher:

@@ -17,6 +17,9 @@ from typing import Any, Callable
 
 import orjson
 
+from ..errors import CallError, ErrorCode
+from ..store.base import STORE_ERRORS, OutageLog
+
 __all__ = ["Session", "SessionStore", "SessionHooks", "valid_session_id"]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -246,13 +249,43 @@ async def _nothing() -> None:
 
 
 class SessionStore:
-    """Loads, creates and saves sessions in a :class:`ss.store.Store`."""
+    """Loads, creates and saves sessions in a :class:`ss.store.Store`.
 
-    def __init__(self, store, ttl: int, hooks: SessionHooks | None = None):
+    A session starts with a short life (``new_ttl``, minutes): a visitor who
+    never comes back, or a request refused later on, leaves nothing lasting.
+    Its first real use (loading it again, saving a change) gives it the full ``ttl``.
+    """
+
+    def __init__(self, store, ttl: int, hooks: SessionHooks | None = None, new_ttl: int | None = None,
+                 outage: OutageLog | None = None):
         self.store = store
         self.ttl = int(ttl)
+        self.new_ttl = min(int(new_ttl), self.ttl) if new_ttl else self.ttl
         self.hooks = hooks or SessionHooks()
         self.rotate_on_login = True
+        self.outage = outage or OutageLog()
+
+    async def for_request(self, session_id: str | None, *, create: bool = True) -> Session:
+        """The session a page, socket or HTTP API request runs with: the cookie's, else a new one.
+
+        ``create``: save a new one (pages and accepted sockets, whose answer sets the
+        cookie); otherwise the new one is transient, never saved (HTTP API calls
+        without a cookie). Every door loads sessions here, so a store outage is
+        answered alike everywhere: CallError ``store_unavailable`` (HTTP 503).
+        """
+        try:
+            session = await self.load(session_id) if session_id else None
+            if session is None:
+                if create:
+                    session = await self.create()
+                else:
+                    session = self.new()
+                    session.transient = True
+            return session
+        except STORE_ERRORS as exc:
+            self.outage.report(self.store.description, exc)
+            raise CallError(ErrorCode.STORE_UNAVAILABLE, f"the session store ({self.store.description}) is not "
+                                                         "answering: try again shortly") from None
 
     def _key(self, session_id: str) -> str:
         return self.store.key("session", session_id)
@@ -280,23 +313,25 @@ class SessionStore:
         return Session(self, new_session_id(), time.time(), is_new=True)
 
     async def create(self) -> Session:
+        """A new session, saved with the short ``new_ttl`` (its next load extends it)."""
         session = self.new()
-        await self.save(session)
+        await self.save(session, self.new_ttl)
         return session
 
     async def load_or_create(self, session_id: str | None) -> Session:
         return await self.load(session_id) or await self.create()
 
-    async def save(self, session: Session) -> None:
+    async def save(self, session: Session, ttl: int | None = None) -> None:
         snapshot = session._snapshot()
+        ttl = ttl or self.ttl
         if session.previous_id is not None:  # rotated on login: the old id must stop working
             async with self.store.redis.pipeline(transaction=True) as pipe:
-                pipe.set(self._key(session.id), snapshot, ex=self.ttl)
+                pipe.set(self._key(session.id), snapshot, ex=ttl)
                 pipe.delete(self._key(session.previous_id))
                 await pipe.execute()
             session.previous_id = None
         else:
-            await self.store.redis.set(self._key(session.id), snapshot, ex=self.ttl)
+            await self.store.redis.set(self._key(session.id), snapshot, ex=ttl)
         session._saved = _exact(snapshot)
         session.is_new = False
 

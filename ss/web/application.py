@@ -13,10 +13,10 @@ from typing import Any
 
 import tornado.web
 
+from ..errors import CallError
 from ..presets import is_dev_like
 from ..realtime.websocket import SOCKET_PATH, SocketHandler
 from ..sessions.cookie import set_session_cookie
-from ..store import STORE_ERRORS
 from .base import BaseHandler, add_security_headers
 from .cookies import COOKIE_PATH, SessionCookieHandler
 from .http_api import ApiHandler
@@ -32,25 +32,23 @@ class PageHandler(BaseHandler):
     """``/``: the app's single page. Makes sure the visitor has a session cookie first."""
 
     async def get(self) -> None:
-        name = self.app.config.session.cookie_name
         try:
-            session = await self.app.sessions.load(self.get_cookie(name))
-            if session is None:
-                session = await self.app.sessions.create()
-        except STORE_ERRORS as exc:
-            self.app.outage.report(self.app.store.description, exc)
-            raise tornado.web.HTTPError(503, "the session store is not answering") from None
-        set_session_cookie(self, session.id)  # refreshes the expiry on every visit
+            session = await self.app.sessions.for_request(self.get_cookie(self.app.config.session.cookie_name))
+        except CallError as exc:
+            raise tornado.web.HTTPError(exc.http_status, exc.message) from None
         add_security_headers(self)
         self.set_header("Cache-Control", "no-cache")
         self.set_header("Content-Type", "text/html; charset=utf-8")
         packed = self.app.project.public_dir / "index.html" if self.app.project else None
         if not is_dev_like(self.app.env) and packed is not None and packed.is_file():
+            set_session_cookie(self, session.id)
             self.finish(packed.read_bytes())
             return
         if self.app.pipeline is None:
             raise tornado.web.HTTPError(500, "no asset pipeline")
-        self.finish(await self.app.pipeline.page())
+        page = await self.app.pipeline.page()
+        set_session_cookie(self, session.id)  # last, so an error answer never sets it; refreshes the expiry
+        self.finish(page)
 
 
 class ClientScriptHandler(BaseHandler):

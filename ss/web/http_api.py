@@ -14,25 +14,13 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 import orjson
 
-from ..rpc import CallError
+from ..errors import CallError, error_body
 from ..rpc.request import RequestInfo
 from ..sessions.auth import basic_auth_user
 from ..sessions.cookie import set_session_cookie
 from .base import BaseHandler, add_security_headers
 
-__all__ = ["ApiHandler", "parse_query_args", "ArgumentError", "STATUS"]
-
-STATUS = {
-    "unknown_action": 404,
-    "private_action": 404,
-    "bad_arguments": 400,
-    "bad_message": 400,
-    "unauthorized": 401,
-    "https_required": 403,
-    "rate_limited": 429,
-    "action_failed": 500,
-}
-
+__all__ = ["ApiHandler", "parse_query_args", "ArgumentError"]
 
 def is_cross_site(request) -> bool:
     """True when a browser says (Sec-Fetch-Site, else Origin) another site made this request."""
@@ -122,10 +110,10 @@ class ApiHandler(BaseHandler):
         except ArgumentError as exc:
             self._error(CallError("bad_message", str(exc)), as_json)
             return
-        session = await self._session()
-        session_id = session.id
         info = RequestInfo("http", self.request.remote_ip, self.request.headers, self.request.protocol == "https")
         try:
+            session = await self._session()
+            session_id = session.id
             await self._basic_auth(method, session)
             result = await self.app.dispatcher.call(tuple(method.split(".")), args, session, info)
         except CallError as exc:
@@ -162,19 +150,12 @@ class ApiHandler(BaseHandler):
         A request a browser made from another site (CSRF) never gets the visitor's
         session: it runs like an anonymous caller, so it cannot act as them.
         """
-        session = None
-        if not is_cross_site(self.request):
-            session = await self.app.sessions.load(self.get_cookie(self.app.config.session.cookie_name))
-        if session is None:
-            session = self.app.sessions.new()
-            session.transient = True
-        return session
+        cookie = None if is_cross_site(self.request) else self.get_cookie(self.app.config.session.cookie_name)
+        return await self.app.sessions.for_request(cookie, create=False)
 
     def _error(self, exc: CallError, as_json: bool) -> None:
-        error = {"code": exc.code, "message": exc.message}
-        if exc.traceback:
-            error["traceback"] = exc.traceback
-        self._answer(STATUS.get(exc.code, 400), {"error": error}, as_json, title=f"Error: {exc.code}")
+        self._answer(exc.http_status, {"error": error_body(exc.code, exc.message, exc.traceback)}, as_json,
+                     title=f"Error: {exc.code}")
 
     def _answer(self, status: int, value: Any, as_json: bool, title: str) -> None:
         self.set_status(status)
