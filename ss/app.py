@@ -18,6 +18,7 @@ from .protocol.frames import text_frame
 from .realtime.hooks import RealtimeHooks
 from .realtime.outbox import Flusher, send_frame_to_many
 from .realtime.presence import Presence
+from .realtime.registry import Connections
 from .realtime.publish import Publisher
 from .realtime.router import LocalRouter
 from .realtime.users_online import Users
@@ -64,8 +65,8 @@ class App:
         self.tree = ApiTree()
         self.dispatcher = Dispatcher(self.tree, show_traceback=bool(config.errors.show_traceback),
                                      store_description=self.store.description, outage=self.outage)
-        self.connections: set = set()
-        self.connections_per_ip: dict[str, int] = {}  # open sockets per address (limits.max_connections_per_ip)
+        self.connections = Connections()  # open connections, by address and session (ss/realtime/registry.py)
+        self.max_pending_calls = int(config.limits.max_pending_calls)
         self.recent_calls = RecentCalls()
         self.protocol_limits = protocol.Limits(max_frame_bytes=int(config.limits.max_frame_bytes),
                                                max_depth=int(config.limits.max_depth))

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.cookies
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -58,11 +59,18 @@ class CallFailed(Exception):
 
 
 class Client:
-    """A Python client speaking ss's protocol over a real WebSocket (docs/protocol.md)."""
+    """A Python client speaking ss's protocol over a real WebSocket (docs/protocol.md).
 
-    def __init__(self, url: str, cookie: str | None = None, origin: str | None = None):
+    It keeps its session cookie as a browser would: from the 101 response, and
+    after a sign-in rotates the session, from ``POST /_ss/session``.
+    """
+
+    cookie_name = "ss_session"
+
+    def __init__(self, url: str, cookie: str | None = None, origin: str | None = None, follow_session: bool = True):
         self.url = url
         self.cookie = cookie
+        self.follow_session = follow_session  # False: leave the session message's token to the test
         self.origin = origin
         self.ws: tornado.websocket.WebSocketClientConnection | None = None
         self.init: dict = {}
@@ -94,15 +102,37 @@ class Client:
             raise ConnectionError(f"{self.url}: the server closed the socket before its init message "
                                   f"(code {code}, {reason or 'no reason given'})")
         self.init = orjson.loads(first)
-        if self.cookie is None:
-            self.cookie = f"ss_session={self.init['session_id']}"
+        self._take_cookie(self.ws.headers.get_list("Set-Cookie"))
         self.closed = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read())
         return self
 
     @property
-    def session_id(self) -> str:
-        return self.init["session_id"]
+    def session_id(self) -> str | None:
+        """The session id this client's cookie carries (a test client may know it; page scripts never do)."""
+        if not self.cookie:
+            return None
+        morsel = http.cookies.SimpleCookie(self.cookie).get(self.cookie_name)
+        return morsel.value if morsel is not None else None
+
+    @property
+    def connection_id(self) -> str:
+        return self.init["connection_id"]
+
+    def _take_cookie(self, set_cookies: list[str]) -> None:
+        for header in set_cookies:
+            morsel = http.cookies.SimpleCookie(header).get(self.cookie_name)
+            if morsel is not None:
+                self.cookie = f"{self.cookie_name}={morsel.value}"
+
+    async def _follow_session(self, token: str) -> None:
+        """Do what the browser does after a sign-in rotated the session: fetch the new cookie."""
+        url = self.url.replace("ws", "http", 1).split("/_ss/socket")[0] + "/_ss/session"
+        response = await tornado.httpclient.AsyncHTTPClient().fetch(
+            url, method="POST", body=token, headers={"Cookie": self.cookie or "", "Content-Type": "text/plain"},
+            raise_error=False, validate_cert=not url.startswith("https:"))
+        if response.code == 204:
+            self._take_cookie(response.headers.get_list("Set-Cookie"))
 
     async def _read(self) -> None:
         assert self.ws is not None
@@ -119,6 +149,8 @@ class Client:
             elif kind == "event":
                 self._events.put_nowait(message)
             else:
+                if kind == "session" and self.follow_session and isinstance(message.get("token"), str):
+                    await self._follow_session(message["token"])  # before anyone sees the message
                 self._other.put_nowait(message)
         for future in self._replies.values():
             if not future.done():
@@ -194,8 +226,8 @@ class RunningApp:
     def socket_url(self) -> str:
         return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/_ss/socket"
 
-    def client(self, cookie: str | None = None, origin: str | None = None) -> Client:
-        return Client(self.socket_url, cookie, origin)
+    def client(self, cookie: str | None = None, origin: str | None = None, follow_session: bool = True) -> Client:
+        return Client(self.socket_url, cookie, origin, follow_session)
 
     async def fetch(self, path: str, **kwargs: Any) -> tornado.httpclient.HTTPResponse:
         """GET (or ``method=...``) a path on the app; never raises for HTTP error statuses."""

@@ -90,8 +90,8 @@ def test_encoders_produce_documented_messages():
     assert orjson.loads(protocol.encode_error(1, "action_failed", "m", "Traceback"))["error"]["traceback"] == "Traceback"
     assert orjson.loads(protocol.encode_event("e", {"a": 1}, channel="c")) == {
         "type": "event", "event": "e", "data": {"a": 1}, "channel": "c"}
-    init = orjson.loads(protocol.encode_init("sid", "development", {"x": 1}, {"app": {"square": 1}}))
-    assert init == {"type": "init", "session_id": "sid", "env": "development", "config": {"x": 1},
+    init = orjson.loads(protocol.encode_init("cid", "development", {"x": 1}, {"app": {"square": 1}}))
+    assert init == {"type": "init", "connection_id": "cid", "env": "development", "config": {"x": 1},
                     "api": {"app": {"square": 1}}}
 
 

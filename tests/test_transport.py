@@ -190,11 +190,12 @@ async def test_an_idle_socket_keeps_only_what_it_needs(server):
     async with server.client() as client:
         assert await client.call("app.slow", 0.01) == 0.01     # waits, so it ran in a task
         await asyncio.sleep(0)
-        (socket,) = server.app.connections
-        assert socket.tasks is None
+        (connection,) = server.app.connections
+        socket = connection.transport
+        assert connection.tasks is None and not hasattr(connection, "__dict__")     # ss's state is in slots
         assert "_cookies" not in socket.request.__dict__ and "_new_cookie" not in socket.__dict__
         assert not list(socket._headers.get_all())
-        assert not hasattr(socket, "__dict__") or "session" not in socket.__dict__   # ss's state is in slots
+        assert "connection" not in socket.__dict__                                  # the handler's too
         assert "_left_in_read" not in socket.ws_connection.__dict__              # also the reader's
         assert await client.call("app.square", 3) == 9         # and the socket works as before
 
@@ -207,6 +208,6 @@ async def test_connections_per_ip_are_counted_back_down_on_close(make_app, store
             async with running.client(), running.client() as second:
                 assert await second.call("app.square", 2) == 4
             deadline = asyncio.get_running_loop().time() + 30   # generous: a busy machine is slow, not wrong
-            while running.app.connections_per_ip and asyncio.get_running_loop().time() < deadline:
+            while running.app.connections.per_ip and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.01)
-            assert running.app.connections_per_ip == {}
+            assert running.app.connections.per_ip == {}

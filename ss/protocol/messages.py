@@ -241,5 +241,8 @@ def encode_event(event: str, data: Any, channel: str | None = None, stream: str 
     return encode(message)
 
 
-def encode_init(session_id: str, env: str, client_config: dict, api: dict, **extra: Any) -> bytes:
-    return encode({"type": "init", "session_id": session_id, "env": env, "config": client_config, "api": api, **extra})
+def encode_init(connection_id: str, env: str, client_config: dict, api: dict, **extra: Any) -> bytes:
+    """The first message of a connection. It never carries the session id: that is the HttpOnly
+    cookie's secret, and page scripts must not be able to read it (an XSS would steal the session)."""
+    return encode({"type": "init", "connection_id": connection_id, "env": env, "config": client_config, "api": api,
+                   **extra})

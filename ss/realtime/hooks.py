@@ -4,17 +4,20 @@ A socket joins the broadcast topic and the topics of its session's user
 (``ss:user:<id>``) and channels (``ss:channel:<name>``), taken from the saved
 session, so a browser that reconnects, to this instance or another, is back
 in its channels by itself. Several tabs may share one session, so a change
-made through one tab is applied to every socket of that session in this
-process.
+made through one tab (a channel, a sign-out) is applied to every connection of
+that session in this process, found through the registry's index (no scan).
+A sign-in that rotates the session id moves only the connection that signed in.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from typing import Any
 
 from .. import protocol
+from ..errors import CLOSE_SESSION_CHANGED
 from ..sessions.auth import authenticate_with, issue_cookie_token
 from ..sessions.session import Session, SessionHooks
 
@@ -36,13 +39,17 @@ class RealtimeHooks(SessionHooks):
             topics.append(key("user", str(session.user_id)))
         return topics
 
-    def _sockets_of(self, session: Session) -> list:
-        return [c for c in list(self.app.connections)
-                if c.session is not None and (c.session is session or c.session.id == session.id)]
+    def _connections_of(self, session: Session) -> list:
+        """The connection that holds ``session`` and the other tabs of that browser here (same session id)."""
+        connections = self.app.connections.of_session(session.id)
+        own = session.connection
+        if own is not None and own not in connections and not own.closed:
+            connections.append(own)
+        return connections
 
     async def socket_opened(self, connection: Any) -> None:
         session = connection.session
-        if self.app.publish.history is not None and _asks_to_recover(connection):
+        if self.app.publish.history is not None and connection.recovering:
             self.app.router.hold(connection, float(self.app.config.pubsub.history.get("hold_timeout", 5)))
         for topic in self._topics(session):
             await self.app.router.join(topic, connection)
@@ -70,22 +77,31 @@ class RealtimeHooks(SessionHooks):
         return await authenticate_with(module_name, params)
 
     async def session_rotated(self, session: Session, old_id: str) -> None:
-        # Other tabs of this browser on this instance share the old id: move them along first
-        # (before any await), then hand the calling tab a token to fetch the new cookie with.
-        connections = [c for c in list(self.app.connections) if c.session is not None]
-        for connection in connections:
-            if connection.session is not session and connection.session.id == old_id:
-                connection.session.id = session.id
-        caller = next((c for c in connections if c.session is session), None)
-        if caller is None:
+        # Only the connection that signed in moves to the new id: it is found by identity (the
+        # session object it holds), never by id. Any other connection still on the old id, here
+        # another tab of this browser or an attacker who planted that id (session fixation), is
+        # closed with 4001: the browser's own tabs reconnect once the new cookie is set.
+        caller = session.connection
+        registry = self.app.connections
+        for other in registry.of_session(old_id):
+            if other is not caller:
+                registry.remove(other)  # out of the index at once: nothing may follow this session now
+                other.close(CLOSE_SESSION_CHANGED, "session changed")
+                asyncio.ensure_future(self._leave_everything(other))
+        if caller is None or caller.closed:
             return  # HTTP API: the response sets the cookie itself
+        registry.session_renamed(caller, old_id)
         token = await issue_cookie_token(self.app, old_id, session.id)
-        caller.send(protocol.encode({"type": "session", "session_id": session.id, "token": token}))
+        caller.send(protocol.encode({"type": "session", "token": token}))
+
+    async def _leave_everything(self, connection: Any) -> None:
+        await self.app.router.leave_all(connection)
+        await self.app.presence.leave_all(connection)
 
     async def user_changed(self, session: Session, old_user_id: Any) -> None:
         key = self.app.store.key
         new_user_id = session.user_id
-        for connection in self._sockets_of(session):
+        for connection in self._connections_of(session):
             connection.session.user_id = new_user_id
             if old_user_id is not None:
                 await self.app.router.leave(key("user", str(old_user_id)), connection)
@@ -101,7 +117,7 @@ class RealtimeHooks(SessionHooks):
 
     async def channels_changed(self, session: Session, added: list[str], removed: list[str]) -> None:
         key = self.app.store.key
-        for connection in self._sockets_of(session):
+        for connection in self._connections_of(session):
             if connection.session is not session:
                 connection.session.channels[:] = list(session.channels)
             user_id = connection.session.user_id
@@ -143,10 +159,3 @@ class RealtimeHooks(SessionHooks):
                     "message": "messages sent while this tab was away are no longer kept: reload the state "
                                "of these streams"}))
             router.release(connection, seen)
-
-
-def _asks_to_recover(connection: Any) -> bool:
-    try:
-        return connection.get_query_argument("recover", None) == "1"
-    except Exception:  # not a Tornado handler (tests with fake connections)
-        return False

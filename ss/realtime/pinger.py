@@ -11,8 +11,6 @@ __all__ = ["Pinger"]
 
 log = logging.getLogger("ss.socket")
 
-
-
 class Pinger:
     """Pings every socket of an app from one timer, and closes those whose pong is late.
 
@@ -32,24 +30,22 @@ class Pinger:
 
     def _ping_all(self) -> None:
         self._handle = None
-        sockets = list(self.app.connections)
-        if not sockets:
+        connections = [c for c in self.app.connections if c.transport.name == "websocket"]
+        if not connections:
             return  # started again by the next socket that opens
-        for socket in sockets:
-            socket.pong_due = True
-            socket.send_frame(PING_FRAME)
+        for connection in connections:
+            connection.pong_due = True
+            connection.send_frame(PING_FRAME)
         loop = asyncio.get_running_loop()
-        loop.call_later(self.timeout, self._check, sockets)
+        loop.call_later(self.timeout, self._check, connections)
         self._handle = loop.call_later(self.interval, self._ping_all)
 
     @staticmethod
-    def _check(sockets: list["SocketHandler"]) -> None:
-        for socket in sockets:
-            if socket.pong_due and not socket.closed:
-                log.info("closing socket from %s: no answer to the server's ping", socket.request.remote_ip)
-                socket.closed = True
-                if socket.ws_connection is not None:
-                    socket.ws_connection.stream.close()
+    def _check(connections: list) -> None:
+        for connection in connections:
+            if connection.pong_due and not connection.closed:
+                log.info("closing socket from %s: no answer to the server's ping", connection.request.remote_ip)
+                connection.abort()
 
     def stop(self) -> None:
         if self._handle is not None:

@@ -1,8 +1,9 @@
 """The base class for server actions in ``app/server/**.py``.
 
-Each call gets a fresh instance with ``self.session`` (the caller's
-:class:`ss.session.Session`) and ``self.request`` (what is known of the
-transport) set before the method runs.
+Each call gets a fresh instance with ``self.session`` (the caller's session),
+``self.request`` (what is known of the transport) and ``self.connection`` (the
+calling browser tab's connection; None over the HTTP API) set before the
+method runs.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any, Callable
 class Actions:
     """Subclass as ``class Actions(ss.Actions)``; public methods become callable actions."""
 
-    session: Any = None
-    request: Any = None
+    session: Any = None      # the caller's ss.sessions.session.Session
+    request: Any = None      # ss.rpc.request.RequestInfo: transport, remote_ip, headers, secure
+    connection: Any = None   # the calling ss.realtime.connection.Connection (None over the HTTP API)
 
 
 def in_thread(func: Callable) -> Callable:

@@ -42,7 +42,8 @@ class Dispatcher:
             raise CallError("private_action", f"{name!r} is private: names starting with _ cannot be called")
         raise CallError("unknown_action", f"no server action {name!r}: see SS.server (browser) or /api for the list")
 
-    async def call(self, path: tuple[str, ...] | str, args: list, session: Any = None, request: Any = None) -> Any:
+    async def call(self, path: tuple[str, ...] | str, args: list, session: Any = None, request: Any = None,
+                   connection: Any = None) -> Any:
         """Run the action at ``path`` with ``args`` for ``session``; return its result.
 
         Raises CallError with codes unknown_action, private_action, unauthorized,
@@ -59,6 +60,7 @@ class Dispatcher:
             instance = action.owner()
             instance.session = session
             instance.request = request
+            instance.connection = connection
             func = func.__get__(instance, action.owner)
         try:
             if action.takes_cb or action.in_thread or action.is_async:

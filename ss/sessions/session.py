@@ -119,7 +119,7 @@ class Session:
     """
 
     __slots__ = ("_store", "id", "_created", "user_id", "attributes", "channels", "is_new", "transient",
-                 "request", "previous_id", "_listeners", "_pending", "_saved")
+                 "request", "connection", "previous_id", "_listeners", "_pending", "_saved")
 
     def __init__(self, store: "SessionStore", session_id: str, created_at: float, user_id: Any = None,
                  attributes: dict | None = None, channels: list[str] | None = None, is_new: bool = False):
@@ -132,6 +132,7 @@ class Session:
         self.is_new = is_new
         self.transient = False  # True: never saved (HTTP API calls without a session cookie)
         self.request: Any = None
+        self.connection: Any = None  # the connection this session object was loaded for (None: HTTP API)
         self.previous_id: str | None = None  # set when the id was rotated and the old key not yet deleted
         self._listeners: dict[str, list[Callable]] | None = None
         self._pending: list[asyncio.Future] | None = None

@@ -56,7 +56,6 @@ async def connect(server: ServerProcess, uid: str, channel: str) -> Client:
     await client.call("app.login", uid)
     rotated = await client.next_message()
     assert rotated["type"] == "session"
-    client.cookie = f"ss_session={rotated['session_id']}"
     await client.call("app.subscribe", channel)
     return client
 

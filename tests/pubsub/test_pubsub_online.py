@@ -85,7 +85,7 @@ async def test_presence_lists_users_and_sends_join_leave_events(start_app):
 async def _session_of(client):
     message = await client.next_message()
     assert message["type"] == "session"
-    return message["session_id"]
+    return client.session_id
 
 
 async def test_presence_entries_of_a_silent_instance_expire(start_app):

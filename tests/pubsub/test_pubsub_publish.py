@@ -13,8 +13,8 @@ async def login(client, uid):
     """Sign ``client`` in; follow the rotated session id like the browser does."""
     new_id = await client.call("app.login", uid)
     message = await client.next_message()
-    assert message["type"] == "session" and message["session_id"] == new_id
-    client.cookie = f"ss_session={new_id}"
+    assert message["type"] == "session" and "session_id" not in message   # the id is the cookie's secret
+    assert client.session_id == new_id                                    # the client fetched the new cookie
     return new_id
 
 

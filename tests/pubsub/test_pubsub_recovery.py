@@ -9,8 +9,7 @@ QUIET = {"presence": {"events": False}}  # only the messages under test
 async def signed_in(app, uid: str, channel: str):
     client = await app.client().connect()
     await client.call("app.login", uid)
-    rotated = await client.next_message()
-    client.cookie = f"ss_session={rotated['session_id']}"
+    assert (await client.next_message())["type"] == "session"   # the client now holds the new cookie
     await client.call("app.subscribe", channel)
     return client
 

@@ -41,7 +41,7 @@ async def test_sessions_and_publish_user_across_two_servers(make_app, ss_process
     # Signing in gave the session a new id (session fixation); the browser's cookie follows it.
     rotated = await ann.next_message()
     assert rotated["type"] == "session"
-    session_id = rotated["session_id"]
+    session_id = ann.session_id
     # The same browser (its cookie) lands on the other host: same session, still signed in.
     again = await Client(host_b, cookie=f"ss_session={session_id}").connect()
     user, pid_b = await again.call("app.whoami")

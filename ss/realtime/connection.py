@@ -1,0 +1,253 @@
+"""One browser tab's connection, whatever carries it: its session, calls in flight and outgoing frames.
+
+A transport (the WebSocket handler today, the HTTP fallback next) creates a
+:class:`Connection` once it has accepted a client, hands it every incoming
+message (:meth:`Connection.receive`) and writes what the connection gives it
+(:meth:`Transport.write_frames`). Everything else (parsing, running calls,
+replies, retries, rate limits, draining on shutdown) lives here, so every
+transport behaves the same.
+
+Outgoing messages are queued as WebSocket text frames (``ss.protocol.frames``):
+a pub/sub message is framed once and the same bytes are appended to every
+member's outbox; a transport that is not a WebSocket unwraps the payloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from typing import Any, Protocol
+
+from .. import protocol
+from ..errors import CLOSE_TOO_BIG, CallError, ErrorCode
+from ..logs import CALLS
+from ..protocol.frames import text_frame
+from ..rpc.limiter import TokenBucket
+from ..rpc.request import RequestInfo
+from . import compat
+from .outbox import send_frame_to_many
+
+__all__ = ["Connection", "Transport"]
+
+log = logging.getLogger("ss.socket")
+call_log = logging.getLogger("ss.calls")
+
+
+class Transport(Protocol):
+    """What a connection needs of whatever carries it."""
+
+    name: str  # "websocket" or "http": RequestInfo.transport, metrics labels
+
+    @property
+    def unread(self) -> int:
+        """Messages received but not yet handed to the connection (0: nothing waits)."""
+
+    def write_frames(self, frames: list[bytes]) -> bool:
+        """Send these server frames in order; False when the client is gone or too far behind."""
+
+    def close(self, code: int, reason: str) -> None:
+        """End the connection, telling the client why (a WebSocket close code and reason)."""
+
+    def abort(self) -> None:
+        """Drop the connection at once, without a word (a client that stopped answering)."""
+
+
+class Connection:
+    """A client connection: ``id`` (not secret, unique across instances), ``session``, ``tab``, ``request``.
+
+    Kept small (slots; the task set made only when a call waits), since every
+    idle tab holds one.
+    """
+
+    __slots__ = ("id", "app", "transport", "session", "tab", "request", "pending", "tasks", "closed", "draining",
+                 "outbox", "pong_due", "bucket", "recovering", "__weakref__")
+
+    def __init__(self, app: Any, transport: Transport, session: Any, tab: str, request: RequestInfo,
+                 recovering: bool = False):
+        self.id: str = app.connections.new_id()
+        self.app = app
+        self.transport = transport
+        self.session = session
+        self.tab = tab
+        self.request = request
+        self.pending = 0
+        self.tasks: set[asyncio.Future] | None = None  # made when a call has to wait, dropped when idle
+        self.closed = False
+        self.draining = False
+        self.outbox: list[bytes] | None = None     # frames queued this turn (see ss/realtime/outbox.py)
+        self.pong_due = False
+        self.recovering = recovering               # reconnected, and will ask for missed pub/sub messages
+        limiter = app.config.limiter
+        self.bucket = TokenBucket(float(limiter.websockets.rps)) if limiter.enabled else None
+        session.request = request
+        session.connection = self
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.transport.name} from {self.request.remote_ip} {self.session!r}>"
+
+    # ---- incoming ----
+
+    def receive(self, message: str | bytes) -> None:
+        """Handle one message from the client (a call, a heartbeat, a recover request)."""
+        try:
+            msg = protocol.parse(message, self.app.protocol_limits)
+        except protocol.FrameTooBig as exc:
+            log.warning("closing connection from %s: %s", self.request.remote_ip, exc.message)
+            self.close(CLOSE_TOO_BIG, "message too big")
+            return
+        except protocol.ProtocolError as exc:
+            self.send(protocol.encode_error(exc.call_id, exc.code, exc.message))
+            return
+        if type(msg) is protocol.Call:
+            if not self.draining:  # while shutting down, the browser re-sends unanswered calls elsewhere
+                self._start_call(msg)
+        elif type(msg) is protocol.Heartbeat:
+            self._spawn(self.app.sessions.hooks.heartbeat(self))
+        else:
+            self._spawn(self.app.sessions.hooks.recover(self, msg.streams))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._track(task)
+        task.add_done_callback(_task_failed)
+
+    def _track(self, task: asyncio.Future) -> None:
+        if self.tasks is None:
+            self.tasks = {task}
+        else:
+            self.tasks.add(task)
+        task.add_done_callback(self._untrack)
+
+    def _untrack(self, task: asyncio.Future) -> None:
+        if self.tasks is not None:
+            self.tasks.discard(task)
+            if not self.tasks:
+                self.tasks = None
+
+    def _start_call(self, call: protocol.Call) -> None:
+        if self.bucket is not None and not self.bucket.allow():
+            if self.bucket.should_log():
+                log.warning("rate limit: connection from %s is over %s calls/s; refusing with rate_limited",
+                            self.request.remote_ip, self.bucket.rate)
+            self.send(protocol.encode_error(call.id, ErrorCode.RATE_LIMITED,
+                                            f"more than {self.bucket.rate:g} calls per second: slow down"))
+            return
+        recent = self.app.recent_calls
+        key = (self.session.id, self.tab)
+        earlier = recent.get(key, call.id)
+        if earlier is not None:
+            # A retry after a reconnect: answer with the first run's reply, never run it twice.
+            earlier.add_done_callback(lambda f: self.send(f.result()) if not f.cancelled() else None)
+            return
+        max_pending = self.app.max_pending_calls
+        if self.pending >= max_pending:
+            self.send(protocol.encode_error(call.id, ErrorCode.TOO_MANY_CALLS,
+                                            f"more than {max_pending} calls pending on this connection"))
+            return
+        self.pending += 1
+        if self.pending == 1:
+            # Nothing else runs for this connection: start the call right here, most actions finish
+            # without waiting and need no task. (A burst from one client cannot starve the others:
+            # its transport gives the loop a turn every few messages.)
+            task = compat.start_call(self._run(call))
+        else:
+            task = asyncio.get_running_loop().create_task(self._run(call), context=contextvars.copy_context())
+        recent.remember(key, call.id, task)
+        if not task.done():
+            self._track(task)
+
+    async def _run(self, call: protocol.Call) -> bytes:
+        """Run one call, send its reply, and return the reply (kept for retries of the same call)."""
+        logging_calls = not call.silent and call_log.isEnabledFor(CALLS)
+        if logging_calls:
+            started = time.perf_counter()
+            call_log.log(CALLS, "-> %s %s", call.method, _short(call.args))
+        try:
+            result = await self.app.dispatcher.call(call.method, call.args, self.session, self.request, self)
+            reply = protocol.encode_reply(call.id, result)
+            if logging_calls:
+                call_log.log(CALLS, "<- %s %s (%.1f ms)", call.method, _short(result),
+                             (time.perf_counter() - started) * 1000)
+        except CallError as exc:
+            reply = protocol.encode_error(call.id, exc.code, exc.message, exc.traceback)
+            if logging_calls:
+                call_log.log(CALLS, "<- %s error %s: %s", call.method, exc.code, exc.message)
+        except TypeError as exc:  # the result could not be encoded as JSON
+            reply = protocol.encode_error(call.id, ErrorCode.ACTION_FAILED, f"{call.method} returned a value that "
+                                          f"cannot be sent as JSON: {exc}")
+        finally:
+            self.pending -= 1
+        if self.pending == 0 and self.outbox is None and not self.closed and self.transport.unread == 0:
+            # Nothing else is running or waiting to be read on this connection, so no other reply can
+            # join this one: write it now rather than a loop turn later (round-trip latency).
+            self.outbox = [text_frame(reply)]
+            self.write_queued()
+        else:
+            self.send(reply)
+        return reply
+
+    # ---- outgoing ----
+
+    def send(self, payload: bytes) -> None:
+        """Queue one message (already encoded); it goes out with the others of this loop turn."""
+        send_frame_to_many(self.app.flusher, (self,), text_frame(payload))
+
+    def send_frame(self, frame: bytes) -> None:
+        """Queue a pre-built frame (see ``ss.protocol.frames.text_frame``)."""
+        send_frame_to_many(self.app.flusher, (self,), frame)
+
+    def write_queued(self) -> None:
+        """Hand what was queued to the transport (called by the flusher, once per turn)."""
+        frames, self.outbox = self.outbox, None
+        if frames and not self.closed and not self.transport.write_frames(frames):
+            self.closed = True
+
+    # ---- lifecycle ----
+
+    def close(self, code: int, reason: str) -> None:
+        """Close with a code and reason the client understands (what was queued goes first)."""
+        if self.closed:
+            return
+        self.write_queued()
+        self.closed = True
+        self.transport.close(code, reason)
+
+    def abort(self) -> None:
+        """Drop a client that stopped answering (no close frame: it would not read it)."""
+        if not self.closed:
+            self.closed = True
+            self.transport.abort()
+
+    async def drain(self, timeout: float) -> None:
+        """Stop taking calls, let running ones finish and reply, then close with 1012 (reconnect elsewhere)."""
+        self.draining = True
+        running = [t for t in self.tasks or () if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=timeout)
+        self.close(protocol.CLOSE_SERVICE_RESTART, "server restarting")
+
+    def transport_closed(self) -> None:
+        """The transport is gone: leave the registry, then run 'disconnect' listeners and the close hooks."""
+        self.closed = True
+        self.outbox = None
+        if self.app.connections.remove(self):
+            asyncio.ensure_future(self._after_close())
+
+    async def _after_close(self) -> None:
+        try:
+            await self.session.emit("disconnect")
+        except Exception:
+            log.exception("a 'disconnect' listener of %r failed", self.session)
+        await self.app.sessions.hooks.socket_closed(self)
+
+
+def _task_failed(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("connection task failed", exc_info=task.exception())
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,88 @@
+"""The open connections of this process, indexed so nothing scans them all on a login or channel change.
+
+:class:`Connections` counts connections per client address
+(``limits.max_connections_per_ip``), finds a session's connections by its id
+(other tabs of one browser follow a channel change or a sign-out), hands out
+connection ids that are unique across instances, and owns the pinger.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from typing import Any, Iterator
+
+__all__ = ["Connections"]
+
+
+class Connections:
+    """The set of open connections of one app, with indexes by address and by session id."""
+
+    def __init__(self) -> None:
+        self._all: set[Any] = set()
+        self._per_ip: dict[str, int] = {}
+        self._by_session: dict[str, set[Any]] = {}
+        # Connection ids: this instance's random prefix and a counter, so ids never repeat across
+        # instances or restarts, and say nothing about the session.
+        self._instance = secrets.token_urlsafe(6)
+        self._counter = itertools.count(1)
+
+    def new_id(self) -> str:
+        return f"{self._instance}.{next(self._counter):x}"
+
+    def add(self, connection: Any) -> None:
+        self._all.add(connection)
+        ip = connection.request.remote_ip or "?"
+        self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
+        self._by_session.setdefault(connection.session.id, set()).add(connection)
+
+    def remove(self, connection: Any) -> bool:
+        """Forget ``connection``; False when it was not registered (closed twice, or never opened)."""
+        if connection not in self._all:
+            return False
+        self._all.discard(connection)
+        ip = connection.request.remote_ip or "?"
+        if self._per_ip.get(ip, 0) > 1:
+            self._per_ip[ip] -= 1
+        else:
+            self._per_ip.pop(ip, None)
+        self._unindex(connection, connection.session.id)
+        return True
+
+    def _unindex(self, connection: Any, session_id: str) -> None:
+        members = self._by_session.get(session_id)
+        if members is not None:
+            members.discard(connection)
+            if not members:
+                del self._by_session[session_id]
+
+    def count_from(self, ip: str | None) -> int:
+        """Open connections from this client address."""
+        return self._per_ip.get(ip or "?", 0)
+
+    @property
+    def per_ip(self) -> dict[str, int]:
+        """Open connections per client address (a copy)."""
+        return dict(self._per_ip)
+
+    def of_session(self, session_id: str) -> list[Any]:
+        """The open connections whose session has this id (tabs of one browser), in no order."""
+        return list(self._by_session.get(session_id, ()))
+
+    def session_renamed(self, connection: Any, old_id: str) -> None:
+        """``connection``'s session got a new id (sign-in): index it under the new one."""
+        if connection in self._all:
+            self._unindex(connection, old_id)
+            self._by_session.setdefault(connection.session.id, set()).add(connection)
+
+    def __contains__(self, connection: Any) -> bool:
+        return connection in self._all
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._all))
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def __bool__(self) -> bool:
+        return bool(self._all)
