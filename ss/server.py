@@ -36,7 +36,7 @@ __all__ = ["make_application", "serve", "Server", "Listeners", "bind_listeners"]
 
 log = logging.getLogger("ss")
 
-CLIENT_JS = Path(__file__).with_name("client_js") / "ss.js"
+from ss.client_js import client_source  # noqa: E402  (the browser client, built from its modules)
 
 
 class PageHandler(BaseHandler):
@@ -72,7 +72,7 @@ class ClientScriptHandler(BaseHandler):
     def get(self) -> None:
         cls = type(self)
         if cls._body is None or is_dev_like(self.app.env):
-            cls._body = CLIENT_JS.read_bytes()
+            cls._body = client_source()
         self.set_header("Content-Type", "application/javascript; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.finish(cls._body)
