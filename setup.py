@@ -16,7 +16,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["ss", "ss.*"]),
     include_package_data=True,
-    package_data={"ss": ["client_js/*.js", "assets/node/*.json", "assets/node/*.js", "skeleton/**/*", "skeleton/**/.*"]},
+    package_data={"ss": ["client_js/*.js", "client_js/modules/*.js", "assets/node/*.json", "assets/node/*.js", "skeleton/**/*", "skeleton/**/.*"]},
     install_requires=[
         "tornado>=6.5,<6.7",  # ss/realtime/compat.py checks the internals it uses
         "redis>=5,<9",

@@ -33,7 +33,7 @@ __all__ = ["SharedCode", "SharedCodeError", "JSError", "SharedCodeTimeout", "for
 
 # The browser client itself runs first (it only connects where WebSocket and location
 # exist), so shared code finds the same SS.define, SS.escape and SS.events as in the browser.
-_CLIENT_JS = Path(__file__).with_name("client_js") / "ss.js"
+from ss.client_js import client_source  # noqa: E402
 
 _PRELUDE = r"""
 SS.env = %(env)s;
@@ -157,7 +157,7 @@ class SharedCode:
         context = _v8_thread().submit(MiniRacer).result()
         self._holder[:] = [context]
         context.set_hard_memory_limit(self.max_memory)
-        context.eval(_CLIENT_JS.read_text(encoding="utf-8"))
+        context.eval(client_source().decode("utf-8"))
         context.eval(_PRELUDE % {"env": json.dumps(self.env)})
         for name, label, js in sources:
             try:

@@ -13,6 +13,7 @@ from typing import Any
 
 import tornado.web
 
+from ..client_js import client_source
 from ..errors import CallError
 from ..presets import is_dev_like
 from ..realtime.websocket import SOCKET_PATH, SocketHandler
@@ -25,7 +26,6 @@ from .static import PublicFileHandler
 
 __all__ = ["make_application"]
 
-CLIENT_JS = Path(__file__).resolve().parent.parent / "client_js" / "ss.js"
 
 
 class PageHandler(BaseHandler):
@@ -59,7 +59,7 @@ class ClientScriptHandler(BaseHandler):
     def get(self) -> None:
         cls = type(self)
         if cls._body is None or is_dev_like(self.app.env):
-            cls._body = CLIENT_JS.read_bytes()
+            cls._body = client_source()
         self.set_header("Content-Type", "application/javascript; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.finish(cls._body)

@@ -34,17 +34,19 @@ def test_generated_app_in_chromium(new_app, ss_server, browser, store_env):
     assert page.evaluate("SS.server.app.square(25)") == 625
     assert page.evaluate("new Promise(r => SS.server.app.square(12, r))") == 144
     assert page.evaluate("$('#chat-message').tmpl({from: 'a', text: 'b'}).text()") == "a: b"  # jQuery tmpl under the CSP
-    session_id = page.evaluate("SS.session_id")
-    assert len(session_id) == 32 and session_id[:8] in page.inner_text("#message")
+    # The session id stays in its HttpOnly cookie; app.init names the session by its first 8 characters.
+    assert page.evaluate("'session_id' in SS") is False
+    session = page.evaluate("SS.server.app.init()")
+    assert session in page.inner_text("#message")
 
     page.reload()
     page.wait_for_function("SS.socket.state === 'connected'", timeout=15000)
-    assert page.evaluate("SS.session_id") == session_id      # same session after a refresh
+    assert page.evaluate("SS.server.app.init()") == session   # same session after a refresh
 
     other = browser.new_context().new_page()                  # another browser: another session
     other.goto(server.url + "/")
     other.wait_for_function("SS.socket.state === 'connected'", timeout=15000)
-    assert other.evaluate("SS.session_id") != session_id
+    assert other.evaluate("SS.server.app.init()") != session
 
     with urllib.request.urlopen(server.url + "/api/app/square.json?25") as response:
         assert json.load(response) == 625

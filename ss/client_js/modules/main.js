@@ -1,0 +1,84 @@
+/* main: builds the SS global from the modules and, in a browser, connects.
+ * The server's V8 (ss/shared_code.py) runs this too, without WebSocket or location: there
+ * it only provides SS.define, SS.escape and SS.events for app/shared code. */
+
+var SS = global.SS = global.SS || {};
+SS.client = SS.client || {};
+SS.shared = SS.shared || {};
+SS.server = SS.server || {};
+SS.tmpl = SS.tmpl || {};
+SS.env = SS.env || null;
+SS.config = SS.config || {};
+
+// Host functions are called through global: browsers refuse setTimeout, fetch etc. with another `this`.
+var host = {
+  setTimeout: function (fn, ms) { return global.setTimeout(fn, ms); },
+  clearTimeout: function (t) { return global.clearTimeout(t); },
+  setInterval: function (fn, ms) { return global.setInterval(fn, ms); },
+  clearInterval: function (t) { return global.clearInterval(t); },
+  fetch: typeof global.fetch === "function" ? function (url, init) { return global.fetch(url, init); } : undefined
+};
+
+var log = createLog(function () { return SS.config; }, global.console);
+var socketEvents = new Emitter();
+SS.events = new Emitter();
+SS.define = createDefine(SS);
+SS.escape = escapeHtml;
+SS.CallFailed = CallFailed;
+
+var tabId = Math.random().toString(36).slice(2, 10);
+var connection = null;
+var events = createEvents({
+  emit: function (event, data, channel) { SS.events.emit(event, data, channel); },
+  failed: function (lost) { socketEvents.emit("recovery_failed", lost); },
+  log: log
+});
+var transport = createWebSocketTransport({
+  WebSocket: global.WebSocket,
+  location: global.location,
+  setTimeout: host.setTimeout,
+  random: Math.random,
+  path: "/_ss/socket",
+  // recover=1: the server holds live messages until it has replayed what this tab missed
+  query: function () { return "tab=" + tabId + (events.recovering() ? "&recover=1" : ""); },
+  reconnectConfig: function () { return SS.config && SS.config.reconnect; }
+});
+var calls = createCalls({
+  link: { ready: function () { return connection.connected(); }, send: transport.send },
+  tree: SS.server,
+  setTimeout: host.setTimeout,
+  clearTimeout: host.clearTimeout,
+  log: log,
+  console: global.console,
+  isDevelopment: function () { return SS.env === "development"; }
+});
+connection = createConnection({
+  SS: SS,
+  transport: transport,
+  calls: calls,
+  events: events,
+  session: createSession({ fetch: host.fetch, log: log }),
+  dev: createDevHooks({ location: global.location, document: global.document, console: global.console,
+                        dev: function () { return SS.dev; } }),
+  heartbeat: createHeartbeat({ setInterval: host.setInterval, clearInterval: host.clearInterval,
+                               send: function (frame) { return connection.connected() && transport.send(frame); } }),
+  socketEvents: socketEvents,
+  log: log,
+  console: global.console
+});
+
+SS.call = calls.call;
+SS.socket = {
+  on: function (n, fn) { socketEvents.on(n, fn); return SS.socket; },
+  off: function (n, fn) { socketEvents.off(n, fn); return SS.socket; },
+  once: function (n, fn) { socketEvents.once(n, fn); return SS.socket; },
+  send: function (message) { connection.send(message, false); }
+};
+// connecting | connected | disconnected
+Object.defineProperty(SS.socket, "state", { get: connection.state, enumerable: true });
+
+if (typeof global.WebSocket !== "undefined" && global.location) {
+  // Connect once the page's own scripts have defined SS.client.app.
+  if (global.document.readyState === "loading") global.document.addEventListener("DOMContentLoaded", transport.start);
+  else host.setTimeout(transport.start, 0);
+}
