@@ -3,16 +3,36 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: demo test test-fast deps deps-runtime venv assets bench clean
+.PHONY: demo test test-fast deps deps-runtime venv assets bench audit lock clean
 
-$(STAMP): requirements.txt requirements-dev.txt setup.py
+# requirements-dev.txt is the whole locked tree (runtime + test tools) with hashes, made by
+# scripts/lock-deps.sh from requirements.in and requirements-dev.in; ss itself is built with
+# the setuptools and wheel locked there, so nothing unhashed is fetched.
+$(STAMP): requirements-dev.txt setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements-dev.txt
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# pip-tools and pip-audit, locked too, kept out of .venv
+$(TOOLS_STAMP): requirements-tools.txt
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install -q --require-hashes -r requirements-tools.txt
+	touch $(TOOLS_STAMP)
+
+# Known vulnerabilities in the locked Python and npm packages; needs the vulnerability services
+# on the network, so it is not part of `make test` (docs/security.md, "Supply chain").
+audit: $(TOOLS_STAMP)
+	$(TOOLS)/bin/python scripts/audit.py
+
+# Regenerate requirements*.txt from the .in files (after editing a pin)
+lock:
+	bash scripts/lock-deps.sh
 
 deps:
 	bash scripts/system-deps.sh test
@@ -43,4 +63,4 @@ bench: deps venv
 	$(MAKE) -C bench PY=$(abspath $(PY))
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache
+	rm -rf $(VENV) $(TOOLS) demo .pytest_cache

@@ -1,27 +1,55 @@
 """``ss.shared``: the app's app/shared code (JavaScript or CoffeeScript), run on the server.
 
 The browser gets app/shared as ``SS.shared.<file>.<export>``; the server runs the
-very same compiled code in an embedded V8 (mini-racer), so::
+very same compiled code in an embedded V8 (mini-racer)::
 
-    ss.shared.calculate.circumference(20)     # 125.66..., as in the browser
+    async def area(self, radius):                       # an action: on the event loop
+        return await ss.shared.calculate.circumference(radius)
+
+    ss.shared.calculate.circumference(20)               # another thread, a script: 125.66...
+
+V8 runs off the event loop, on one thread of its own (``ss-v8``), so a slow
+shared function never holds up the other clients. What a call returns depends
+on the thread that makes it:
+
+- On the thread of a running event loop (an ``async def`` action, a plain
+  ``def`` action, config/db.py's ``on_start``, a console line) it returns an
+  awaitable (an :class:`asyncio.Future`) resolving to the result: write
+  ``await ss.shared.x.f(...)``. A plain ``def`` action may return it as is
+  (the dispatcher awaits an awaitable result); the console awaits it for you.
+  Everything the call raises (JSError, SharedCodeTimeout, SharedCodeError,
+  TypeError) is raised by the ``await``.
+- On any other thread (an ``@ss.in_thread`` action, a plain script or test
+  with no running loop) it waits and returns the result itself.
+
+:meth:`SharedCode.call` always waits in the calling thread. An exported plain
+value (``exports.VERSION = "1.2"``) is read directly, on any thread.
 
 Arguments and results cross as JSON (numbers, strings, booleans, None, lists,
 dicts), exactly as they would cross the wire. A JS exception becomes
-:class:`JSError` carrying the JS name and message; a call running longer than
-``shared_code.timeout`` seconds is stopped with :class:`SharedCodeTimeout`.
+:class:`JSError` carrying the JS name and message; a call whose JavaScript
+runs longer than ``shared_code.timeout`` seconds is stopped with
+:class:`SharedCodeTimeout`, and the V8 heap is capped at
+``shared_code.max_memory`` bytes.
+
+One V8 context runs one thing at a time, so calls queue on the V8 thread in
+the order made (each about half a millisecond, mostly thread hand-over: batch
+work into one call in hot paths). The timeout counts the JavaScript's own run
+time, not the wait in the queue; a call that timed out leaves the context
+usable for the next one.
 
 The code is compiled on first use (CoffeeScript through the asset pipeline's
 Node worker) and, in development, again whenever a file in app/shared changes.
-Calls are synchronous (about half a millisecond each, mostly mini-racer's own
-thread hand-over; batch work into one call in hot paths); they hold a lock, as
-one V8 context cannot run two things at once.
+That loading happens in the thread that first touches ``ss.shared`` (the event
+loop's too), after the calls already queued: production loads once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import concurrent.futures
+import contextlib
+import functools
 import json
 import queue
 import threading
@@ -102,8 +130,8 @@ class SharedCode:
         self.timeout = timeout
         self.max_memory = max_memory
         self.watch = watch  # development: recompile when a file changed
-        self._lock = threading.RLock()
-        self._context: Any = None
+        self._lock = threading.Lock()  # one thread (re)loads at a time; never taken on the V8 thread
+        self._context: Any = None  # set, used and closed on the V8 thread only
         self._tree: dict = {}
         self._signature: tuple | None = None
         self._holder: list = []  # the live context, closed on the V8 thread when this object goes
@@ -135,68 +163,100 @@ class SharedCode:
     def ensure_loaded(self) -> None:
         """Compile and load app/shared if not done yet (or, in development, if it changed).
 
-        Raises SharedCodeError naming the file at fault.
+        Compiles in the calling thread, then loads on the V8 thread (after the
+        calls queued before) and waits. Raises SharedCodeError naming the file at fault.
         """
+        if self._signature is not None and not self.watch:
+            return  # loaded, and production does not look again
         with self._lock:
-            if self._context is not None and not self.watch:
-                return
             files = self._files()
             signature = self._current_signature(files)
-            if self._context is not None and signature == self._signature:
+            if self._signature is not None and (signature == self._signature or not self.watch):
                 return
             sources = _compile(self.root, files) if files else []
-            self._load(sources)
+            _v8_thread().submit(functools.partial(self._load, sources)).result()
             self._signature = signature
 
     def _load(self, sources: list[tuple[str, str, str]]) -> None:
+        """On the V8 thread: a new context with ``sources`` replaces the current one (kept on failure)."""
         from py_mini_racer import MiniRacer
         from py_mini_racer import JSEvalException
 
         from .assets.bundler import wrap_module
 
-        context = _v8_thread().submit(MiniRacer).result()
-        self._holder[:] = [context]
-        context.set_hard_memory_limit(self.max_memory)
-        context.eval(client_source().decode("utf-8"))
-        context.eval(_PRELUDE % {"env": json.dumps(self.env)})
-        for name, label, js in sources:
-            try:
-                context.eval(wrap_module("shared", name, js), timeout_sec=self.timeout)
-            except JSEvalException as exc:
-                raise SharedCodeError(f"{label} failed while loading on the server: {_first_line(exc)}") from None
-        tree = json.loads(context.eval("JSON.stringify(__ss_describe(SS.shared, 0))"))
+        context = MiniRacer()
+        try:
+            context.set_hard_memory_limit(self.max_memory)
+            context.eval(client_source().decode("utf-8"))
+            context.eval(_PRELUDE % {"env": json.dumps(self.env)})
+            for name, label, js in sources:
+                try:
+                    context.eval(wrap_module("shared", name, js), timeout_sec=self.timeout)
+                except JSEvalException as exc:
+                    raise SharedCodeError(f"{label} failed while loading on the server: {_first_line(exc)}") from None
+            tree = json.loads(context.eval("JSON.stringify(__ss_describe(SS.shared, 0))"))
+        except BaseException:
+            context.close()
+            raise
         old, self._context, self._tree = self._context, context, tree
+        self._holder[:] = [context]
         if old is not None:
-            _v8_thread().submit(old.close)
+            old.close()  # no call can be using it: calls run on this thread too
 
     def close(self) -> None:
-        """Free the V8 contexts (a later call loads the code again)."""
+        """Free the V8 context (a later call loads the code again)."""
         with self._lock:
-            if self._context is not None:
-                _v8_thread().submit(self._context.close).result()
-            self._context, self._signature, self._holder[:] = None, None, []
+            _v8_thread().submit(self._close_context).result()
+            self._signature = None
+
+    def _close_context(self) -> None:
+        context, self._context, self._holder[:] = self._context, None, []
+        if context is not None:
+            context.close()
 
     # ---- calling ----
 
     def call(self, path: tuple[str, ...], args: tuple) -> Any:
-        """Run ``SS.shared.<path>(*args)`` and return its JSON result. Raises JSError, TypeError."""
+        """Run ``SS.shared.<path>(*args)`` and return its JSON result, waiting in this thread whatever it is.
+
+        Raises JSError (SharedCodeTimeout), SharedCodeError, TypeError.
+        """
+        return self._submit(path, args).result()
+
+    def call_async(self, path: tuple[str, ...], args: tuple) -> asyncio.Future:
+        """The same as :meth:`call`, as an asyncio Future of the running loop: the loop stays free meanwhile."""
+        loop = asyncio.get_running_loop()
+        try:
+            pending = self._submit(path, args)
+        except Exception as exc:  # bad arguments, code that does not load: raised by the await, like the rest
+            failed = loop.create_future()
+            failed.set_exception(exc)
+            return failed
+        return asyncio.wrap_future(pending, loop=loop)
+
+    def _submit(self, path: tuple[str, ...], args: tuple) -> concurrent.futures.Future:
         try:
             encoded = json.dumps(list(args), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"ss.shared.{'.'.join(path)}: arguments must be JSON values ({exc})") from None
+        self.ensure_loaded()
+        return _v8_thread().submit(functools.partial(self._run, path, encoded))
+
+    def _run(self, path: tuple[str, ...], encoded: str) -> Any:
+        """On the V8 thread: one call, in whichever context is current when its turn comes."""
         from py_mini_racer import JSOOMException, JSTimeoutException
 
-        with self._lock:
-            self.ensure_loaded()
-            try:
-                raw = self._context.eval(f"__ss_call({json.dumps(list(path))}, {encoded})", timeout_sec=self.timeout)
-            except JSTimeoutException:
-                # V8 stopped the call; the context stays usable.
-                raise SharedCodeTimeout("TimeoutError", f"ss.shared.{'.'.join(path)} ran longer than "
-                                        f"{self.timeout}s (shared_code.timeout) and was stopped") from None
-            except JSOOMException:
-                raise JSError("RangeError", f"ss.shared.{'.'.join(path)} used more than "
-                              f"{self.max_memory} bytes (shared_code.max_memory) and was stopped") from None
+        if self._context is None:  # closed between the call and its turn
+            raise SharedCodeError(f"ss.shared.{'.'.join(path)}: the shared code was closed before the call ran")
+        try:
+            raw = self._context.eval(f"__ss_call({json.dumps(list(path))}, {encoded})", timeout_sec=self.timeout)
+        except JSTimeoutException:
+            # V8 stopped the call; the context stays usable.
+            raise SharedCodeTimeout("TimeoutError", f"ss.shared.{'.'.join(path)} ran longer than "
+                                    f"{self.timeout}s (shared_code.timeout) and was stopped") from None
+        except JSOOMException:
+            raise JSError("RangeError", f"ss.shared.{'.'.join(path)} used more than "
+                          f"{self.max_memory} bytes (shared_code.max_memory) and was stopped") from None
         answer = json.loads(raw)
         if "error" in answer:
             error = answer["error"]
@@ -240,7 +300,12 @@ class SharedProxy:
         return _resolve(self._code, self._path + (name,))
 
     def __call__(self, *args: Any) -> Any:
-        return self._code.call(self._path, args)
+        """On an event loop's thread an asyncio Future of the result; elsewhere the result itself."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._code.call(self._path, args)
+        return self._code.call_async(self._path, args)
 
     def __dir__(self) -> list[str]:
         entry = self._code.node(self._path)
@@ -262,14 +327,15 @@ def _resolve(code: SharedCode, path: tuple[str, ...]) -> Any:
 
 
 class _V8Thread:
-    """The one thread that makes and closes every V8 context.
+    """The one thread that makes, calls and closes every V8 context, one job at a time, in order.
 
     It has no event loop, so mini-racer gives each context a loop thread of its
-    own, and calls then work (with timeouts) from sync code and from inside the
-    app's loop alike. One long-lived daemon thread (not a ThreadPoolExecutor,
-    which shuts down before atexit handlers run) because mini-racer 0.14 crashes
-    the process when a context that timed out is closed on another thread than
-    the one that made it, at exit included.
+    own and ``eval`` with a timeout works here. Running every call here keeps
+    the app's event loop free and serialises the calls of one context. One
+    long-lived daemon thread (not a ThreadPoolExecutor, which shuts down before
+    atexit handlers run) because mini-racer 0.14 crashes the process when a
+    context that timed out is closed on another thread than the one that made
+    it, at exit included.
     """
 
     def __init__(self) -> None:
@@ -280,6 +346,8 @@ class _V8Thread:
     def _run(self) -> None:
         while True:
             func, future = self.jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue  # its awaiter was cancelled before its turn
             try:
                 future.set_result(func())
             except BaseException as exc:
@@ -288,7 +356,11 @@ class _V8Thread:
     def submit(self, func: Any) -> concurrent.futures.Future:
         future: concurrent.futures.Future = concurrent.futures.Future()
         if threading.current_thread() is self.thread:  # (a finalizer run by GC on this thread)
-            future.set_result(func())
+            future.set_running_or_notify_cancel()
+            try:
+                future.set_result(func())
+            except BaseException as exc:
+                future.set_exception(exc)
         else:
             self.jobs.put((func, future))
         return future

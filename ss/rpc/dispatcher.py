@@ -67,8 +67,8 @@ class Dispatcher:
                 result = await self._run(action, func, args)
             else:
                 result = func(*args)  # plain def: no coroutine to create on the hot path
-                if asyncio.iscoroutine(result):
-                    result = await result
+                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                    result = await result  # e.g. `return ss.shared.x.f(...)`, which is a Future on the loop
             if session is not None and session.dirty:
                 await session.flush()
             return result

@@ -8,7 +8,6 @@ files, development assets, the HTTP API, the page at ``/``, then ``public/``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import tornado.web

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import time
@@ -10,7 +11,7 @@ import pytest
 
 from ss.app import App
 from ss.shared_code import JSError, SharedCode, SharedCodeError, SharedCodeTimeout
-from ss.testing import running_app
+from ss.testing import CallFailed, running_app
 
 CALCULATE = """
 exports.circumference = (radius = 1) ->
@@ -36,7 +37,8 @@ exports.spin = function () { while (true) {} };
 @pytest.fixture
 def shared_app(make_app):
     return make_app({"app/server/app.py": "import ss\nclass Actions(ss.Actions):\n"
-                                          "    def circ(self, r):\n        return ss.shared.calculate.circumference(r)\n",
+                                          "    async def circ(self, r):\n"
+                                          "        return await ss.shared.calculate.circumference(r)\n",
                      "app/shared/calculate.coffee": CALCULATE, "app/shared/format.js": FORMAT_JS})
 
 
@@ -95,7 +97,7 @@ async def test_ss_shared_from_server_actions(shared_app):
             assert math.isclose(await client.call("app.circ", 3), 2 * 355 / 113 * 3)
         import ss
 
-        assert ss.shared.format.money(250) == "2.50 EUR"
+        assert await ss.shared.format.money(250) == "2.50 EUR"     # on the loop: awaitable
 
 
 def test_an_app_without_shared_code(make_app):
@@ -113,3 +115,75 @@ def test_shared_code_escapes_exactly_like_the_server_and_the_browser(make_app):
     code = SharedCode(root, "test")
     for text in ["<script>alert('x')</script>", 'a & "b"', "plain", ""]:
         assert code.fmt.safe(text) == ss.escape(text)
+
+
+SLOW_ACTIONS = """
+import ss
+
+
+class Actions(ss.Actions):
+    async def spin(self, ms):
+        return await ss.shared.work.spin(ms)
+
+    def quick(self, number):
+        return number * number
+
+    async def square(self, number):
+        return await ss.shared.work.square(number)
+
+    @ss.in_thread
+    def square_in_thread(self, number):
+        return ss.shared.work.square(number)  # no loop in this thread: the value itself
+"""
+
+WORK_JS = """
+exports.spin = function (ms) { var end = Date.now() + ms; while (Date.now() < end) {} return ms; };
+exports.square = function (x) { return x * x; };
+exports.forever = function () { while (true) {} };
+"""
+
+
+@pytest.fixture
+def slow_app(make_app):
+    return make_app({"app/server/app.py": SLOW_ACTIONS, "app/shared/work.js": WORK_JS})
+
+
+async def test_a_long_shared_call_leaves_the_event_loop_free_for_other_clients(slow_app):
+    async with running_app(slow_app, overrides={"shared_code": {"timeout": 10}}) as running:
+        async with running.client() as ann, running.client() as bob:
+            assert await ann.call("app.square", 3) == 9                  # app/shared loaded
+            slow = asyncio.create_task(ann.call("app.spin", 1500))
+            await asyncio.sleep(0.3)                                      # the spin is under way
+            started = time.monotonic()
+            assert await bob.call("app.quick", 7) == 49
+            assert not slow.done(), "bob's call had to wait for ann's shared code"
+            assert time.monotonic() - started < 0.5                       # generous: the loop was free
+            assert await bob.call("app.square", 5) == 25                  # queued behind the spin on V8
+            assert await slow == 1500
+
+
+async def test_concurrent_calls_queue_on_v8_and_a_timeout_does_not_wedge_the_rest(slow_app):
+    async with running_app(slow_app, overrides={"shared_code": {"timeout": 0.3}}) as running:
+        async with running.client() as ann, running.client() as bob:
+            results = await asyncio.gather(ann.call("app.spin", 5000), *(bob.call("app.square", n) for n in range(8)),
+                                           ann.call("app.square_in_thread", 12), return_exceptions=True)
+            assert isinstance(results[0], CallFailed) and "shared_code.timeout" in str(results[0])
+            assert results[1:] == [n * n for n in range(8)] + [144]
+            assert await ann.call("app.square", 11) == 121
+
+
+async def test_on_the_event_loop_a_call_is_awaitable_elsewhere_it_returns_the_value(shared_app):
+    code = SharedCode(shared_app, "test", timeout=0.3)
+    pending = code.format.money(1999)
+    assert isinstance(pending, asyncio.Future)
+    assert await pending == "19.99 EUR"
+    assert code.format.VERSION == "1.2"                                   # plain values come back directly
+    with pytest.raises(JSError, match="TypeError: a person needs a name"):
+        await code.calculate.describe({})
+    with pytest.raises(SharedCodeTimeout, match="shared_code.timeout"):
+        await code.format.spin()
+    with pytest.raises(TypeError, match="must be JSON values"):
+        await code.format.money(object())
+    assert await asyncio.to_thread(code.format.money, 5) == "0.05 EUR"   # another thread: the value
+    assert code.call(("format", "money"), (7,)) == "0.07 EUR"            # SharedCode.call always waits
+    code.close()

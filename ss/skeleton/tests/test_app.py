@@ -34,4 +34,4 @@ async def test_an_action_with_a_fake_session(ss_root):
 
 
 async def test_shared_code_runs_on_the_server_too(ss_app):
-    assert ss.shared.calculate.circumference(20) == 2 * 355 / 113 * 20
+    assert await ss.shared.calculate.circumference(20) == 2 * 355 / 113 * 20

@@ -1,0 +1,159 @@
+"""The connection core over a real socket: call contexts, sign-in, refused handshakes, what init says."""
+
+import asyncio
+
+import pytest
+import tornado.httpclient
+import tornado.websocket
+
+from ss.testing import running_app
+
+ACTIONS = """
+import asyncio, contextvars, ss
+
+CURRENT = contextvars.ContextVar("current", default=None)
+
+class Actions(ss.Actions):
+    def set_var(self, value):
+        CURRENT.set(value)
+        return value
+
+    def get_var(self):
+        return CURRENT.get()
+
+    async def set_var_slowly(self, value):
+        CURRENT.set(value)
+        await asyncio.sleep(0.01)
+        return CURRENT.get()
+
+    def future_result(self, value):
+        future = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.01, future.set_result, value)
+        return future
+
+    async def login(self, uid):
+        await self.session.set_user_id(uid)
+        return self.session.connection is not None
+
+    def whoami(self):
+        return self.session.user_id
+
+    def secret(self):
+        return self.session.id
+
+    def connection_id(self):
+        return self.connection.id
+
+    def store_down(self):
+        import redis.exceptions
+        raise redis.exceptions.ConnectionError("Redis is down (simulated)")
+"""
+
+
+@pytest.fixture
+async def server(make_app, store_overrides):
+    root = make_app({"app/server/app.py": ACTIONS})
+    async with running_app(root, "development", store_overrides) as running:
+        yield running
+
+
+async def test_a_context_variable_set_by_one_call_is_not_seen_by_the_next(server):
+    # Calls started inline used to run their first step in the socket reader's context.
+    async with server.client() as client:
+        assert await client.call("app.set_var", "from the first call") == "from the first call"
+        assert await client.call("app.get_var") is None
+        assert await client.call("app.set_var_slowly", "slow") == "slow"   # its own value, after waiting
+        assert await client.call("app.get_var") is None
+        # Under load (calls queued behind each other) the answer is the same.
+        results = await asyncio.gather(*(client.call("app.set_var", i) for i in range(5)),
+                                       *(client.call("app.get_var") for _ in range(5)))
+        assert results == [0, 1, 2, 3, 4, None, None, None, None, None]
+
+
+async def test_a_plain_action_may_return_a_future(server):
+    async with server.client() as client:
+        assert await client.call("app.future_result", 7) == 7
+
+
+async def test_sign_in_moves_only_the_connection_that_signed_in(server):
+    # Session fixation: an attacker who planted cookie X keeps a socket open with it; the
+    # victim (same cookie X) signs in. The attacker's socket must not become the victim.
+    async with server.client() as victim:
+        planted = victim.cookie
+        attacker = await server.client(cookie=planted).connect()
+        try:
+            assert await attacker.call("app.whoami") is None
+            assert await victim.call("app.login", "victim") is True
+            code, reason = await asyncio.wait_for(attacker.closed, 5)
+            assert (code, reason) == (4001, "session changed")
+            assert await victim.call("app.whoami") == "victim"
+            assert victim.session_id != planted.split("=", 1)[1]
+            # Reconnecting with the planted cookie gives a fresh, anonymous session.
+            async with server.client(cookie=planted) as again:
+                assert await again.call("app.whoami") is None
+                assert await again.call("app.secret") != victim.session_id
+        finally:
+            await attacker.close()
+
+
+async def test_init_carries_a_connection_id_and_never_the_session_id(server):
+    async with server.client() as client, server.client() as other:
+        assert "session_id" not in client.init
+        assert client.session_id not in str(client.init)
+        assert client.connection_id == await client.call("app.connection_id")
+        assert client.connection_id != other.connection_id
+
+
+async def _store_keys(app, pattern):
+    return [key async for key in app.store.redis.scan_iter(match=app.store.key(pattern))]
+
+
+@pytest.mark.parametrize("headers,status", [
+    ({}, 400),                                                   # a plain GET, no upgrade
+    ({"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": "https://evil.example"}, 403),
+])
+async def test_a_refused_handshake_creates_no_session_and_sets_no_cookie(server, headers, status):
+    before = await _store_keys(server.app, "session:*")
+    for _ in range(5):
+        response = await server.fetch("/_ss/socket", headers=headers)
+        assert response.code == status
+        assert "Set-Cookie" not in response.headers
+    assert await _store_keys(server.app, "session:*") == before
+
+
+async def test_a_new_session_lives_briefly_until_it_is_used_again(server):
+    app = server.app
+    response = await server.fetch("/")  # (no pipeline in this app: the page fails, and sets no cookie)
+    assert "Set-Cookie" not in response.headers
+    session = await app.sessions.create()
+    key = app.store.key("session", session.id)
+    assert 0 < await app.store.redis.ttl(key) <= app.config.session.new_ttl
+    await app.sessions.load(session.id)
+    assert await app.store.redis.ttl(key) > app.config.session.new_ttl
+
+
+async def test_every_door_answers_a_store_outage_with_503_store_unavailable(server, monkeypatch):
+    import orjson
+    import redis.exceptions
+
+    async with server.client() as client:
+        cookie = client.cookie
+        # An action that needs the store: store_unavailable over the socket and 503 over the HTTP API.
+        with pytest.raises(Exception) as failed:
+            await client.call("app.store_down")
+        assert getattr(failed.value, "code", None) == "store_unavailable"
+        api = await server.fetch("/api/app/store_down.json", headers={"Cookie": cookie})
+        assert api.code == 503 and orjson.loads(api.body)["error"]["code"] == "store_unavailable"
+
+        async def down(*args, **kwargs):
+            raise redis.exceptions.ConnectionError("Redis is down (simulated)")
+
+        monkeypatch.setattr(server.app.sessions, "load", down)
+        api = await server.fetch("/api/app/whoami.json", headers={"Cookie": cookie})
+        assert api.code == 503 and orjson.loads(api.body)["error"]["code"] == "store_unavailable"
+        page = await server.fetch("/", headers={"Cookie": cookie})
+        assert page.code == 503 and "Set-Cookie" not in page.headers
+        with pytest.raises(tornado.httpclient.HTTPClientError) as info:
+            await server.client(cookie=cookie).connect()
+        assert "503" in str(info.value)
