@@ -75,7 +75,9 @@ def test_layers_import_only_downwards():
                 continue
             for line, target in imports_of(path):
                 for prefix in forbidden:
-                    if (target == prefix.rstrip(".") or target.startswith(prefix)) and not target.startswith(layer):
+                    under = target.startswith(prefix) if prefix.endswith(".") else \
+                        (target == prefix or target.startswith(prefix + "."))
+                    if under and not (target == layer or target.startswith(layer + ".")):
                         violations.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {target} "
                                           f"({layer} must not import {prefix.rstrip('.')})")
     assert not violations, "\n".join(violations)
