@@ -81,3 +81,25 @@ def test_deep_merge_does_not_mutate_inputs():
     base = {"a": {"b": 1, "c": [1]}}
     merged = deep_merge(base, {"a": {"b": 2}})
     assert merged == {"a": {"b": 2, "c": [1]}} and base == {"a": {"b": 1, "c": [1]}}
+
+
+# --- Redis settings that used to be ignored -------------------------------------------------------
+
+def test_redis_host_without_enabled_uses_that_redis(tmp_path):
+    """The seed's way (host, port, db_index) must not leave the app on the embedded store without a word."""
+    from ss.store import open_store
+
+    write(tmp_path, "config/app.py", 'config = {"redis": {"host": "redis.internal", "port": 6380, "db_index": 3}}')
+    config = load_config(tmp_path, "production")
+    assert config.redis.enabled is True
+    store = open_store(config)
+    assert store.shared and store.description == "redis://redis.internal:6380/3"
+
+
+def test_unknown_nested_key_stops_the_start_naming_key_file_and_the_closest_key(tmp_path):
+    write(tmp_path, "config/app.py", 'config = {"limiter": {"enabled": True, "websockets": {"rsp": 5}}}')
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, "development")
+    message = str(info.value)
+    assert "config/app.py" in message
+    assert "limiter.websockets.rsp: no such key; did you mean limiter.websockets.rps?" in message
