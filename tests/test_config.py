@@ -36,9 +36,9 @@ def test_app_then_env_file_deep_merged(tmp_path):
 
 
 def test_unknown_env_file_is_fine_and_env_var_picks_env(tmp_path, monkeypatch):
-    write(tmp_path, "config/environments/whatever.py", "config = {'feature': True}")
+    write(tmp_path, "config/environments/whatever.py", "config = {'app': {'feature': True}}")
     monkeypatch.setenv("SS_ENV", "whatever")
-    assert load_config(tmp_path).feature is True
+    assert load_config(tmp_path).app.feature is True
 
 
 def test_syntax_error_names_file_and_line(tmp_path):
