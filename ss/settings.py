@@ -301,14 +301,23 @@ def _suggestion(name: str, section: Section) -> str:
     def dotted(child: str) -> str:
         return f"{section.path}.{child}" if section.path else child
 
-    close = difflib.get_close_matches(name, list(section.keys), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, list(section.keys), n=1, cutoff=0.6) or [
+        key for key in section.keys if len(name) >= 2 and (key.startswith(name) or name.startswith(key))][:1]
     if close:
         return f"did you mean {dotted(close[0])}?"
-    elsewhere = [node.path for node in SCHEMA.walk() if node.path.rsplit(".", 1)[-1] == name]
-    if not elsewhere:
-        everything = [node.path for node in SCHEMA.walk()]
-        elsewhere = difflib.get_close_matches(dotted(name), everything, n=2, cutoff=0.75)
-    return f"did you mean {' or '.join(elsewhere[:3])}?" if elsewhere else ""
+    # The key, or one spelt like it, further down this section, else in another one.
+    below = [node.path for node in section.walk()]
+    others = [node.path for node in SCHEMA.walk() if node.path not in below]
+    for paths in (below, others):
+        leaf = {path: path.rsplit(".", 1)[-1] for path in paths}
+        found = [path for path, last in leaf.items() if last == name]
+        if not found:
+            near = set(difflib.get_close_matches(name, set(leaf.values()), n=3, cutoff=0.6))
+            found = [path for path, last in leaf.items() if last in near]
+        if found:
+            where = f" ({section.path} has {', '.join(section.keys)})" if paths is others and section.path else ""
+            return f"did you mean {' or '.join(found[:3])}?{where}"
+    return ""
 
 
 def _unknown(name: Any, section: Section) -> str:

@@ -149,8 +149,10 @@ def test_typo_suggests_the_closest_key(tmp_path):
 
 
 def test_a_key_in_the_wrong_section_suggests_where_it_is(tmp_path):
-    message = refused(tmp_path, 'config = {"limits": {"rps": 5}}')
-    assert "limits.rps: no such key; did you mean limiter.websockets.rps or limiter.http.rps?" in message
+    message = refused(tmp_path, 'config = {"limits": {"rps": 5}, "redis": {"db": 1}, "pubsub": {"ttl": 9}}')
+    assert "limits.rps: no such key; did you mean limiter.websockets.rps or limiter.http.rps? (limits has " in message
+    assert "redis.db: no such key; did you mean redis.db_index?" in message
+    assert "pubsub.ttl: no such key; did you mean pubsub.history.ttl?" in message
 
 
 def test_unknown_key_in_the_env_file_names_that_file(tmp_path):
