@@ -16,8 +16,6 @@ default is an empty dict is open: the app puts any keys of its own there.
 
 from __future__ import annotations
 
-import copy
-
 # Only this origin's scripts, styles, images and sockets. 'unsafe-eval' because jQuery
 # templates compile with Function(); apps without them can drop it via
 # security.content_security_policy. Inline style attributes stay allowed (style-src).

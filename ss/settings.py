@@ -69,7 +69,9 @@ class Config(dict):
         except KeyError:
             if name.startswith("__"):
                 raise AttributeError(name) from None
-            raise AttributeError(f"{self._path}.{name} is not set") from None
+            section = SCHEMA.find(self._path.partition(".")[2]) if "." in self._path else SCHEMA
+            hint = _suggestion(name, section) if isinstance(section, Section) else ""
+            raise AttributeError(f"{self._path}.{name} is not set" + (f"; {hint}" if hint else "")) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "_path":
@@ -364,11 +366,6 @@ def check_layer(data: Mapping, source: _Source, problems: list[str], section: Se
             if problem:
                 problems.append(f"{source.where(dotted)}: {dotted}: {problem}")
     return checked
-
-
-def preset_for(env: str) -> dict:
-    """The merged preset for ``env``; unknown env names get the production preset."""
-    return deep_merge(copy.deepcopy(BASE), PRESETS.get(env, PRODUCTION))
 
 
 def read_config_file(path: Path) -> dict:

@@ -72,7 +72,7 @@ def test_attribute_access_and_missing_key_message():
     assert config.limiter.websockets.rps == 15
     config.limiter.enabled = True
     assert config["limiter"]["enabled"] is True
-    with pytest.raises(AttributeError, match=r"config\.limiter\.rsp is not set"):
+    with pytest.raises(AttributeError, match=r"config\.limiter\.rsp is not set; did you mean limiter\.websockets\.rps"):
         config.limiter.rsp
     assert config.get_path("limiter.websockets.rps") == 15 and config.get_path("a.b", 3) == 3
 
