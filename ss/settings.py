@@ -162,8 +162,6 @@ class Key:
             name = f"list of {_type_name(self.items)}" if self.items is not None else "list"
         elif self.type is dict:
             name = "dict (any keys)"
-        elif self.type is float:
-            name = "number"
         else:
             name = _type_name(self.type)
         return f"{name} or None" if self.nullable else name
