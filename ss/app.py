@@ -57,25 +57,25 @@ class App:
         self.outage = OutageLog()  # one "store is down" log line per window, whoever notices
         self.sessions = SessionStore(self.store, config.session.ttl, hooks or RealtimeHooks(self),
                                      new_ttl=config.session.new_ttl, outage=self.outage)
-        self.sessions.rotate_on_login = bool(config.session.get("rotate_on_login", True))
+        self.sessions.rotate_on_login = config.session.rotate_on_login
         self.publish = Publisher(self.store, config)
         self.router = LocalRouter(self)
         self.users = Users(self.store, config)
         self.presence = Presence(self)
         self.tree = ApiTree()
-        self.dispatcher = Dispatcher(self.tree, show_traceback=bool(config.errors.show_traceback),
+        self.dispatcher = Dispatcher(self.tree, show_traceback=config.errors.show_traceback,
                                      store_description=self.store.description, outage=self.outage)
         self.connections = Connections()  # open connections, by address and session (ss/realtime/registry.py)
         self.max_pending_calls = int(config.limits.max_pending_calls)
         self.recent_calls = RecentCalls()
-        self.protocol_limits = protocol.Limits(max_frame_bytes=int(config.limits.max_frame_bytes),
-                                               max_depth=int(config.limits.max_depth))
+        self.protocol_limits = protocol.Limits(max_frame_bytes=config.limits.max_frame_bytes,
+                                               max_depth=config.limits.max_depth)
         limiter = config.limiter
-        self.http_limiter = KeyedLimiter(float(limiter.http.rps)) if limiter.enabled else None
+        self.http_limiter = KeyedLimiter(limiter.http.rps) if limiter.enabled else None
         self.pipeline: Any = None
         self.pinger: Any = None  # ss.realtime.pinger.Pinger, made by the first socket
         # Writes every connection's queued frames once per loop turn (see ss/realtime/outbox.py).
-        self.flusher = Flusher(float(config.limits.max_write_delay_ms) / 1000)
+        self.flusher = Flusher(config.limits.max_write_delay_ms / 1000)
         self.db = DbFile(project.root if project is not None else None)  # config/db.py, as ss.db
         self.server = ServerProxy(self)
         self._reload_listeners: list[Callable[[], Any]] = []

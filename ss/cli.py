@@ -98,8 +98,8 @@ def _start_workers(app, args: argparse.Namespace, count: int) -> int:
     if config.https.enabled:  # made once here, so the workers do not race to generate a certificate
         from .web.tls import load_certificate
 
-        load_certificate(app.project.root, str(config.https.cert_name))
-    listeners = bind_listeners(config, int(config.http.port), config.http.host)
+        load_certificate(app.project.root, config.https.cert_name)
+    listeners = bind_listeners(config, config.http.port, config.http.host)
     print(f"ss: starting {count} workers on one port (pid {os.getpid()} supervises; "
           "SIGHUP restarts them one by one, SIGTERM stops all)", flush=True)
     return run_workers(count, worker_main(lambda: _load_app(args), listeners, config.log.level))
@@ -114,7 +114,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     from .store import StoreUnavailable
 
     app = _load_app(args)
-    logs.configure(min(int(app.config.log.level), 1))  # the console's own output must stay readable
+    logs.configure(min(app.config.log.level, 1))  # the console's own output must stay readable
     try:
         return run_console(app)
     except (ApiTreeError, StoreUnavailable, DbFileError) as exc:
@@ -127,7 +127,7 @@ def cmd_assets(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("SS_ENV", "production")
     app = _load_app(args)
-    logs.configure(max(2, int(app.config.log.level)))
+    logs.configure(max(2, app.config.log.level))
     from .assets import AssetError
     from .assets.packer import pack
 

@@ -4,11 +4,17 @@
 ``staging``, ``production`` and any custom environment start from the
 production preset (packed assets, no tracebacks to clients), so a new env is
 safe by default.
+
+BASE is also the schema (ss/settings.py reads it): its keys are every key an
+app may set, the type of each default is the type the key takes, and the
+comment on a key's line is its description in docs/config.md. Where the
+default does not tell the type, TYPES below does: keys whose default is None
+(they take None or that type), numbers that may have a fraction (float: an int
+is fine too, and comes out as a float) and the items of lists. A section whose
+default is an empty dict is open: the app puts any keys of its own there.
 """
 
 from __future__ import annotations
-
-import copy
 
 # Only this origin's scripts, styles, images and sockets. 'unsafe-eval' because jQuery
 # templates compile with Function(); apps without them can drop it via
@@ -35,41 +41,60 @@ BASE: dict = {
         "hsts_max_age": 31536000,   # Strict-Transport-Security seconds over TLS; 0 = no header (dev/test)
     },
     "redis": {
-        "enabled": False,           # False: the embedded in-process store (one process only)
-        "url": None,                # redis://host:port/db; $SS_REDIS_URL sets this and enabled
-        "host": "127.0.0.1",
-        "port": 6379,
-        "db_index": 0,
-        "password": None,
+        "enabled": False,           # False: the embedded in-process store (one process only); see redis.url
+        "url": None,                # redis://host:port/db; setting it (or $SS_REDIS_URL) turns Redis on
+        "host": "127.0.0.1",        # Redis host, when redis.url is not set; setting it turns Redis on
+        "port": 6379,               # Redis port, when redis.url is not set; setting it turns Redis on
+        "db_index": 0,              # Redis database number, when redis.url is not set; setting it turns Redis on
+        "password": None,           # Redis password, when redis.url is not set; setting it turns Redis on
         "key_prefix": "",           # put before every ss: key, to share one Redis between apps
     },
     "session": {
-        "cookie_name": "ss_session",
+        "cookie_name": "ss_session",  # name of the session cookie (HttpOnly, SameSite=Lax, Secure over TLS)
         "ttl": 30 * DAY,            # seconds a session lives after its last use
         "new_ttl": 600,             # seconds a new session lives until its first real use (then ttl)
         "rotate_on_login": True,    # new session id on set_user_id (against session fixation)
     },
     "api": {
-        "enabled": True,
+        "enabled": True,            # serve the HTTP API (/api/<module>/<action>)
         "prefix": "api",            # /api/app/square.json?25
-        "https_only": False,
-        "auth": {"basic": {"module_name": None}},
+        "https_only": False,        # the HTTP API answers only over HTTPS (plain HTTP gets an error or the redirect)
+        "auth": {"basic": {
+            "module_name": None,    # lib/server module checking Basic Auth for `authenticate = True` modules
+        }},
     },
-    "browser_check": {"strict": False},  # True: browsers without WebSocket get static/incompatible_browsers/
+    "browser_check": {
+        "strict": False,            # True: browsers without WebSocket get static/incompatible_browsers/
+    },
     "client": {
         "heartbeat_interval": 30,   # seconds between the browser's "still here" messages
-        "log": {"level": 2},        # 0 silent .. 4 everything, in the browser console
-        "reconnect": {"min_delay": 0.25, "max_delay": 10},
+        "log": {
+            "level": 2,             # 0 silent .. 4 everything, in the browser console
+        },
+        "reconnect": {
+            "min_delay": 0.25,      # seconds before the browser's first reconnect attempt
+            "max_delay": 10,        # longest wait between reconnect attempts (backoff), seconds
+        },
     },
-    "log": {"level": 2},            # 0 none, 1 errors, 2 info, 3 calls and replies, 4 debug
-    "errors": {"show_traceback": False},
-    "users": {
-        "online": {"enabled": True, "mins_until_offline": 2, "update_interval": 60},
+    "log": {
+        "level": 2,                 # 0 none, 1 errors, 2 info, 3 calls and replies, 4 debug
     },
+    "errors": {
+        "show_traceback": False,    # send server tracebacks to the client with call errors
+    },
+    "users": {"online": {
+        "enabled": True,            # track users online (ss.users.online)
+        "mins_until_offline": 2,    # minutes without a heartbeat before a user counts as offline
+        "update_interval": 60,      # seconds between purges of users gone offline
+    }},
     "limiter": {
-        "enabled": False,
-        "websockets": {"rps": 15},
-        "http": {"rps": 30},
+        "enabled": False,           # turn on the rate limits below
+        "websockets": {
+            "rps": 15,              # calls per second per socket before calls are refused (rate_limited)
+        },
+        "http": {
+            "rps": 30,              # HTTP API requests per second per client address
+        },
     },
     "limits": {
         "max_frame_bytes": 1 << 20,     # bigger frames close the socket with 1009
@@ -91,12 +116,14 @@ BASE: dict = {
         "hold_timeout": 5,          # seconds a reconnecting socket's live messages wait for its recover message
     }},
     "presence": {
-        "enabled": True,
+        "enabled": True,            # track which users are in which channel (ss.presence)
         "events": False,            # True: channels get presence:join / presence:leave events
         "timeout": 45,              # seconds an instance's entries last without a refresh (dead instances)
         "refresh_interval": 15,     # seconds between refreshes of this instance's entries
     },
-    "assets": {"pack_on_start": True},
+    "assets": {
+        "pack_on_start": True,      # production: pack assets at start when public/assets is missing or stale
+    },
     "shared_code": {
         "timeout": 2,               # seconds an app/shared function may run on the server (ss.shared)
         "max_memory": 64 << 20,     # bytes of V8 heap for server-side shared code
@@ -105,6 +132,33 @@ BASE: dict = {
         "allowed_origins": [],      # extra origins allowed to open the socket, e.g. "https://app.example.com"
         "content_security_policy": DEFAULT_CSP,  # the CSP of HTML pages; "" sends none
     },
+    "app": {},                      # the app's own settings, any keys (ss.config.app.<key>); ss never reads them
+    "db": {},                       # the app's database settings, any keys, for config/db.py (docs/database.md)
+}
+
+# The type of each key whose default does not tell it (see the module docstring):
+# None defaults take None or this type; float takes an int too; list[X] takes a list of X.
+TYPES: dict = {
+    "https.domain": str,
+    "redis.url": str,
+    "redis.password": str,
+    "api.auth.basic.module_name": str,
+    "client.heartbeat_interval": float,
+    "client.reconnect.min_delay": float,
+    "client.reconnect.max_delay": float,
+    "users.online.mins_until_offline": float,
+    "users.online.update_interval": float,
+    "limiter.websockets.rps": float,
+    "limiter.http.rps": float,
+    "limits.ping_interval": float,
+    "limits.ping_timeout": float,
+    "limits.shutdown_timeout": float,
+    "limits.max_write_delay_ms": float,
+    "pubsub.history.hold_timeout": float,
+    "presence.timeout": float,
+    "presence.refresh_interval": float,
+    "shared_code.timeout": float,
+    "security.allowed_origins": list[str],
 }
 
 DEVELOPMENT: dict = {

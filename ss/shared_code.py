@@ -427,9 +427,9 @@ def for_app(app: Any) -> SharedCode:
     if shared is None:
         from .presets import is_dev_like
 
-        settings = app.config.get("shared_code", {}) or {}
+        settings = app.config.shared_code
         shared = SharedCode(app.project.root if app.project is not None else None, app.env,
-                            float(settings.get("timeout", 2)), int(settings.get("max_memory", 64 << 20)),
+                            settings.timeout, settings.max_memory,
                             watch=is_dev_like(app.env))
         app._shared_code = shared
     return shared

@@ -131,7 +131,7 @@ async def basic_auth_user(app, header: str | None) -> Any:
 
     Uses ``api.auth.basic.module_name``'s ``authenticate({'username', 'password'})``.
     """
-    module_name = app.config.get_path("api.auth.basic.module_name")
+    module_name = app.config.api.auth.basic.module_name
     credentials = parse_basic_auth(header)
     if not module_name or credentials is None:
         return None

@@ -10,16 +10,16 @@ __all__ = ["Store", "PubSubBus", "StoreUnavailable", "STORE_ERRORS", "OutageLog"
 
 def redis_url(redis_config) -> str:
     """The URL for config.redis: its ``url`` if set, else built from host/port/db_index/password."""
-    if redis_config.get("url"):
-        return redis_config["url"]
-    auth = f":{redis_config['password']}@" if redis_config.get("password") else ""
-    return f"redis://{auth}{redis_config['host']}:{redis_config['port']}/{redis_config.get('db_index', 0)}"
+    if redis_config.url:
+        return redis_config.url
+    auth = f":{redis_config.password}@" if redis_config.password else ""
+    return f"redis://{auth}{redis_config.host}:{redis_config.port}/{redis_config.db_index}"
 
 
 def open_store(config) -> Store:
     """The store config asks for: Redis when ``redis.enabled`` (or $SS_REDIS_URL), else embedded."""
-    prefix = config.redis.get("key_prefix") or ""
-    if config.redis.get("enabled"):
+    prefix = config.redis.key_prefix
+    if config.redis.enabled:
         from .redis_store import RedisStore
 
         return RedisStore(redis_url(config.redis), prefix)

@@ -19,7 +19,12 @@ def test_the_config_reference_is_generated_from_the_presets():
 
     for section, values in BASE.items():                 # every key is there, with a description
         assert f"## `{section}`" in expected
-    assert "| `https.cert_name` | `\"site\"` |" in expected
+    assert "| `https.cert_name` | `\"site\"` | str |" in expected
+    from ss.settings import SCHEMA, Key
+
+    for key in SCHEMA.walk():                             # every key of the schema, with its type
+        if isinstance(key, Key):
+            assert f"| `{key.path}` | " in expected and f" | {key.type_name} | " in expected
 
 
 def test_readme_and_docs_links_resolve():
