@@ -67,7 +67,9 @@ class App:
                                      store_description=self.store.description, outage=self.outage)
         self.connections = Connections()  # open connections, by address and session (ss/realtime/registry.py)
         self.max_pending_calls = int(config.limits.max_pending_calls)
-        self.recent_calls = RecentCalls()
+        limits = config.limits
+        self.recent_calls = RecentCalls(limits.replay_cache_bytes, limits.replay_max_reply_bytes,
+                                        tabs_per_session=limits.max_tabs_per_session)
         self.protocol_limits = protocol.Limits(max_frame_bytes=config.limits.max_frame_bytes,
                                                max_depth=config.limits.max_depth)
         limiter = config.limiter

@@ -106,6 +106,9 @@ BASE: dict = {
         "shutdown_timeout": 10,         # seconds running calls get to finish on SIGTERM/SIGINT
         "max_connections_per_ip": 0,    # 0: no limit; behind a proxy, set http xheaders right first
         "max_write_delay_ms": 1,        # writes wait up to this long while other work is ready, so a burst shares system calls; 0: every tick
+        "replay_cache_bytes": 2 << 20,  # bytes of replies kept (process-wide) so a call retried after a reconnect runs once
+        "replay_max_reply_bytes": 16 << 10,  # bigger replies are not kept: a retry of such a call runs it again
+        "max_tabs_per_session": 16,     # tabs per session whose recent calls are kept (the client picks tab ids)
     },
     "pubsub": {"history": {
         "enabled": True,            # number user/channel/broadcast messages and keep them for recovery

@@ -151,15 +151,15 @@ class Connection:
             # Nothing else runs for this connection: start the call right here, most actions finish
             # without waiting and need no task. (A burst from one client cannot starve the others:
             # its transport gives the loop a turn every few messages.)
-            task = compat.start_call(self._run(call))
+            task = compat.start_call(self._run(call, key))
         else:
-            task = asyncio.get_running_loop().create_task(self._run(call), context=contextvars.copy_context())
+            task = asyncio.get_running_loop().create_task(self._run(call, key), context=contextvars.copy_context())
         recent.remember(key, call.id, task)
         if not task.done():
             self._track(task)
 
-    async def _run(self, call: protocol.Call) -> bytes:
-        """Run one call, send its reply, and return the reply (kept for retries of the same call)."""
+    async def _run(self, call: protocol.Call, key: tuple[str, str]) -> bytes:
+        """Run one call, send its reply, and return the reply (kept under ``key`` for retries of the call)."""
         logging_calls = not call.silent and call_log.isEnabledFor(CALLS)
         if logging_calls:
             started = time.perf_counter()
@@ -179,6 +179,7 @@ class Connection:
                                           f"cannot be sent as JSON: {exc}")
         finally:
             self.pending -= 1
+        self.app.recent_calls.answered(key, call.id, reply)
         if self.pending == 0 and self.outbox is None and not self.closed and self.transport.unread == 0:
             # Nothing else is running or waiting to be read on this connection, so no other reply can
             # join this one: write it now rather than a loop turn later (round-trip latency).
