@@ -27,7 +27,8 @@ import tornado.iostream
 import tornado.web
 import tornado.websocket
 
-from ..protocol.frames import FrameReader, MessageTooBig
+from ..errors import CLOSE_INVALID_DATA
+from ..protocol.frames import TEXT, FrameReader, MessageTooBig
 from ..protocol.frames import unmask as _pure_unmask
 
 __all__ = ["BulkReadProtocol", "start_call", "loop_has_ready_callbacks", "unread_bytes", "drop_upgrade_state",
@@ -63,6 +64,9 @@ def check() -> None:
         (hasattr(tornado.websocket.WebSocketProtocol13, "_abort"), "WebSocketProtocol13._abort"),
         (_has_in_source(tornado.websocket.WebSocketProtocol13.__init__, "_wire_bytes_in"),
          "WebSocketProtocol13._wire_bytes_in"),
+        (_has_in_source(tornado.websocket.WebSocketProtocol13.__init__, "_message_bytes_in"),
+         "WebSocketProtocol13._message_bytes_in"),
+        (hasattr(tornado.websocket.WebSocketProtocol, "_run_callback"), "WebSocketProtocol._run_callback"),
         # unread_bytes(): is anything buffered but not yet read on this stream?
         (_has_in_source(tornado.iostream.BaseIOStream.__init__, "_read_buffer_size"), "BaseIOStream._read_buffer_size"),
         # drop_upgrade_state() / discard_new_cookies(): what a handler keeps after its response.
@@ -205,13 +209,25 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
         try:
             while not self.client_terminated:
                 data = await stream.read_bytes(self.READ_SIZE, partial=True)
+                invalid_utf8 = False
                 self._wire_bytes_in += len(data)
                 messages = reader.feed(data)
                 left = len(messages)
                 for opcode, payload in messages:
                     left -= 1
                     self._left_in_read = left
-                    handled = self._handle_message(opcode, payload)
+                    if opcode == TEXT:
+                        # Decoded here rather than by Tornado, which drops the TCP connection on bad
+                        # UTF-8; RFC 6455 asks for a close frame with 1007 (after earlier replies).
+                        try:
+                            text = payload.decode("utf-8")
+                        except UnicodeDecodeError:
+                            invalid_utf8 = True
+                            break
+                        self._message_bytes_in += len(payload)
+                        handled = self._run_callback(self.handler.on_message, text)
+                    else:
+                        handled = self._handle_message(opcode, payload)
                     if handled is not None:
                         await handled
                     if self.client_terminated:
@@ -221,6 +237,12 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
                         turn = 0
                         await asyncio.sleep(0)  # a flood of calls from one tab waits its turn
                 self._left_in_read = 0
+                if invalid_utf8 and not self.client_terminated:
+                    log.info("closing socket from %s: a text frame that is not UTF-8", self.handler.request.remote_ip)
+                    self.handler.write_queued()
+                    self.close(CLOSE_INVALID_DATA, "text frame is not UTF-8")
+                    self._abort()
+                    break
                 if reader.error is not None and not self.client_terminated:
                     # Replies to the messages before the bad frame go out first, then the close frame.
                     log.info("closing socket from %s: %s", self.handler.request.remote_ip, reader.error)

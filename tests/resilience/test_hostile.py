@@ -30,7 +30,7 @@ DEEP = "[" * 100 + "]" * 100
 SOCKET_CASES = [
     ("not json at all", "bad_json"),
     ("{\"type\": \"call\", \"id\": 1, ", "bad_json"),
-    (b"\xc3\x28 invalid utf-8", "close:any"),      # text frame with invalid UTF-8: the WebSocket rule closes it
+    (b"\xc3\x28 invalid utf-8", "close:1007"),     # text frame with invalid UTF-8: closed with 1007
     (b"\xc3\x28 binary garbage", "binary:bad_json"),
     ("", "bad_json"),
     ("null", "bad_message"),
@@ -211,5 +211,18 @@ async def test_a_message_over_the_limit_is_refused_from_its_header(server):
     writer.write(bytes([0x81, 0x80 | 127]) + (10 << 20).to_bytes(8, "big") + b"\x00\x00\x00\x00")  # 10 MiB announced
     received = await read_until_closed(reader)            # closed without waiting for the payload
     assert b"\x88" in received and (1009).to_bytes(2, "big") in received
+    writer.close()
+    await healthy(server)
+
+
+async def test_a_text_frame_with_invalid_utf8_closes_with_1007_after_earlier_replies(server):
+    # It used to drop the TCP connection without a close frame; docs/protocol.md promises 1007.
+    call = orjson.dumps({"type": "call", "id": 1, "method": "app.square", "args": [7]})
+    reader, writer = await open_raw_socket(server.port)
+    writer.write(client_frame(0x81, call) + client_frame(0x81, b"\xc3\x28 not utf-8"))
+    received = await read_until_closed(reader)
+    assert b'"result":49' in received
+    close = received[received.index(b"\x88"):]
+    assert close[2:4] == (1007).to_bytes(2, "big")
     writer.close()
     await healthy(server)
