@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 import orjson
 
 from ..errors import CallError, error_body
+from ..protocol.messages import Limits, _too_deep
 from ..rpc.request import RequestInfo
 from ..sessions.auth import basic_auth_user
 from ..sessions.cookie import set_session_cookie
@@ -63,6 +64,14 @@ def _json_or_text(text: str) -> Any:
         return text
 
 
+def check_limits(args: list, limits: Limits) -> None:
+    """The socket's bounds on call arguments (count, nesting), so both doors accept the same calls."""
+    if len(args) > limits.max_args:
+        raise ArgumentError(f"more than {limits.max_args} arguments: pass a list or an object instead")
+    if _too_deep(args, limits.max_depth):
+        raise ArgumentError(f"arguments nest deeper than {limits.max_depth} levels")
+
+
 def parse_body_args(body: bytes, content_type: str) -> list:
     if not body:
         return []
@@ -107,6 +116,7 @@ class ApiHandler(BaseHandler):
         method = path.replace("/", ".")
         try:
             args = read_args()
+            check_limits(args, self.app.protocol_limits)
         except ArgumentError as exc:
             self._error(CallError("bad_message", str(exc)), as_json)
             return
@@ -123,7 +133,11 @@ class ApiHandler(BaseHandler):
             return
         if session.id != session_id and not session.transient:
             set_session_cookie(self, session.id)  # rotated on login
-        self._answer(200, result, as_json, title=method)
+        try:
+            self._answer(200, result, as_json, title=method)
+        except TypeError as exc:  # orjson: an int over 64 bits, nesting over 254 levels, ...
+            self._error(CallError("action_failed", f"{method} returned a value that cannot be sent as JSON: {exc}"),
+                        as_json)
 
     async def _basic_auth(self, method: str, session) -> None:
         """For ``authenticate = True`` modules: sign this one request in with Basic Auth credentials."""
@@ -158,8 +172,10 @@ class ApiHandler(BaseHandler):
                      title=f"Error: {exc.code}")
 
     def _answer(self, status: int, value: Any, as_json: bool, title: str) -> None:
-        self.set_status(status)
+        """Raises TypeError (and sends nothing) when ``value`` cannot be encoded as JSON."""
         body = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS | (0 if as_json else orjson.OPT_INDENT_2))
+        self.set_status(status)
+        self.set_header("X-Content-Type-Options", "nosniff")
         if as_json:
             self.set_header("Content-Type", "application/json")
             self.finish(body)
