@@ -22,8 +22,14 @@ DAY = 24 * 60 * 60
 
 BASE: dict = {
     "http": {
-        "host": "0.0.0.0",          # interface to listen on
+        "host": "0.0.0.0",          # interface to listen on (development: 127.0.0.1, this machine only)
         "port": 3000,               # `--port` overrides
+        "max_body_bytes": None,     # request bodies over this are refused with 413 before being read; None: limits.max_frame_bytes
+        "max_header_bytes": 65536,  # a request line plus headers over this closes the connection
+        "header_timeout": 30,       # seconds a connection gets to send a request's headers (and may idle between requests)
+        "body_timeout": 60,         # seconds a request body gets to arrive
+        "trusted_proxies": [],      # addresses/networks ("10.0.0.0/8") whose X-Forwarded-For/-Proto and X-Real-IP are believed
+        "allowed_hosts": [],        # host names served besides IPs, localhost and https.domain: "example.com", ".example.com", "*"
     },
     "https": {
         "enabled": False,           # serve the app over TLS on https.port (wss for the socket)
@@ -79,7 +85,7 @@ BASE: dict = {
         "ping_interval": 25,            # seconds between server pings; 0 disables
         "ping_timeout": 20,             # close a socket whose pong is this late (at most ping_interval)
         "shutdown_timeout": 10,         # seconds running calls get to finish on SIGTERM/SIGINT
-        "max_connections_per_ip": 0,    # 0: no limit; behind a proxy, set http xheaders right first
+        "max_connections_per_ip": 0,    # 0: no limit; behind a proxy, set http.trusted_proxies first
         "max_write_delay_ms": 1,        # writes wait up to this long while other work is ready, so a burst shares system calls; 0: every tick
     },
     "pubsub": {"history": {
@@ -108,6 +114,7 @@ BASE: dict = {
 }
 
 DEVELOPMENT: dict = {
+    "http": {"host": "127.0.0.1"},  # a development server is for this machine: set http.host = "0.0.0.0" to share it
     "https": {"hsts_max_age": 0},   # HSTS on localhost would stick to every local port for a year
     "log": {"level": 3},
     "client": {"log": {"level": 3}},
