@@ -101,7 +101,7 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
         routes.append((rf"/{prefix}(\.json|/.*)?", ApiHandler, args))
     routes.append((r"/", PageHandler, args))
     if app.project is not None:
-        routes.append((r"/(.+)", PublicFileHandler, {"path": str(app.project.public_dir)}))
+        routes.append((r"/(.+)", PublicFileHandler, {"path": str(app.project.public_dir), "app": app}))
     limits = config.limits
     application = ChainedApplication(
         routes,
