@@ -59,7 +59,11 @@ BASE: dict = {
         "enabled": True,
         "prefix": "api",            # /api/app/square.json?25
         "https_only": False,
-        "auth": {"basic": {"module_name": None}},
+        "auth": {"basic": {
+            "module_name": None,
+            "max_failures": 10,     # failed Basic Auth sign-ins per address per window, then 429 (limiter on or off); 0: no limit
+            "failure_window": 60,   # seconds the failures of an address are counted
+        }},
     },
     "browser_check": {"strict": False},  # True: browsers without WebSocket get static/incompatible_browsers/
     "client": {

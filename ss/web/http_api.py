@@ -9,6 +9,7 @@ items as the arguments. ``/api`` lists the tree.
 from __future__ import annotations
 
 import html
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
@@ -17,11 +18,21 @@ import orjson
 from ..errors import CallError, error_body
 from ..protocol.messages import Limits, _too_deep
 from ..rpc.request import RequestInfo
-from ..sessions.auth import basic_auth_user
+from ..sessions.auth import LoginThrottle, basic_auth_user, parse_basic_auth
+from ..store.base import STORE_ERRORS
 from ..sessions.cookie import set_session_cookie
 from .base import BaseHandler, add_security_headers
 
 __all__ = ["ApiHandler", "parse_query_args", "ArgumentError"]
+
+log = logging.getLogger("ss.http")
+
+
+def https_location(request, config) -> str:
+    """Where this request belongs over TLS (for messages; the redirect listener's Host was checked by the guard)."""
+    port = int(config.https.port)
+    host = config.https.domain or request.host_name
+    return f"https://{host}{'' if port == 443 else f':{port}'}{request.path}"
 
 def is_cross_site(request) -> bool:
     """True when a browser says (Sec-Fetch-Site, else Origin) another site made this request."""
@@ -105,6 +116,12 @@ class ApiHandler(BaseHandler):
             self._error(CallError("https_required", "this API only answers over HTTPS (api.https_only): "
                                                     "use https:// so passwords never travel in clear text"), as_json)
             return
+        if self.app.config.https.enabled and self.request.protocol != "https" and "Authorization" in self.request.headers:
+            # The redirect listener: the password has crossed the network in clear once; never let it work.
+            self._error(CallError("https_required", "credentials are never accepted over plain HTTP: send this "
+                                                    f"request to {https_location(self.request, self.app.config)} "
+                                                    "and change the password if it went out this way before"), as_json)
+            return
         limiter = self.app.http_limiter
         if limiter is not None and not limiter.allow(self.request.remote_ip or "?"):
             self._error(CallError("rate_limited", f"more than {limiter.rate:g} API requests per second from "
@@ -147,14 +164,30 @@ class ApiHandler(BaseHandler):
             action = self.app.dispatcher.lookup(method)
         except CallError:
             return  # the dispatcher answers unknown actions
-        if not action.authenticate:
+        header = self.request.headers.get("Authorization")
+        if not action.authenticate or not self.app.config.get_path("api.auth.basic.module_name") \
+                or parse_basic_auth(header) is None:
             return
+        throttle = LoginThrottle(self.app)
+        address = self.request.remote_ip
         try:
-            user_id = await basic_auth_user(self.app, self.request.headers.get("Authorization"))
+            wait = await throttle.retry_after(address)
+        except STORE_ERRORS:
+            raise CallError("store_unavailable", "the session store is not answering: try again later") from None
+        if wait:
+            self.set_header("Retry-After", str(wait))
+            raise CallError("rate_limited", f"too many failed sign-ins from this address: try again in {wait} s")
+        try:
+            user_id = await basic_auth_user(self.app, header)
         except Exception as exc:  # a broken auth module (logged by ss.auth): details in development only
             detail = f": {type(exc).__name__}: {exc}" if self.app.dispatcher.show_traceback else "; see the server log"
             raise CallError("action_failed", f"Basic Auth failed on the server{detail}") from None
-        if user_id is not None:
+        if user_id is None:
+            try:
+                await throttle.failed(address)
+            except STORE_ERRORS:
+                log.warning("could not count a failed Basic Auth sign-in from %s: the store is not answering", address)
+        else:
             session.user_id = user_id
             session.transient = True  # a Basic Auth request signs in only itself; nothing is saved
 
