@@ -154,6 +154,10 @@ def banner(app: App, port: int, server: "Server | None" = None) -> str:
         lines.append(f"  https: {server.certificate.describe(root)}")
         if server.redirect_port is not None:
             lines.append(f"  http://localhost:{server.redirect_port}/ redirects to https")
+    host = server.host if server is not None else str(app.config.http.host)
+    if host in ("127.0.0.1", "localhost", "::1"):
+        lines.append(f"  listening on {host} only (this machine): set http.host = \"0.0.0.0\" in config/app.py "
+                     "to accept other machines")
     lines.append(f"  actions: {len(app.tree.actions)} loaded from app/server  (Ctrl-C to stop)")
     return "\n".join(lines)
 
