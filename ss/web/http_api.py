@@ -22,17 +22,12 @@ from ..sessions.auth import LoginThrottle, basic_auth_user, parse_basic_auth
 from ..store.base import STORE_ERRORS
 from ..sessions.cookie import set_session_cookie
 from .base import BaseHandler, add_security_headers
+from .tls import https_url
 
 __all__ = ["ApiHandler", "parse_query_args", "ArgumentError"]
 
 log = logging.getLogger("ss.http")
 
-
-def https_location(request, config) -> str:
-    """Where this request belongs over TLS (for messages; the redirect listener's Host was checked by the guard)."""
-    port = int(config.https.port)
-    host = config.https.domain or request.host_name
-    return f"https://{host}{'' if port == 443 else f':{port}'}{request.path}"
 
 def is_cross_site(request) -> bool:
     """True when a browser says (Sec-Fetch-Site, else Origin) another site made this request."""
@@ -100,6 +95,10 @@ def parse_body_args(body: bytes, content_type: str) -> list:
 class ApiHandler(BaseHandler):
     """``/api``, ``/api.json``, ``/api/<module>/<action>[.json]``."""
 
+    def initialize(self, app, https_port: int | None = None) -> None:
+        super().initialize(app)
+        self.https_port = https_port  # the bound TLS port, when HTTPS is on
+
     async def get(self, path: str | None) -> None:
         await self._handle(path, lambda: parse_query_args(self.request.query))
 
@@ -119,7 +118,7 @@ class ApiHandler(BaseHandler):
         if self.app.config.https.enabled and self.request.protocol != "https" and "Authorization" in self.request.headers:
             # The redirect listener: the password has crossed the network in clear once; never let it work.
             self._error(CallError("https_required", "credentials are never accepted over plain HTTP: send this "
-                                                    f"request to {https_location(self.request, self.app.config)} "
+                                                    f"request to {self._https_url()} "
                                                     "and change the password if it went out this way before"), as_json)
             return
         limiter = self.app.http_limiter
@@ -155,6 +154,11 @@ class ApiHandler(BaseHandler):
         except TypeError as exc:  # orjson: an int over 64 bits, nesting over 254 levels, ...
             self._error(CallError("action_failed", f"{method} returned a value that cannot be sent as JSON: {exc}"),
                         as_json)
+
+    def _https_url(self) -> str:
+        # The guard has checked the Host, so naming it back is safe.
+        https = self.app.config.https
+        return https_url(self.request, https.domain, self.https_port or int(https.port))
 
     async def _basic_auth(self, method: str, session) -> None:
         """For ``authenticate = True`` modules: sign this one request in with Basic Auth credentials."""

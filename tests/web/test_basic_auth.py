@@ -87,7 +87,8 @@ async def test_basic_auth_credentials_refused_over_plain_http_when_https_is_on(m
                                      follow_redirects=False)
         assert refused.code == 403
         error = orjson.loads(refused.body)["error"]
-        assert error["code"] == "https_required" and "https://" in error["message"]
+        assert error["code"] == "https_required"
+        assert f"https://127.0.0.1:{app.server.port}/api/secret/data.json" in error["message"]
         secure = await client.fetch(f"https://127.0.0.1:{app.server.port}/api/secret/data.json",
                                     headers=basic("joe", "secret"), raise_error=False, validate_cert=False)
         assert secure.code == 200
