@@ -250,8 +250,9 @@ class _BodyLimit(tornado.httputil.HTTPMessageDelegate):
             return
         log.info("refusing a request body over %d bytes from %s: %s %s", self.limit, self.request.remote_ip,
                  self.request.method, self.request.path[:200])
-        error = CallError("too_big", f"the request body is over the {self.limit}-byte limit of this URL "
-                                     "(http.max_body_bytes): send less")
+        fixed = self.request.path in SMALL_BODY_ROUTES
+        error = CallError("too_big", f"the request body is over the {self.limit}-byte limit of this URL"
+                                     + ("" if fixed else " (http.max_body_bytes)") + ": send less")
         # Tornado waits for this coroutine before it reads on, and finds the stream closed after it,
         # so the body is never read into memory. Nothing here may raise: it would be logged as a bug.
         try:

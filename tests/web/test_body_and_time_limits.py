@@ -60,7 +60,10 @@ async def test_oversize_body_is_refused_413_without_being_read(server, path):
     assert time.monotonic() - started < 2.5
     assert b"X-Content-Type-Options: nosniff" in answer
     error = orjson.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]
-    assert error["code"] == "too_big" and "http.max_body_bytes" in error["message"]
+    assert error["code"] == "too_big"
+    limit = 256 if path == "/_ss/session" else 64 * 1024
+    assert f"over the {limit}-byte limit" in error["message"]
+    assert ("http.max_body_bytes" in error["message"]) == (path != "/_ss/session")
 
 
 async def test_oversize_chunked_body_is_refused_413(server):
