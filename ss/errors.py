@@ -57,6 +57,7 @@ class ErrorCode(str, enum.Enum):
     TOO_MANY_CALLS = ("too_many_calls", 429)
     RATE_LIMITED = ("rate_limited", 429)
     BAD_TOKEN = ("bad_token", 403)
+    BAD_HOST = ("bad_host", 400)    # a Host header not in http.allowed_hosts (DNS rebinding)
 
     def __str__(self) -> str:
         return self.value

@@ -28,8 +28,14 @@ DAY = 24 * 60 * 60
 
 BASE: dict = {
     "http": {
-        "host": "0.0.0.0",          # interface to listen on
+        "host": "0.0.0.0",          # interface to listen on (development: 127.0.0.1, this machine only)
         "port": 3000,               # `--port` overrides
+        "max_body_bytes": None,     # request bodies over this are refused with 413 before being read; None: limits.max_frame_bytes
+        "max_header_bytes": 65536,  # a request line plus headers over this closes the connection
+        "header_timeout": 30,       # seconds a connection gets to send a request's headers (and may idle between requests)
+        "body_timeout": 60,         # seconds a request body gets to arrive
+        "trusted_proxies": [],      # addresses/networks ("10.0.0.0/8") whose X-Forwarded-For/-Proto and X-Real-IP are believed
+        "allowed_hosts": [],        # host names served besides IPs, localhost and https.domain: "example.com", ".example.com", "*"
     },
     "https": {
         "enabled": False,           # serve the app over TLS on https.port (wss for the socket)
@@ -61,6 +67,8 @@ BASE: dict = {
         "https_only": False,        # the HTTP API answers only over HTTPS (plain HTTP gets an error or the redirect)
         "auth": {"basic": {
             "module_name": None,    # lib/server module checking Basic Auth for `authenticate = True` modules
+            "max_failures": 10,     # failed Basic Auth sign-ins per address per window, then 429 (limiter on or off); 0: no limit
+            "failure_window": 60,   # seconds the failures of an address are counted
         }},
     },
     "browser_check": {
@@ -104,7 +112,7 @@ BASE: dict = {
         "ping_interval": 25,            # seconds between server pings; 0 disables
         "ping_timeout": 20,             # close a socket whose pong is this late (at most ping_interval)
         "shutdown_timeout": 10,         # seconds running calls get to finish on SIGTERM/SIGINT
-        "max_connections_per_ip": 0,    # 0: no limit; behind a proxy, set http xheaders right first
+        "max_connections_per_ip": 0,    # 0: no limit; behind a proxy, set http.trusted_proxies first
         "max_write_delay_ms": 1,        # writes wait up to this long while other work is ready, so a burst shares system calls; 0: every tick
         "replay_cache_bytes": 2 << 20,  # bytes of replies kept (process-wide) so a call retried after a reconnect runs once
         "replay_max_reply_bytes": 16 << 10,  # bigger replies are not kept: a retry of such a call runs it again
@@ -142,6 +150,12 @@ BASE: dict = {
 # The type of each key whose default does not tell it (see the module docstring):
 # None defaults take None or this type; float takes an int too; list[X] takes a list of X.
 TYPES: dict = {
+    "http.max_body_bytes": int,
+    "http.header_timeout": float,
+    "http.body_timeout": float,
+    "http.trusted_proxies": list[str],
+    "http.allowed_hosts": list[str],
+    "api.auth.basic.failure_window": float,
     "https.domain": str,
     "redis.url": str,
     "redis.password": str,
@@ -165,6 +179,7 @@ TYPES: dict = {
 }
 
 DEVELOPMENT: dict = {
+    "http": {"host": "127.0.0.1"},  # a development server is for this machine: set http.host = "0.0.0.0" to share it
     "https": {"hsts_max_age": 0},   # HSTS on localhost would stick to every local port for a year
     "log": {"level": 3},
     "client": {"log": {"level": 3}},

@@ -19,6 +19,7 @@ import tornado.netutil
 
 from .app import App
 from .web.application import make_application
+from .web.guard import server_options
 
 __all__ = ["serve", "Server", "Listeners", "bind_listeners", "banner"]
 
@@ -98,13 +99,13 @@ class Server:
             listeners.close()
             await self.app.close()
             raise
-        self.http_server = tornado.httpserver.HTTPServer(application, xheaders=True, ssl_options=ssl_options)
+        options = server_options(self.app.config)
+        self.http_server = tornado.httpserver.HTTPServer(application, ssl_options=ssl_options, **options)
         self.http_server.add_sockets(sockets)
         if listeners.redirect:
             from .web.tls import redirect_application
 
-            self.redirect_server = tornado.httpserver.HTTPServer(redirect_application(self.app, self.port),
-                                                                 xheaders=True)
+            self.redirect_server = tornado.httpserver.HTTPServer(redirect_application(self.app, self.port), **options)
             self.redirect_server.add_sockets(listeners.redirect)
 
     def _ssl_context(self):
@@ -153,6 +154,10 @@ def banner(app: App, port: int, server: "Server | None" = None) -> str:
         lines.append(f"  https: {server.certificate.describe(root)}")
         if server.redirect_port is not None:
             lines.append(f"  http://localhost:{server.redirect_port}/ redirects to https")
+    host = server.host if server is not None else str(app.config.http.host)
+    if host in ("127.0.0.1", "localhost", "::1"):
+        lines.append(f"  listening on {host} only (this machine): set http.host = \"0.0.0.0\" in config/app.py "
+                     "to accept other machines")
     lines.append(f"  actions: {len(app.tree.actions)} loaded from app/server  (Ctrl-C to stop)")
     return "\n".join(lines)
 

@@ -22,6 +22,7 @@ import binascii
 import importlib
 import inspect
 import logging
+import math
 import re
 import secrets
 from typing import Any
@@ -30,7 +31,7 @@ import orjson
 
 
 __all__ = ["AuthModuleError", "authenticate_with", "parse_basic_auth", "issue_cookie_token", "cookie_token_key",
-           "basic_auth_user", "TOKEN_TTL"]
+           "basic_auth_user", "LoginThrottle", "TOKEN_TTL"]
 
 log = logging.getLogger("ss.auth")
 
@@ -141,3 +142,44 @@ async def basic_auth_user(app, header: str | None) -> Any:
         log.exception("Basic Auth with api.auth.basic.module_name = %r failed", module_name)
         raise
     return response.get("user_id") if response["success"] else None
+
+
+class LoginThrottle:
+    """Failed Basic Auth sign-ins per address (``api.auth.basic.max_failures`` per ``failure_window`` s).
+
+    Counted in the store, so every worker and host sharing it sees the same
+    count, and independent of ``limiter.enabled``: password guessing is worth
+    stopping on every deployment. Once over, the address waits out the window,
+    even with the right password (else a 429 would just mean "wrong, go on").
+    """
+
+    def __init__(self, app):
+        basic = app.config.get_path("api.auth.basic") or {}
+        self.app = app
+        self.max_failures = int(basic.get("max_failures", 10) or 0)
+        self.window = max(1, math.ceil(float(basic.get("failure_window", 60) or 60)))
+
+    def _key(self, address: str | None) -> str:
+        return self.app.store.key("login_failures", address or "?")
+
+    async def retry_after(self, address: str | None) -> int:
+        """Seconds ``address`` must wait before its next try; 0 when it may try now."""
+        if self.max_failures <= 0:
+            return 0
+        redis = self.app.store.redis
+        key = self._key(address)
+        count = await redis.get(key)
+        if count is None or int(count) < self.max_failures:
+            return 0
+        ttl = await redis.ttl(key)
+        return int(ttl) if ttl and ttl > 0 else self.window
+
+    async def failed(self, address: str | None) -> None:
+        if self.max_failures <= 0:
+            return
+        key = self._key(address)
+        # One transaction: the key is created with its expiry, so no count can outlive its window.
+        pipe = self.app.store.redis.pipeline(transaction=True)
+        pipe.set(key, 0, ex=self.window, nx=True)
+        pipe.incr(key)
+        await pipe.execute()

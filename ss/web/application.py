@@ -19,6 +19,7 @@ from ..realtime.websocket import SOCKET_PATH, SocketHandler
 from ..sessions.cookie import set_session_cookie
 from .base import BaseHandler, add_security_headers
 from .cookies import COOKIE_PATH, SessionCookieHandler
+from .guard import Guard
 from .http_api import ApiHandler
 from .middleware import Chain, ChainedApplication, browser_check, load_middleware
 from .static import PublicFileHandler
@@ -99,7 +100,7 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
         routes.append((rf"/{prefix}(\.json|/.*)?", ApiHandler, args))
     routes.append((r"/", PageHandler, args))
     if app.project is not None:
-        routes.append((r"/(.+)", PublicFileHandler, {"path": str(app.project.public_dir)}))
+        routes.append((r"/(.+)", PublicFileHandler, {"path": str(app.project.public_dir), "app": app}))
     limits = config.limits
     application = ChainedApplication(
         routes,
@@ -108,7 +109,7 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
         websocket_max_message_size=int(limits.max_frame_bytes),
         # Pings come from ss.realtime.pinger.Pinger (one timer for all sockets), not Tornado's per-socket task.
         compress_response=True,
-        xheaders=True,
+        guard=Guard(config, check_hosts=not _ensures_domain(config)),
     )
     application.chain = Chain(_middleware_steps(app, https_port))
     https = config.https
@@ -119,6 +120,12 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
     return application
 
 
+def _ensures_domain(config) -> bool:
+    # The https.domain step redirects every other host name to the domain, so no other host is served.
+    https = config.https
+    return bool(https.enabled and https.domain and https.ensure_domain)
+
+
 def _middleware_steps(app: Any, https_port: int | None = None) -> list:
     """The chain: canonical https domain, then the app's config/http.py, then the browser check.
 
@@ -127,7 +134,7 @@ def _middleware_steps(app: Any, https_port: int | None = None) -> list:
     config = app.config
     steps: list = []
     https = config.https
-    if https.enabled and https.domain and https.ensure_domain:
+    if _ensures_domain(config):
         from .tls import ensure_domain_step
 
         port = https_port if https_port is not None else int(https.port)

@@ -24,13 +24,19 @@ class SessionCookieHandler(BaseHandler):
         if not token or len(token) > 64:
             self._refuse("send the token of the session message as the request body")
             return
-        raw = await self.app.store.redis.getdel(cookie_token_key(self.app, token))
+        redis = self.app.store.redis
+        key = cookie_token_key(self.app, token)
+        raw = await redis.get(key)
         if raw is None:
             self._refuse("unknown or used token: reload the page to get a fresh session")
             return
         ids = orjson.loads(raw)
         if self.get_cookie(self.app.config.session.cookie_name) not in (ids["old"], ids["new"]):
+            # Checked before the token is used up, so a stranger's guess cannot burn the rightful browser's token.
             self._refuse("this token belongs to another browser's session")
+            return
+        if await redis.getdel(key) is None:  # atomic: of several requests with the token, one wins
+            self._refuse("unknown or used token: reload the page to get a fresh session")
             return
         set_session_cookie(self, ids["new"])
         self.set_header("Cache-Control", "no-store")

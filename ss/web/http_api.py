@@ -9,18 +9,25 @@ items as the arguments. ``/api`` lists the tree.
 from __future__ import annotations
 
 import html
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 import orjson
 
 from ..errors import CallError, error_body
+from ..protocol.messages import Limits, _too_deep
 from ..rpc.request import RequestInfo
-from ..sessions.auth import basic_auth_user
+from ..sessions.auth import LoginThrottle, basic_auth_user, parse_basic_auth
+from ..store.base import STORE_ERRORS
 from ..sessions.cookie import set_session_cookie
 from .base import BaseHandler, add_security_headers
+from .tls import https_url
 
 __all__ = ["ApiHandler", "parse_query_args", "ArgumentError"]
+
+log = logging.getLogger("ss.http")
+
 
 def is_cross_site(request) -> bool:
     """True when a browser says (Sec-Fetch-Site, else Origin) another site made this request."""
@@ -63,6 +70,14 @@ def _json_or_text(text: str) -> Any:
         return text
 
 
+def check_limits(args: list, limits: Limits) -> None:
+    """The socket's bounds on call arguments (count, nesting), so both doors accept the same calls."""
+    if len(args) > limits.max_args:
+        raise ArgumentError(f"more than {limits.max_args} arguments: pass a list or an object instead")
+    if _too_deep(args, limits.max_depth):
+        raise ArgumentError(f"arguments nest deeper than {limits.max_depth} levels")
+
+
 def parse_body_args(body: bytes, content_type: str) -> list:
     if not body:
         return []
@@ -80,6 +95,10 @@ def parse_body_args(body: bytes, content_type: str) -> list:
 class ApiHandler(BaseHandler):
     """``/api``, ``/api.json``, ``/api/<module>/<action>[.json]``."""
 
+    def initialize(self, app, https_port: int | None = None) -> None:
+        super().initialize(app)
+        self.https_port = https_port  # the bound TLS port, when HTTPS is on
+
     async def get(self, path: str | None) -> None:
         await self._handle(path, lambda: parse_query_args(self.request.query))
 
@@ -96,6 +115,12 @@ class ApiHandler(BaseHandler):
             self._error(CallError("https_required", "this API only answers over HTTPS (api.https_only): "
                                                     "use https:// so passwords never travel in clear text"), as_json)
             return
+        if self.app.config.https.enabled and self.request.protocol != "https" and "Authorization" in self.request.headers:
+            # The redirect listener: the password has crossed the network in clear once; never let it work.
+            self._error(CallError("https_required", "credentials are never accepted over plain HTTP: send this "
+                                                    f"request to {self._https_url()} "
+                                                    "and change the password if it went out this way before"), as_json)
+            return
         limiter = self.app.http_limiter
         if limiter is not None and not limiter.allow(self.request.remote_ip or "?"):
             self._error(CallError("rate_limited", f"more than {limiter.rate:g} API requests per second from "
@@ -107,6 +132,7 @@ class ApiHandler(BaseHandler):
         method = path.replace("/", ".")
         try:
             args = read_args()
+            check_limits(args, self.app.protocol_limits)
         except ArgumentError as exc:
             self._error(CallError("bad_message", str(exc)), as_json)
             return
@@ -123,7 +149,16 @@ class ApiHandler(BaseHandler):
             return
         if session.id != session_id and not session.transient:
             set_session_cookie(self, session.id)  # rotated on login
-        self._answer(200, result, as_json, title=method)
+        try:
+            self._answer(200, result, as_json, title=method)
+        except TypeError as exc:  # orjson: an int over 64 bits, nesting over 254 levels, ...
+            self._error(CallError("action_failed", f"{method} returned a value that cannot be sent as JSON: {exc}"),
+                        as_json)
+
+    def _https_url(self) -> str:
+        # The guard has checked the Host, so naming it back is safe.
+        https = self.app.config.https
+        return https_url(self.request, https.domain, self.https_port or int(https.port))
 
     async def _basic_auth(self, method: str, session) -> None:
         """For ``authenticate = True`` modules: sign this one request in with Basic Auth credentials."""
@@ -133,14 +168,30 @@ class ApiHandler(BaseHandler):
             action = self.app.dispatcher.lookup(method)
         except CallError:
             return  # the dispatcher answers unknown actions
-        if not action.authenticate:
+        header = self.request.headers.get("Authorization")
+        if not action.authenticate or not self.app.config.get_path("api.auth.basic.module_name") \
+                or parse_basic_auth(header) is None:
             return
+        throttle = LoginThrottle(self.app)
+        address = self.request.remote_ip
         try:
-            user_id = await basic_auth_user(self.app, self.request.headers.get("Authorization"))
+            wait = await throttle.retry_after(address)
+        except STORE_ERRORS:
+            raise CallError("store_unavailable", "the session store is not answering: try again later") from None
+        if wait:
+            self.set_header("Retry-After", str(wait))
+            raise CallError("rate_limited", f"too many failed sign-ins from this address: try again in {wait} s")
+        try:
+            user_id = await basic_auth_user(self.app, header)
         except Exception as exc:  # a broken auth module (logged by ss.auth): details in development only
             detail = f": {type(exc).__name__}: {exc}" if self.app.dispatcher.show_traceback else "; see the server log"
             raise CallError("action_failed", f"Basic Auth failed on the server{detail}") from None
-        if user_id is not None:
+        if user_id is None:
+            try:
+                await throttle.failed(address)
+            except STORE_ERRORS:
+                log.warning("could not count a failed Basic Auth sign-in from %s: the store is not answering", address)
+        else:
             session.user_id = user_id
             session.transient = True  # a Basic Auth request signs in only itself; nothing is saved
 
@@ -158,8 +209,10 @@ class ApiHandler(BaseHandler):
                      title=f"Error: {exc.code}")
 
     def _answer(self, status: int, value: Any, as_json: bool, title: str) -> None:
-        self.set_status(status)
+        """Raises TypeError (and sends nothing) when ``value`` cannot be encoded as JSON."""
         body = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS | (0 if as_json else orjson.OPT_INDENT_2))
+        self.set_status(status)
+        self.set_header("X-Content-Type-Options", "nosniff")
         if as_json:
             self.set_header("Content-Type", "application/json")
             self.finish(body)

@@ -39,6 +39,8 @@ import orjson
 import tornado.httputil
 import tornado.web
 
+from .guard import GuardedApplication
+
 __all__ = ["Response", "Step", "Chain", "MiddlewareError", "load_middleware", "browser_check",
            "supports_websocket", "ChainedApplication"]
 
@@ -298,13 +300,13 @@ class _ChainDelegate(tornado.httputil.HTTPMessageDelegate):
         self.inner.finish()
 
 
-class ChainedApplication(tornado.web.Application):
-    """A tornado Application whose requests go through ``chain`` first (when it has steps)."""
+class ChainedApplication(GuardedApplication):
+    """A tornado Application whose requests pass the guard, then go through ``chain`` (when it has steps)."""
 
     chain: Chain | None = None
 
-    def find_handler(self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any):
+    def route(self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any):
         """The route for ``request``, or a delegate that runs the chain first and picks it after."""
         if self.chain is None or not self.chain.steps:
-            return super().find_handler(request, **kwargs)
+            return super().route(request, **kwargs)
         return _ChainDelegate(self, request, kwargs)

@@ -8,11 +8,17 @@ import os
 import tornado.httputil
 import tornado.web
 
+from .base import add_security_headers
+
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class PublicFileHandler(tornado.web.StaticFileHandler):
     """Serves public/. Content-hashed packs under /assets/ are cached for a year; the rest revalidate."""
+
+    def initialize(self, path: str, default_filename: str | None = None, app=None) -> None:
+        super().initialize(path, default_filename)
+        self.app = app
 
     def parse_url_path(self, url_path: str) -> str:
         if "\x00" in url_path:
@@ -45,6 +51,9 @@ class PublicFileHandler(tornado.web.StaticFileHandler):
         else:
             self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Content-Type-Options", "nosniff")
+        if self.app is not None and self.get_content_type().startswith("text/html"):
+            # An HTML file in public/ is a page of the app's origin: same CSP and framing rules as "/".
+            add_security_headers(self)
 
     def write_error(self, status_code: int, **kwargs) -> None:
         # Tornado answers 403 for paths that leave public/ (../, encoded or not) and for

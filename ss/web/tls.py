@@ -220,6 +220,7 @@ def redirect_application(app, https_port: int):
     HTTP API, which keeps answering over HTTP unless ``api.https_only`` is set."""
     import tornado.web
 
+    from .guard import Guard, GuardedApplication
     from .http_api import ApiHandler
     from ..presets import is_dev_like
 
@@ -238,6 +239,7 @@ def redirect_application(app, https_port: int):
     routes: list = []
     if config.api.enabled and not config.api.https_only:
         prefix = str(config.api.prefix).strip("/")
-        routes.append((rf"/{prefix}(\.json|/.*)?", ApiHandler, {"app": app}))
+        routes.append((rf"/{prefix}(\.json|/.*)?", ApiHandler, {"app": app, "https_port": https_port}))
     routes.append((r".*", RedirectHandler))
-    return tornado.web.Application(routes, xheaders=True)
+    # Without https.domain the redirect goes to the Host the request named: only to hosts the app answers to.
+    return GuardedApplication(routes, guard=Guard(config, check_hosts=not domain))

@@ -142,6 +142,9 @@ async def test_https_only_refuses_plain_http(start_app):
         plain = await app.fetch("/api/app/whoami.json")
         assert plain.code == 403
         assert orjson.loads(plain.body)["error"]["code"] == "https_required"
+        claimed = await app.fetch("/api/app/whoami.json", headers={"X-Forwarded-Proto": "https"})
+        assert claimed.code == 403  # anyone can send the header: only a trusted proxy is believed
+    async with start_app({"api": {"https_only": True}, "http": {"trusted_proxies": ["127.0.0.1"]}}) as app:
         proxied = await app.fetch("/api/app/whoami.json", headers={"X-Forwarded-Proto": "https"})
         assert proxied.code == 200
 
