@@ -5,11 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 from html import escape as html_escape
+from pathlib import Path
 
 from .errors import CompileError
 from .jade import ASSET_TAGS_MARKER, HTML_SOCKETSTREAM
 
 CLIENT_JS_URL = "/_ss/client.js"
+_CLIENT_SOURCE = Path(__file__).resolve().parent.parent / "client_js" / "ss.js"
+
+
+def client_js() -> bytes:
+    """The browser client's source: the one place ss reads it (server route, pack, digest)."""
+    return _CLIENT_SOURCE.read_bytes()
 
 
 def wrap_module(tree: str, name: str, code: str) -> str:

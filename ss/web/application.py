@@ -8,11 +8,11 @@ files, development assets, the HTTP API, the page at ``/``, then ``public/``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import tornado.web
 
+from ..assets.bundler import client_js
 from ..errors import CallError
 from ..presets import is_dev_like
 from ..realtime.websocket import SOCKET_PATH, SocketHandler
@@ -24,9 +24,6 @@ from .middleware import Chain, ChainedApplication, browser_check, load_middlewar
 from .static import PublicFileHandler
 
 __all__ = ["make_application"]
-
-CLIENT_JS = Path(__file__).resolve().parent.parent / "client_js" / "ss.js"
-
 
 class PageHandler(BaseHandler):
     """``/``: the app's single page. Makes sure the visitor has a session cookie first."""
@@ -52,17 +49,23 @@ class PageHandler(BaseHandler):
 
 
 class ClientScriptHandler(BaseHandler):
-    """``/_ss/client.js``: the browser client, read once, revalidated by ETag."""
+    """``/_ss/client.js``: the browser client for development pages (production pages
+    get it inside their packed script), read once, revalidated by ETag."""
 
     _body: bytes | None = None
 
     def get(self) -> None:
         cls = type(self)
         if cls._body is None or is_dev_like(self.app.env):
-            cls._body = CLIENT_JS.read_bytes()
+            cls._body = client_js()
         self.set_header("Content-Type", "application/javascript; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Content-Type-Options", "nosniff")
         self.finish(cls._body)
+
+    def head(self) -> None:
+        # Tornado sends the headers of the GET (Content-Length included) and drops the body.
+        self.get()
 
 
 class AssetHandler(BaseHandler):
@@ -78,6 +81,9 @@ class AssetHandler(BaseHandler):
         if asset.etag:
             self.set_header("Etag", f'"{asset.etag}"')
         self.finish(asset.body)
+
+    async def head(self, path: str) -> None:
+        await self.get(path)
 
 
 class NotFoundHandler(BaseHandler):
