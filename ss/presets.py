@@ -86,6 +86,8 @@ BASE: dict = {
         "enabled": True,            # number user/channel/broadcast messages and keep them for recovery
         "ttl": 120,                 # seconds a stream's messages are kept after its last publish
         "size": 1000,               # at most this many messages per stream
+        "max_bytes": 4 << 20,       # and at most this many payload bytes per stream (oldest dropped first)
+        "max_total_bytes": 64 << 20,  # all streams together, per process or per Redis (oldest message first)
         "meta_ttl": DAY,            # seconds a stream's last offset is remembered (decides "nothing missed")
         "broadcast": True,          # broadcasts are recoverable too (one Lua call per publish, none per socket)
         "hold_timeout": 5,          # seconds a reconnecting socket's live messages wait for its recover message
