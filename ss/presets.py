@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import copy
 
-# Only this origin's scripts, styles, images and sockets. 'unsafe-eval' because jQuery
-# templates compile with Function(); apps without them can drop it via
-# security.content_security_policy. Inline style attributes stay allowed (style-src).
-DEFAULT_CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
-               "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
+# Enforced on every page: no plugins, no <base> rewriting, no framing by other sites,
+# forms post only here. Nothing a SocketStream-era page relies on.
+DEFAULT_CSP = "object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'"
+
+# Scripts and resources from this origin only. Sent Report-Only by default, because
+# SocketStream-era views use inline handlers (form(onsubmit="return false")) that it
+# would block; security.enforce_script_policy enforces it. No 'unsafe-eval': templates
+# are compiled at build time (SS.tmpl, and jQuery .tmpl() through them). Inline style
+# attributes stay allowed (style-src).
+DEFAULT_SCRIPT_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                         "img-src 'self' data:; font-src 'self' data:; connect-src 'self'")
 
 
 DAY = 24 * 60 * 60
@@ -105,7 +110,10 @@ BASE: dict = {
     },
     "security": {
         "allowed_origins": [],      # extra origins allowed to open the socket, e.g. "https://app.example.com"
-        "content_security_policy": DEFAULT_CSP,  # the CSP of HTML pages; "" sends none
+        "content_security_policy": DEFAULT_CSP,  # the CSP enforced on HTML pages; "" sends none
+        "script_policy": DEFAULT_SCRIPT_POLICY,  # Report-Only (logged, not blocked) unless enforce_script_policy
+        "enforce_script_policy": False,  # True: block what script_policy forbids (inline handlers, eval)
+        "csp_reports_per_minute": 30,  # violation reports logged per minute and process; the rest only counted
     },
 }
 

@@ -17,8 +17,9 @@ from ..errors import CallError
 from ..presets import is_dev_like
 from ..realtime.websocket import SOCKET_PATH, SocketHandler
 from ..sessions.cookie import set_session_cookie
-from .base import BaseHandler, add_security_headers
+from .base import CSP_REPORT_PATH, BaseHandler, add_security_headers
 from .cookies import COOKIE_PATH, SessionCookieHandler
+from .csp import CspReportHandler, ReportBudget
 from .http_api import ApiHandler
 from .middleware import Chain, ChainedApplication, browser_check, load_middleware
 from .static import PublicFileHandler
@@ -100,6 +101,8 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
         (r"/_ss/client\.js", ClientScriptHandler, args),
         (r"/_ss/assets/(.*)", AssetHandler, args),
         (COOKIE_PATH, SessionCookieHandler, args),  # the cookie follows a session rotated on login
+        (CSP_REPORT_PATH, CspReportHandler,
+         {**args, "budget": ReportBudget(config.get_path("security.csp_reports_per_minute", 30))}),
     ]
     if config.api.enabled:
         prefix = str(config.api.prefix).strip("/")
