@@ -24,6 +24,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     if target.exists():
         raise CommandError(f"{target} already exists: choose another name or remove it first (nothing was changed)")
     shutil.copytree(SKELETON, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    _write_python_into_makefile(target / "Makefile")
     print(f"Created {target}/")
     try:
         from .assets.vendor_libs import install_client_libs
@@ -35,6 +36,15 @@ def cmd_new(args: argparse.Namespace) -> int:
         print(f"  note: {note}")
     print(f"\nNext:\n  cd {target}\n  python -m ss start\nthen open http://localhost:3000/")
     return 0
+
+
+def _write_python_into_makefile(makefile: Path) -> None:
+    """The app's `make` commands run this interpreter: the one that has ss installed."""
+    try:
+        text = makefile.read_text()
+    except OSError:
+        return
+    makefile.write_text(text.replace("@SS_NEW_PYTHON@", sys.executable))
 
 
 def _load_app(args: argparse.Namespace):

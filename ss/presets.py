@@ -16,12 +16,17 @@ default is an empty dict is open: the app puts any keys of its own there.
 
 from __future__ import annotations
 
-# Only this origin's scripts, styles, images and sockets. 'unsafe-eval' because jQuery
-# templates compile with Function(); apps without them can drop it via
-# security.content_security_policy. Inline style attributes stay allowed (style-src).
-DEFAULT_CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
-               "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
+# Enforced on every page: no plugins, no <base> rewriting, no framing by other sites,
+# forms post only here. Nothing a SocketStream-era page relies on.
+DEFAULT_CSP = "object-src 'none'; base-uri 'self'; frame-ancestors 'self'; form-action 'self'"
+
+# Scripts and resources from this origin only. Sent Report-Only by default, because
+# SocketStream-era views use inline handlers (form(onsubmit="return false")) that it
+# would block; security.enforce_script_policy enforces it. No 'unsafe-eval': templates
+# are compiled at build time (SS.tmpl, and jQuery .tmpl() through them). Inline style
+# attributes stay allowed (style-src).
+DEFAULT_SCRIPT_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                         "img-src 'self' data:; font-src 'self' data:; connect-src 'self'")
 
 
 DAY = 24 * 60 * 60
@@ -122,6 +127,8 @@ BASE: dict = {
         "enabled": True,            # number user/channel/broadcast messages and keep them for recovery
         "ttl": 120,                 # seconds a stream's messages are kept after its last publish
         "size": 1000,               # at most this many messages per stream
+        "max_bytes": 4 << 20,       # and at most this many payload bytes per stream (oldest dropped first)
+        "max_total_bytes": 64 << 20,  # all streams together, per process or per Redis (oldest message first)
         "meta_ttl": DAY,            # seconds a stream's last offset is remembered (decides "nothing missed")
         "broadcast": True,          # broadcasts are recoverable too (one Lua call per publish, none per socket)
         "hold_timeout": 5,          # seconds a reconnecting socket's live messages wait for its recover message
@@ -141,7 +148,10 @@ BASE: dict = {
     },
     "security": {
         "allowed_origins": [],      # extra origins allowed to open the socket, e.g. "https://app.example.com"
-        "content_security_policy": DEFAULT_CSP,  # the CSP of HTML pages; "" sends none
+        "content_security_policy": DEFAULT_CSP,  # the CSP enforced on HTML pages; "" sends none
+        "script_policy": DEFAULT_SCRIPT_POLICY,  # Report-Only (logged, not blocked) unless enforce_script_policy
+        "enforce_script_policy": False,  # True: block what script_policy forbids (inline handlers, eval)
+        "csp_reports_per_minute": 30,  # violation reports logged per minute and process; the rest only counted
     },
     "app": {},                      # the app's own settings, any keys (ss.config.app.<key>); ss never reads them
     "db": {},                       # the app's database settings, any keys, for config/db.py (docs/database.md)

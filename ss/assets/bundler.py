@@ -5,11 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from html import escape as html_escape
+from pathlib import Path
 
 from .errors import CompileError
 from .jade import ASSET_TAGS_MARKER, HTML_SOCKETSTREAM
 
 CLIENT_JS_URL = "/_ss/client.js"
+
+
+def client_js() -> bytes:
+    """The browser client's source, built from its modules (ss/client_js): for the pack and digests."""
+    from ..client_js import client_source
+
+    return client_source()
 
 
 def wrap_module(tree: str, name: str, code: str) -> str:

@@ -1,8 +1,9 @@
-"""Production packs: public/assets/{lib,app}-<hash>.js, app-<hash>.css, public/index.html.
+"""Production packs: public/assets/app-<hash>.js, app-<hash>.css, public/index.html.
 
-One lib bundle (lib/client + vendor, ``*.min.*`` files kept as they are), one
-app bundle (shared + client modules + templates), one stylesheet, each named by
-its content hash and minified, with ``.gz`` (and ``.br`` when a brotli module
+One script (the ss client, then lib/client + vendor with ``*.min.*`` files kept
+as they are, then shared + client modules + templates) and one stylesheet, so a
+production page makes two asset requests, like the seed's single packed file.
+Each is named by its content hash and minified, with ``.gz`` (and ``.br`` when a brotli module
 is importable) beside it. A state file (in the ss cache folder, not public/)
 records a hash of every input, so a production start reuses a pack that is up
 to date and makes one otherwise.
@@ -22,7 +23,7 @@ from typing import Any
 
 from . import node_runtime, sources
 from .build import Builder, Snapshot
-from .bundler import CLIENT_JS_URL, content_hash, css_tag, insert_tags, join_js, script_tag
+from .bundler import client_js, content_hash, css_tag, insert_tags, join_js, script_tag
 from .compilers import Compilers
 from .disk_cache import DiskCache
 from .errors import PackError
@@ -34,7 +35,8 @@ log = logging.getLogger("ss.assets")
 
 URL_PREFIX = "/assets/"
 # Bump when the pack's shape changes, so old state files count as stale.
-PACK_FORMAT = 1
+PACK_FORMAT = 2  # 2: the client is inside app-<hash>.js, no lib-<hash>.js
+# lib- stays here so that packs of format 1 are deleted by the next pack.
 _PACK_NAME = re.compile(r"^(lib|app)-[0-9a-f]{10}\.(js|css)(\.gz|\.br)?$")
 
 try:  # optional: .br files only when a brotli module is installed
@@ -62,7 +64,7 @@ class PackResult:
     """What a pack produced; ``reused`` is True when an up-to-date pack was kept."""
 
     root: Path
-    files: dict[str, PackedFile] = field(default_factory=dict)  # "lib_js", "app_js", "css"
+    files: dict[str, PackedFile] = field(default_factory=dict)  # "js", "css"
     index: Path | None = None
     seconds: float = 0.0
     reused: bool = False
@@ -83,6 +85,7 @@ class PackResult:
 def input_digest(root: Path) -> str:
     """Hash of everything a pack depends on: the sources, the layout, the tools."""
     digest = hashlib.sha256(f"{PACK_FORMAT}:{node_runtime.lockfile_hash()}".encode())
+    digest.update(client_js())
     for extra in (Path(__file__).parent.parent / "client_js" / "templates.js",):
         digest.update(extra.read_bytes())
     layout = sources.layout(root)
@@ -193,7 +196,7 @@ async def pack(root: Path, config: Any = None, worker: NodeWorker | None = None,
         snap = await Builder(root, compilers, DiskCache() if compile_cache else None).snapshot()
         if snap.errors:
             raise PackError(snap.errors)
-        lib_js, app_js, css = await _minified(snap, worker)
+        js, css = await _minified(snap, worker)
     finally:
         if own_worker:
             await worker.close()
@@ -201,14 +204,11 @@ async def pack(root: Path, config: Any = None, worker: NodeWorker | None = None,
     assets_dir = root / "public" / "assets"
     assets_dir.mkdir(parents=True, exist_ok=True)
     result = PackResult(root)
-    result.files["lib_js"] = _write_bundle(assets_dir, "lib", "js", lib_js, sum(len(p.text.encode()) for p in snap.lib_js))
-    result.files["app_js"] = _write_bundle(assets_dir, "app", "js", app_js, len(snap.app_js_text().encode()))
+    js_source = len(client_js()) + sum(len(p.text.encode()) for p in snap.lib_js) + len(snap.app_js_text().encode())
+    result.files["js"] = _write_bundle(assets_dir, "app", "js", js, js_source)
     result.files["css"] = _write_bundle(assets_dir, "app", "css", css, len(snap.css_text().encode()))
 
-    tags = [script_tag(CLIENT_JS_URL)]
-    if snap.lib_js:
-        tags.append(script_tag(result.files["lib_js"].url))
-    tags.append(script_tag(result.files["app_js"].url))
+    tags = [script_tag(result.files["js"].url)]
     tags.extend(template_tag(t.id, html) for t, html in snap.templates)
     tags.append(css_tag(result.files["css"].url))
     result.index = root / "public" / "index.html"
@@ -238,11 +238,13 @@ def _forget_removed_apps(folder: Path) -> None:
             pass
 
 
-async def _minified(snap: Snapshot, worker: NodeWorker) -> tuple[str, str, str]:
-    lib_pieces = []
+async def _minified(snap: Snapshot, worker: NodeWorker) -> tuple[str, str]:
+    # The client is minified on its own: the app bundle is minified as one unit, and lib
+    # files may rely on globals, so each keeps its own scope.
+    pieces = [await minify_js(client_js().decode("utf-8"), worker, "ss-client.js")]
     for part in snap.lib_js:
-        lib_pieces.append(part.text if part.minified else await minify_js(part.text, worker, part.url))
-    app_js = await minify_js(snap.app_js_text(), worker, "app.js")
+        pieces.append(part.text if part.minified else await minify_js(part.text, worker, part.url))
+    pieces.append(await minify_js(snap.app_js_text(), worker, "app.js"))
     # *.min.css from lib/css goes in as it is, like *.min.js.
     css = "\n".join(p.text.strip() if p.minified else minify_css(p.text) for p in snap.css if p.text.strip())
-    return join_js(lib_pieces), app_js, css
+    return join_js(pieces), css

@@ -1,6 +1,9 @@
 // ss development overlay: SS.dev.showError({file, line, column, message})
 // covers the page with the compile error until SS.dev.hideError() (sent as
-// "asset_ok" once the file is fixed). Loaded only in development.
+// "asset_ok" once the file is fixed). Content-Security-Policy violations get a
+// bar at the bottom (#ss-dev-csp) naming what broke the policy and the setting
+// that decides it: a console line alone is too easy to miss. Loaded only in
+// development.
 (function () {
   "use strict";
   var SS = (window.SS = window.SS || {});
@@ -52,6 +55,65 @@
     if (document.body) show();
     else document.addEventListener("DOMContentLoaded", show);
   };
+
+  var CSP_ID = "ss-dev-csp";
+  var MAX_CSP_LINES = 5;
+
+  function cspLine(e) {
+    var blocked = e.blockedURI || "";
+    var what = blocked === "inline" ? "inline script or event handler (on...=)" :
+      blocked === "eval" ? "eval() / new Function()" : blocked || "a resource";
+    var where = (e.sourceFile || e.documentURI || "") + (e.lineNumber ? ":" + e.lineNumber : "");
+    var directive = e.effectiveDirective || e.violatedDirective || "";
+    if (e.disposition === "report") {
+      return "Reported, not blocked: " + what + " at " + where + " (" + directive + "). " +
+        "security.enforce_script_policy = True would block it: move it into app/client, or allow it in security.script_policy.";
+    }
+    return "Blocked: " + what + " at " + where + " (" + directive + "). " +
+      "Allow it in security.script_policy / security.content_security_policy, or set security.enforce_script_policy = False.";
+  }
+
+  function cspBar() {
+    var bar = document.getElementById(CSP_ID);
+    if (bar) return bar;
+    bar = document.createElement("div");
+    bar.id = CSP_ID;
+    bar.setAttribute("role", "status");
+    bar.style.cssText =
+      "position:fixed;left:0;right:0;bottom:0;z-index:2147483646;background:#3b2f00;color:#ffe08a;" +
+      "font:12px/1.4 Menlo,Consolas,monospace;padding:6px 28px 6px 10px;max-height:40vh;overflow:auto;";
+    var close = document.createElement("button");
+    close.type = "button";
+    close.textContent = "\u00d7";
+    close.title = "Hide (development only)";
+    close.style.cssText = "position:absolute;top:2px;right:6px;background:none;border:0;color:inherit;font-size:16px;cursor:pointer;";
+    close.addEventListener("click", function () { bar.parentNode.removeChild(bar); });
+    var title = document.createElement("div");
+    title.textContent = "Content-Security-Policy (development notice):";
+    bar.appendChild(close);
+    bar.appendChild(title);
+    document.body.appendChild(bar);
+    return bar;
+  }
+
+  var cspSeen = {};
+  dev.showCspViolation = function (e) {
+    var line = cspLine(e);
+    if (cspSeen[line] || !document.body) return;  // one line per distinct violation
+    cspSeen[line] = true;
+    var bar = cspBar();
+    if (bar.querySelectorAll(".ss-dev-csp-line").length >= MAX_CSP_LINES) return;
+    var item = document.createElement("div");
+    item.className = "ss-dev-csp-line";
+    item.textContent = line;
+    bar.appendChild(item);
+  };
+
+  document.addEventListener("securitypolicyviolation", function (e) {
+    // Before <body> exists (a violation in <head>), wait for it.
+    if (document.body) dev.showCspViolation(e);
+    else document.addEventListener("DOMContentLoaded", function () { dev.showCspViolation(e); });
+  });
 
   dev.hideError = function () {
     dev.lastError = null;

@@ -46,6 +46,27 @@
     return tmpl[id](data);
   }
 
+  // jQuery templates ($("#id").tmpl(data)) compiles a view with new Function(), which a
+  // script policy without 'unsafe-eval' forbids. Every view already has a function
+  // compiled at build time, so hand jQuery that one instead; views it was not given
+  // (strings, other elements) still go through its own compiler.
+  var jq = window.jQuery;
+  if (jq && typeof jq.template === "function" && !jq.template._ss) {
+    var compile = jq.template;
+    jq.template = function (name, source) {
+      var el = source && source.jquery ? source[0] : source;
+      if (el && el.nodeType === 1 && el.id && typeof tmpl[el.id] === "function" && !jq.data(el, "tmpl")) {
+        var fn = tmpl[el.id];
+        jq.data(el, "tmpl", function (jQuery, item) {
+          return [fn(item.data)];
+        });
+      }
+      return compile.apply(this, arguments);
+    };
+    for (var key in compile) if (Object.prototype.hasOwnProperty.call(compile, key)) jq.template[key] = compile[key];
+    jq.template._ss = true;
+  }
+
   // Not enumerable, so Object.keys(SS.tmpl) lists only templates.
   Object.defineProperty(tmpl, "_runtime", {
     value: { text: text, escape: escape, value: value, each: each, sub: sub },

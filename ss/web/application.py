@@ -17,9 +17,10 @@ from ..errors import CallError
 from ..presets import is_dev_like
 from ..realtime.websocket import SOCKET_PATH, SocketHandler
 from ..sessions.cookie import set_session_cookie
-from .base import BaseHandler, add_security_headers
+from .base import CSP_REPORT_PATH, BaseHandler, add_security_headers
 from .cookies import COOKIE_PATH, SessionCookieHandler
 from .guard import Guard
+from .csp import CspReportHandler, ReportBudget
 from .http_api import ApiHandler
 from .middleware import Chain, ChainedApplication, browser_check, load_middleware
 from .static import PublicFileHandler
@@ -52,7 +53,8 @@ class PageHandler(BaseHandler):
 
 
 class ClientScriptHandler(BaseHandler):
-    """``/_ss/client.js``: the browser client, read once, revalidated by ETag."""
+    """``/_ss/client.js``: the browser client for development pages (production pages
+    get it inside their packed script), read once, revalidated by ETag."""
 
     _body: bytes | None = None
 
@@ -62,7 +64,12 @@ class ClientScriptHandler(BaseHandler):
             cls._body = client_source()
         self.set_header("Content-Type", "application/javascript; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Content-Type-Options", "nosniff")
         self.finish(cls._body)
+
+    def head(self) -> None:
+        # Tornado sends the headers of the GET (Content-Length included) and drops the body.
+        self.get()
 
 
 class AssetHandler(BaseHandler):
@@ -79,6 +86,9 @@ class AssetHandler(BaseHandler):
             self.set_header("Etag", f'"{asset.etag}"')
         self.finish(asset.body)
 
+    async def head(self, path: str) -> None:
+        await self.get(path)
+
 
 class NotFoundHandler(BaseHandler):
     def prepare(self) -> None:
@@ -94,6 +104,8 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
         (r"/_ss/client\.js", ClientScriptHandler, args),
         (r"/_ss/assets/(.*)", AssetHandler, args),
         (COOKIE_PATH, SessionCookieHandler, args),  # the cookie follows a session rotated on login
+        (CSP_REPORT_PATH, CspReportHandler,
+         {**args, "budget": ReportBudget(config.get_path("security.csp_reports_per_minute", 30))}),
     ]
     if config.api.enabled:
         prefix = str(config.api.prefix).strip("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tornado.httputil
 import tornado.web
 
-from ..presets import DEFAULT_CSP
+from ..presets import DEFAULT_CSP, DEFAULT_SCRIPT_POLICY
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -13,13 +13,37 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "SAMEORIGIN",
 }
 
+# Where browsers send Content-Security-Policy violations (ss/web/csp.py logs them).
+CSP_REPORT_PATH = "/_ss/csp-report"
+
+
+def _join(*policies: str) -> str:
+    return "; ".join(p.strip().rstrip(";").strip() for p in policies if p and p.strip())
+
+
+def csp_headers(config) -> dict[str, str]:
+    """The CSP headers of a page: security.content_security_policy enforced, and
+    security.script_policy enforced with it or, by default, Report-Only. Both report
+    violations, so they reach the server log and not only the browser console."""
+    enforced = config.get_path("security.content_security_policy", DEFAULT_CSP) or ""
+    script = config.get_path("security.script_policy", DEFAULT_SCRIPT_POLICY) or ""
+    report = f"report-uri {CSP_REPORT_PATH}"
+    headers = {}
+    if config.get_path("security.enforce_script_policy", False):
+        enforced, script = _join(enforced, script), ""
+    if enforced:
+        headers["Content-Security-Policy"] = _join(enforced, report)
+    if script:
+        headers["Content-Security-Policy-Report-Only"] = _join(script, report)
+    return headers
+
+
 def add_security_headers(handler: tornado.web.RequestHandler) -> None:
     """Headers every HTML response gets: nosniff, referrer policy, framing, and the CSP from config."""
     for name, value in SECURITY_HEADERS.items():
         handler.set_header(name, value)
-    csp = handler.app.config.get_path("security.content_security_policy", DEFAULT_CSP)  # type: ignore[attr-defined]
-    if csp:
-        handler.set_header("Content-Security-Policy", csp)
+    for name, value in csp_headers(handler.app.config).items():  # type: ignore[attr-defined]
+        handler.set_header(name, value)
 
 
 class BaseHandler(tornado.web.RequestHandler):

@@ -29,17 +29,16 @@ async def test_pack_writes_hashed_minified_bundles(big_app, worker):
     result = await pack(big_app, {}, worker=worker)
     assets = big_app / "public" / "assets"
     names = sorted(p.name for p in assets.iterdir() if not p.name.startswith("."))
-    assert len([n for n in names if re.fullmatch(r"(lib|app)-[0-9a-f]{10}\.(js|css)", n)]) == 3
+    assert len([n for n in names if re.fullmatch(r"app-[0-9a-f]{10}\.(js|css)", n)]) == 2
     for f in result.files.values():
         data = f.path.read_bytes()
         assert gzip.decompress((f.path.parent / (f.path.name + ".gz")).read_bytes()) == data
         assert f.bytes < f.source_bytes, f
-    app_js = result.files["app_js"]
-    assert app_js.bytes <= 0.6 * app_js.source_bytes  # CoffeeScript output shrinks by more than 40%
-    lib = result.files["lib_js"].path.read_text()
-    assert "window.TWO=2;" in lib  # .min files kept as they are
-    assert lib.index("ONE") < lib.index("TWO") < lib.index("TEN") < lib.index("FOO")
-    app = result.files["app_js"].path.read_text()
+    js = result.files["js"]
+    assert js.bytes <= 0.6 * js.source_bytes  # the client and CoffeeScript output shrink by more than 40%
+    app = js.path.read_text()
+    assert "window.TWO=2;" in app  # .min files kept as they are
+    assert app.index("ONE") < app.index("TWO") < app.index("TEN") < app.index("FOO") < app.index("SS.define(")
     assert 'SS.define("shared","calc"' in app and 'SS.tmpl["people-customers-info"]' in app
 
 
@@ -55,7 +54,7 @@ async def test_index_html_references_the_pack(big_app, worker):
     result = await pack(big_app, {}, worker=worker)
     html = (big_app / "public" / "index.html").read_text()
     srcs = re.findall(r'<script src="([^"]+)"', html)
-    assert srcs == ["/_ss/client.js", result.files["lib_js"].url, result.files["app_js"].url]
+    assert srcs == [result.files["js"].url]
     assert f'<link rel="stylesheet" data-ss-css href="{result.files["css"].url}">' in html
     assert 'id="people-customers-info"' in html and "/_ss/assets/" not in html
 
@@ -63,7 +62,7 @@ async def test_index_html_references_the_pack(big_app, worker):
 async def test_state_file_and_freshness(big_app, worker):
     await pack(big_app, {}, worker=worker)
     state = json.loads(state_file(big_app).read_text())
-    assert set(state["files"]) == {"lib_js", "app_js", "css"}
+    assert set(state["files"]) == {"js", "css"}
     assert not any(p.name.startswith(".") for p in (big_app / "public").rglob("*"))  # nothing private in public/
     assert is_fresh(big_app)
     (big_app / "public/index.html").write_text("edited by hand")
@@ -75,7 +74,7 @@ async def test_state_file_and_freshness(big_app, worker):
     (big_app / "app/client/app.coffee").write_text("exports.init = -> 'changed'\n")
     assert not is_fresh(big_app)
     again = await ensure_pack(big_app, {}, worker=worker)
-    assert not again.reused and "changed" in again.files["app_js"].path.read_text()
+    assert not again.reused and "changed" in again.files["js"].path.read_text()
 
 
 async def test_old_packs_are_removed(big_app, worker):
@@ -84,7 +83,7 @@ async def test_old_packs_are_removed(big_app, worker):
     second = await pack(big_app, {}, worker=worker)
     assert not first.files["css"].path.exists() and not (first.files["css"].path.parent / (first.files["css"].path.name + ".gz")).exists()
     assert second.files["css"].path.exists()
-    assert first.files["app_js"].path == second.files["app_js"].path  # unchanged bundle keeps its name
+    assert first.files["js"].path == second.files["js"].path  # unchanged bundle keeps its name
 
 
 async def test_compile_errors_stop_the_pack(big_app, worker):

@@ -27,7 +27,8 @@ def test_generated_app_in_chromium(new_app, ss_server, browser, store_env):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(server.url + "/")
-    assert "default-src 'self'" in page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
+    assert "frame-ancestors 'self'" in page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
+    assert "default-src 'self'" in page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy-report-only'))")
     page.wait_for_function("document.getElementById('status').className === 'connected'", timeout=15000)
     # SS.client.app.init ran: it asked the server for the session message.
     page.wait_for_function("document.getElementById('message').textContent.includes('was created at')")

@@ -208,7 +208,8 @@ async def test_html_security_headers(app_root):
             response = await app.fetch(path)
             assert response.headers["X-Content-Type-Options"] == "nosniff"
             assert response.headers["Referrer-Policy"] == "same-origin"
-            assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+            assert "object-src 'none'" in response.headers["Content-Security-Policy"]
+            assert "default-src 'self'" in response.headers["Content-Security-Policy-Report-Only"]
     async with running_app(app_root, "production", overrides(security={"content_security_policy": ""})) as app:
         assert "Content-Security-Policy" not in (await app.fetch("/")).headers
 

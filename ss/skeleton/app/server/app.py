@@ -23,6 +23,9 @@ class Actions(ss.Actions):
         """Who this tab is signed in as (kept in the session across reloads) and who is online."""
         return {"name": self.session.attributes.get("name"), "online": sorted(await ss.users.online.now())}
 
+    # DEMO ONLY, NOT AUTHENTICATION: whoever types a name becomes that user, so anyone
+    # can claim any user id (and read what is sent to it). Before real users, check a
+    # password or token first, e.g. `await self.session.authenticate(...)` (docs/auth.md).
     async def sign_in(self, name):
         """Sign in with just a name: it becomes the user id, so users online lists it."""
         name = " ".join(str(name).split())[:MAX_NAME]
