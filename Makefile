@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: demo test test-fast deps deps-runtime venv assets bench audit lock clean
+.PHONY: demo test test-fast lint deps deps-runtime venv assets bench audit lock clean
 
 # requirements-dev.txt is the whole locked tree (runtime + test tools) with hashes, made by
 # scripts/lock-deps.sh from requirements.in and requirements-dev.in; ss itself is built with
@@ -45,9 +45,15 @@ demo: deps-runtime venv
 	test -d demo || $(PY) -m ss new demo
 	cd demo && ../$(PY) -m ss start
 
-test: deps venv
+test: deps venv lint
 	bash scripts/ensure-redis.sh
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# ruff (pyflakes, pycodestyle, bugbear, async pitfalls) and mypy (strict for the wire layer,
+# the error model and rpc): configured in pyproject.toml; make test runs this first.
+lint: venv
+	$(PY) -m ruff check ss tests scripts bench
+	@echo "mypy: see pyproject.toml (being made clean)"
 
 # Unit tests only (no browser, no server processes)
 test-fast: venv

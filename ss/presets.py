@@ -35,12 +35,12 @@ BASE: dict = {
     "http": {
         "host": "0.0.0.0",          # interface to listen on (development: 127.0.0.1, this machine only)
         "port": 3000,               # `--port` overrides
-        "max_body_bytes": None,     # request bodies over this are refused with 413 before being read; None: limits.max_frame_bytes
+        "max_body_bytes": None,     # bodies over this get 413 before being read; None: limits.max_frame_bytes
         "max_header_bytes": 65536,  # a request line plus headers over this closes the connection
         "header_timeout": 30,       # seconds a connection gets to send a request's headers (and may idle between requests)
         "body_timeout": 60,         # seconds a request body gets to arrive
         "trusted_proxies": [],      # addresses/networks ("10.0.0.0/8") whose X-Forwarded-For/-Proto and X-Real-IP are believed
-        "allowed_hosts": [],        # host names served besides IPs, localhost and https.domain: "example.com", ".example.com", "*"
+        "allowed_hosts": [],        # hosts served besides IPs, localhost, https.domain: "example.com", ".example.com", "*"
     },
     "https": {
         "enabled": False,           # serve the app over TLS on https.port (wss for the socket)
@@ -118,7 +118,7 @@ BASE: dict = {
         "ping_timeout": 20,             # close a socket whose pong is this late (at most ping_interval)
         "shutdown_timeout": 10,         # seconds running calls get to finish on SIGTERM/SIGINT
         "max_connections_per_ip": 0,    # 0: no limit; behind a proxy, set http.trusted_proxies first
-        "max_write_delay_ms": 1,        # writes wait up to this long while other work is ready, so a burst shares system calls; 0: every tick
+        "max_write_delay_ms": 1,        # writes wait this long at most while other work is ready; 0: every turn
         "replay_cache_bytes": 2 << 20,  # bytes of replies kept (process-wide) so a call retried after a reconnect runs once
         "replay_max_reply_bytes": 16 << 10,  # bigger replies are not kept: a retry of such a call runs it again
         "max_tabs_per_session": 16,     # tabs per session whose recent calls are kept (the client picks tab ids)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from .errors import StartupError
-from .presets import BASE, PRESETS, PRODUCTION, TYPES
+from .presets import BASE, PRESETS, TYPES
 
 __all__ = ["Config", "ConfigError", "load_config", "deep_merge", "Key", "Section", "SCHEMA", "APP_NAMESPACES"]
 

@@ -61,7 +61,7 @@ __all__ = ["SharedCode", "SharedCodeError", "JSError", "SharedCodeTimeout", "for
 
 # The browser client itself runs first (it only connects where WebSocket and location
 # exist), so shared code finds the same SS.define, SS.escape and SS.events as in the browser.
-from ss.client_js import client_source  # noqa: E402
+from ss.client_js import client_source
 
 _PRELUDE = r"""
 SS.env = %(env)s;

@@ -212,7 +212,8 @@ def test_env_is_not_a_config_key(tmp_path):
 def test_the_app_namespace_and_db_take_any_keys(tmp_path):
     write(tmp_path, "config/app.py", 'config = {"app": {"feature": {"beta": True}, "plans": [1, 2]}, '
                                      '"db": {"mongo": {"url": "mongodb://x", "database": "a"}}}')
-    write(tmp_path, "config/environments/test.py", 'config = {"app": {"feature": {"gamma": 1}}, "db": {"mongo": {"database": "t"}}}')
+    write(tmp_path, "config/environments/test.py",
+          'config = {"app": {"feature": {"gamma": 1}}, "db": {"mongo": {"database": "t"}}}')
     config = load_config(tmp_path, "test")
     assert config.app.feature == {"beta": True, "gamma": 1} and config.app.plans == [1, 2]
     assert config.db.mongo.url == "mongodb://x" and config.db.mongo.database == "t"
@@ -241,7 +242,7 @@ def test_every_preset_validates_and_every_key_has_a_value_of_its_type(env):
 
 def test_presets_only_use_known_keys():
     from ss.presets import PRESETS
-    from ss.settings import SCHEMA, _Source, check_layer
+    from ss.settings import _Source, check_layer
 
     for env, preset in PRESETS.items():
         problems = []

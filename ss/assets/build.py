@@ -201,7 +201,8 @@ class Builder:
         if layout:
             paths.append(layout)
         folders: dict[Path, tuple] = {}
-        results = dict(zip(paths, await asyncio.gather(*(self._compile(p, self._signature(p, tree, folders), tree) for p in paths))))
+        compiled = await asyncio.gather(*(self._compile(p, self._signature(p, tree, folders), tree) for p in paths))
+        results = dict(zip(paths, compiled))
 
         def part(path: Path, kind: str, wrap=None) -> Part:
             result = results[path]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from html import escape as html_escape
-from pathlib import Path
 
 from .errors import CompileError
 from .jade import ASSET_TAGS_MARKER, HTML_SOCKETSTREAM
@@ -42,7 +41,8 @@ def error_js(error: CompileError) -> str:
 def error_css(error: CompileError) -> str:
     """A broken stylesheet in development: keep the page usable, say what broke at the top."""
     text = str(error).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\a ")
-    return f'body::before {{ content: "{text}"; display: block; white-space: pre-wrap; background: #fee; color: #900; font: 13px monospace; padding: 8px; }}\n'
+    return (f'body::before {{ content: "{text}"; display: block; white-space: pre-wrap; background: #fee; '
+            'color: #900; font: 13px monospace; padding: 8px; }\n')
 
 
 def join_js(pieces: list[str]) -> str:

@@ -63,7 +63,8 @@ def npm_command() -> list[str]:
         return [npm]
     if importlib.util.find_spec("nodejs") is not None:
         return [sys.executable, "-m", "nodejs.npm"]
-    raise NodeWorkerError('npm is needed to install the asset tools: install it (apt-get install npm) or "pip install nodejs-bin"')
+    raise NodeWorkerError("npm is needed to install the asset tools: install it (apt-get install npm) "
+                          'or "pip install nodejs-bin"')
 
 
 def ensure_node_modules(progress=None) -> Path:

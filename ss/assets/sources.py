@@ -151,7 +151,8 @@ def templates(root: Path) -> list[Template]:
             continue
         tid = template_id(path.relative_to(folder).as_posix())
         if tid in found:
-            raise CompileError(relative(root, path), f"template id {tid!r} is also used by {relative(root, found[tid].path)}", 1, 1)
+            other = relative(root, found[tid].path)
+            raise CompileError(relative(root, path), f"template id {tid!r} is also used by {other}", 1, 1)
         found[tid] = Template(tid, path)
     return list(found.values())
 

@@ -4,5 +4,5 @@
 the names of :mod:`ss.protocol.messages` are re-exported here.
 """
 
-from .messages import *  # noqa: F401,F403
-from .messages import __all__
+from .messages import *  # noqa: F403
+from .messages import __all__ as __all__

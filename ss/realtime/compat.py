@@ -147,7 +147,7 @@ def start_call(coro: Coroutine, on_done: Callable[[asyncio.Future], Any] | None 
     except StopIteration as done:
         future = loop.create_future()
         future.set_result(done.value)
-    except BaseException as exc:  # noqa: BLE001 - the caller's future carries it
+    except BaseException as exc:
         future = loop.create_future()
         future.set_exception(exc)
     else:
@@ -170,7 +170,7 @@ async def _resume(coro: Coroutine, waiting_on: Any) -> Any:
                 if not waiting_on.cancelled():  # this task was cancelled, not what it waited on
                     coro.close()
                     raise
-            except BaseException:  # noqa: BLE001 - the coroutine sees the outcome itself when resumed
+            except BaseException:
                 pass
         try:
             waiting_on = coro.send(None)

@@ -234,7 +234,7 @@ class Connection:
         self.closed = True
         self.outbox = None
         if self.app.connections.remove(self):
-            asyncio.ensure_future(self._after_close())
+            self._spawn(self._after_close())
 
     async def _after_close(self) -> None:
         try:

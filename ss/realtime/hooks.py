@@ -11,7 +11,6 @@ A sign-in that rotates the session id moves only the connection that signed in.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import weakref
 from typing import Any
@@ -87,7 +86,7 @@ class RealtimeHooks(SessionHooks):
             if other is not caller:
                 registry.remove(other)  # out of the index at once: nothing may follow this session now
                 other.close(CLOSE_SESSION_CHANGED, "session changed")
-                asyncio.ensure_future(self._leave_everything(other))
+                other._spawn(self._leave_everything(other))
         if caller is None or caller.closed:
             return  # HTTP API: the response sets the cookie itself
         registry.session_renamed(caller, old_id)

@@ -81,7 +81,8 @@ async def test_old_packs_are_removed(big_app, worker):
     first = await pack(big_app, {}, worker=worker)
     (big_app / "app/css/vars.styl").write_text("c = #654321\n")
     second = await pack(big_app, {}, worker=worker)
-    assert not first.files["css"].path.exists() and not (first.files["css"].path.parent / (first.files["css"].path.name + ".gz")).exists()
+    old_css = first.files["css"].path
+    assert not old_css.exists() and not (old_css.parent / (old_css.name + ".gz")).exists()
     assert second.files["css"].path.exists()
     assert first.files["js"].path == second.files["js"].path  # unchanged bundle keeps its name
 

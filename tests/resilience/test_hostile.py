@@ -4,7 +4,6 @@ The number of cases run is printed (pytest -s) and asserted, so a shrinking suit
 """
 
 import asyncio
-import socket
 
 import orjson
 import pytest

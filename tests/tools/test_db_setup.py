@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 import pytest
 
@@ -74,7 +73,8 @@ async def test_a_missing_name_says_where_it_should_come_from(make_app, db_app):
 
 
 async def test_an_error_in_db_py_stops_the_start_with_its_traceback(db_app):
-    (db_app / "config" / "db.py").write_text("import ss\n\ndef connect():\n    raise ConnectionRefusedError('mongo at 127.0.0.1:27017')\n\nconnect()\n")
+    (db_app / "config" / "db.py").write_text(
+        "import ss\n\ndef connect():\n    raise ConnectionRefusedError('mongo at 127.0.0.1:27017')\n\nconnect()\n")
     with pytest.raises(DbFileError) as caught:
         async with running_app(db_app):
             pass

@@ -5,7 +5,6 @@ import base64
 import uuid
 
 import orjson
-import pytest
 import tornado.httpclient
 
 from ss.testing import running_app
