@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 from .version import __version__
+from .errors import SSError
 
 SKELETON = Path(__file__).with_name("skeleton")
 
 
-class CommandError(Exception):
+class CommandError(SSError):
     """A command cannot go on; the message says what to do. Printed without a traceback, exit 1."""
 
 

@@ -31,13 +31,14 @@ import sys
 import traceback
 from pathlib import Path
 from typing import Any
+from .errors import StartupError
 
 __all__ = ["DbFile", "DbFileError"]
 
 log = logging.getLogger("ss")
 
 
-class DbFileError(Exception):
+class DbFileError(StartupError):
     """config/db.py failed; ``str()`` is the message with the traceback of the file's own frames."""
 
 

@@ -2,11 +2,23 @@
 
 Exceptions ss raises on purpose::
 
-    SSError                   root: anything ss raises deliberately
-     +-- StartupError         the app cannot start as configured (config, server code, certificate,
-     |                        middleware, config/db.py, the store); the message says what to fix
-     +-- CallError            a call (socket, HTTP fallback, HTTP API, ss.server) answered with an
-                              error: ``code`` is an :class:`ErrorCode`
+    SSError                       root: anything ss raises deliberately
+     +-- StartupError             the app cannot start as configured; the message says what to fix
+     |    +-- ConfigError         config files (ss.settings)
+     |    +-- ApiTreeError        app/server cannot be loaded (ss.rpc.api_tree; also on live reload)
+     |    +-- CertificateError    https certificate files (ss.web.tls)
+     |    +-- MiddlewareError     config/http.py (ss.web.middleware)
+     |    +-- DbFileError         config/db.py (ss.db_setup)
+     |    +-- StoreUnavailable    Redis configured but not answering (ss.store)
+     |    +-- WorkersError        --workers that cannot share the store (ss.workers)
+     |    +-- NotAnApp            no app in this folder (ss.project)
+     +-- CallError                a call (socket, HTTP API, ss.server) answered with an error:
+     |                            ``code`` is an :class:`ErrorCode`
+     +-- AssetError               the asset pipeline (ss.assets.errors: CompileError, NodeWorkerError, PackError)
+     +-- SharedCodeError, JSError app/shared code on the server (ss.shared_code)
+     +-- AuthModuleError          a lib/server auth module missing or answering wrongly (ss.sessions.auth)
+     +-- PublishError             ss.publish called with bad arguments (also a ValueError)
+     +-- CommandError             a CLI command cannot go on (ss.cli)
 
 The wire layer (``ss.protocol``) stays free of ss imports: its ``ProtocolError``
 carries the same code strings, which :class:`ErrorCode` turns into statuses.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from .errors import StartupError
 
 __all__ = ["Project", "NotAnApp", "find_project"]
 
 
-class NotAnApp(Exception):
+class NotAnApp(StartupError):
     """The folder is not an ss app; the message says what to run instead."""
 
 

@@ -62,6 +62,7 @@ __all__ = ["SharedCode", "SharedCodeError", "JSError", "SharedCodeTimeout", "for
 # The browser client itself runs first (it only connects where WebSocket and location
 # exist), so shared code finds the same SS.define, SS.escape and SS.events as in the browser.
 from ss.client_js import client_source
+from .errors import SSError
 
 _PRELUDE = r"""
 SS.env = %(env)s;
@@ -102,11 +103,11 @@ function __ss_describe(node, depth) {
 """
 
 
-class SharedCodeError(Exception):
+class SharedCodeError(SSError):
     """app/shared cannot be loaded (compile error, a file throwing while it loads): fix the file named."""
 
 
-class JSError(Exception):
+class JSError(SSError):
     """A JS exception thrown by shared code; ``name`` and ``message`` are the JS ones, ``stack`` V8's."""
 
     def __init__(self, name: str, message: str, stack: str = ""):

@@ -28,6 +28,7 @@ import signal
 import sys
 import time
 from typing import Callable
+from .errors import StartupError
 
 __all__ = ["WorkersError", "run_workers"]
 
@@ -39,7 +40,7 @@ MIN_UPTIME = 5.0
 READY_TIMEOUT = 60.0
 
 
-class WorkersError(Exception):
+class WorkersError(StartupError):
     """More than one worker cannot run as configured; the message says what to change."""
 
 

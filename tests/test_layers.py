@@ -131,3 +131,24 @@ def test_only_compat_touches_private_names_of_other_libraries():
 def test_no_submodule_hides_a_runtime_attribute(name):
     # `ss.config` etc. read from the running app; a submodule of that name would shadow it once imported.
     assert not (PACKAGE / f"{name}.py").exists() and not (PACKAGE / name).is_dir()
+
+
+def test_every_exception_ss_raises_on_purpose_has_one_root():
+    # ss/errors.py draws the tree; the wire layer (pure, imports nothing of ss) and the
+    # compat check (an ImportError at import) are the two documented exceptions.
+    import importlib
+    import inspect
+
+    from ss.errors import SSError
+
+    outside = []
+    for path in source_files():
+        name = module_name(path)
+        if name.startswith(("ss.protocol", "ss.realtime.compat", "ss.testing", "ss.__main__")):
+            continue
+        module = importlib.import_module(name)
+        for cls_name, cls in vars(module).items():
+            if inspect.isclass(cls) and issubclass(cls, Exception) and cls.__module__ == name and cls_name[0] != "_" \
+                    and not issubclass(cls, SSError):
+                outside.append(f"{name}.{cls_name}")
+    assert not outside, f"exceptions outside ss.errors.SSError: {outside}"

@@ -10,8 +10,10 @@ terminal, the browser console and the development overlay can all show it.
 """
 from __future__ import annotations
 
+from ..errors import SSError
 
-class AssetError(Exception):
+
+class AssetError(SSError):
     """Base class of everything the asset pipeline raises."""
 
 

@@ -29,6 +29,7 @@ from typing import Any, Iterable
 
 from .. import protocol
 from .recovery import Outgoing, history_for
+from ..errors import SSError
 
 __all__ = ["Publisher", "PublishError"]
 
@@ -37,7 +38,7 @@ log = logging.getLogger("ss.pubsub")
 _MISSING = object()
 
 
-class PublishError(ValueError):
+class PublishError(SSError, ValueError):
     """A publish call with bad arguments (the message says which)."""
 
 

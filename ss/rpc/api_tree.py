@@ -17,13 +17,14 @@ from types import ModuleType
 from typing import Any, Callable
 
 from .actions import Actions
+from ..errors import StartupError
 
 __all__ = ["Action", "ApiTree", "ApiTreeError", "load_api_tree", "action_from_function"]
 
 MODULE_PREFIX = "ss_app.server"
 
 
-class ApiTreeError(Exception):
+class ApiTreeError(StartupError):
     """The server code cannot be loaded as an API tree (a clash, or a file that fails to import)."""
 
 

@@ -28,6 +28,7 @@ import secrets
 from typing import Any
 
 import orjson
+from ..errors import SSError
 
 
 __all__ = ["AuthModuleError", "authenticate_with", "parse_basic_auth", "issue_cookie_token", "cookie_token_key",
@@ -39,7 +40,7 @@ TOKEN_TTL = 60
 _MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
-class AuthModuleError(Exception):
+class AuthModuleError(SSError):
     """The authentication module is missing or broken; the message says what to write where."""
 
 

@@ -13,6 +13,7 @@ import time
 from typing import Awaitable, Callable
 
 import redis.exceptions
+from ..errors import StartupError
 
 log = logging.getLogger("ss.store")
 
@@ -22,7 +23,7 @@ STORE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
 Handler = Callable[[str, bytes], Awaitable[None] | None]
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(StartupError):
     """The store cannot be reached; the message says where it was looked for and what to do."""
 
 

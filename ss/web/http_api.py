@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 import orjson
 
-from ..errors import CallError, error_body
+from ..errors import CallError, SSError, error_body
 from ..protocol.messages import Limits, _too_deep
 from ..rpc.request import RequestInfo
 from ..sessions.auth import LoginThrottle, basic_auth_user, parse_basic_auth
@@ -40,7 +40,7 @@ def is_cross_site(request) -> bool:
     return urlsplit(origin).netloc.lower() != request.headers.get("Host", "").lower()
 
 
-class ArgumentError(ValueError):
+class ArgumentError(SSError, ValueError):
     """The query string or body cannot be turned into arguments."""
 
 

@@ -40,6 +40,7 @@ import tornado.httputil
 import tornado.web
 
 from .guard import GuardedApplication
+from ..errors import StartupError
 
 __all__ = ["Response", "Step", "Chain", "MiddlewareError", "load_middleware", "browser_check",
            "supports_websocket", "ChainedApplication"]
@@ -49,7 +50,7 @@ log = logging.getLogger("ss.http")
 Middleware = Callable[[tornado.httputil.HTTPServerRequest, "Response", Callable[[], None]], Union[None, Awaitable[None]]]
 
 
-class MiddlewareError(Exception):
+class MiddlewareError(StartupError):
     """config/http.py cannot be used (raised at start), or a step broke its contract (at request time)."""
 
 

@@ -18,6 +18,7 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from ..errors import StartupError
 
 __all__ = ["Certificate", "CertificateError", "load_certificate", "ssl_context", "generate_self_signed"]
 
@@ -27,7 +28,7 @@ SELF_SIGNED_NAME = "localhost"
 SELF_SIGNED_DAYS = 365
 
 
-class CertificateError(Exception):
+class CertificateError(StartupError):
     """The configured certificate cannot be used; the message names the file and what to do."""
 
 
