@@ -35,3 +35,14 @@ def test_readme_and_docs_links_resolve():
     for page in (ROOT / "docs").glob("*.md"):
         for target in LINK.findall(page.read_text()):
             assert (page.parent / target).is_file(), f"{page.name} links to missing {target}"
+
+
+def test_the_protocol_error_table_lists_every_code_with_its_status():
+    import re
+    from pathlib import Path
+
+    from ss.errors import ErrorCode
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", text, re.M))
+    assert rows == {code.value: str(code.http_status) for code in ErrorCode}
