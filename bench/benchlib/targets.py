@@ -7,6 +7,7 @@ Redis variants share their plain target's column, in rows marked [redis].
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,16 @@ class SsUnbatchedTarget(SsTarget):
     write_delay_ms = 0
 
 
+class SsBaselineTarget(SsTarget):
+    """Another checkout of ss (``$SS_BENCH_BASELINE``), run by the same interpreter and app: the
+    "before" of a change, measured in the same run as the "after" so the two compare."""
+
+    def command(self, port, redis_url):
+        argv, cwd, env = super().command(port, redis_url)
+        env["PYTHONPATH"] = BASELINE  # ahead of the installed (editable) ss
+        return argv, cwd, env
+
+
 class TornadoTarget(Target):
     def command(self, port, redis_url):
         return [str(MAIN_PY), str(BENCH / "peers" / "tornado_echo.py"), "--port", str(port)], BENCH, {}
@@ -98,4 +109,11 @@ TARGETS = [
 ]
 
 COLUMNS = ["ss", "ss-unbatched", "tornado", "py-socketio", "node-socketio"]
+
+#: ``SS_BENCH_BASELINE=/path/to/an/older/ss/checkout``: adds an ``ss-before`` column (and ratio).
+BASELINE = os.environ.get("SS_BENCH_BASELINE")
+if BASELINE:
+    TARGETS.insert(1, SsBaselineTarget("ss-before", "ss-before", "ss", scenarios=RPC | FANOUT | {"idle"}))
+    TARGETS.insert(2, SsBaselineTarget("ss-before+redis", "ss-before", "ss", redis=True, scenarios=FANOUT | {"xuser"}))
+    COLUMNS.insert(1, "ss-before")
 PEERS = COLUMNS[1:]
