@@ -1,0 +1,48 @@
+"""ss's hot path really runs: bulk frame reads, direct socket writes, inline call starts (ss/realtime/compat.py)."""
+
+import asyncio
+
+import orjson
+
+from ss.protocol import frames
+from ss.realtime import compat
+from ss.testing import running_app
+
+from ..raw_socket import client_frame, open_raw_socket, split_server_frames
+
+
+async def test_a_burst_is_read_in_bulk_written_directly_and_started_inline(make_app, monkeypatch):
+    feeds, sends, tasks = [], [], []
+    real_feed = frames.FrameReader.feed
+    monkeypatch.setattr(frames.FrameReader, "feed", lambda self, data: feeds.append(len(data)) or real_feed(self, data))
+    root = make_app({"app/server/app.py": "import ss\nclass Actions(ss.Actions):\n    def square(self, n):\n"
+                                          "        return n * n\n"})
+    async with running_app(root, "test") as app:
+        reader, writer = await open_raw_socket(app.port)
+        (connection,) = app.app.connections
+        handler = connection.transport
+        assert isinstance(handler.ws_connection, compat.BulkReadProtocol)   # frames read by ss, not Tornado
+        assert handler._plain_tcp                                            # writes go straight to the socket
+        stream = handler.ws_connection.stream
+        buffered = []
+        real_write, real_write_frames = stream.write, handler.write_frames
+        monkeypatch.setattr(stream, "write", lambda data: buffered.append(len(data)) or real_write(data))
+        monkeypatch.setattr(handler, "write_frames", lambda f: sends.append(len(f)) or real_write_frames(f))
+        loop = asyncio.get_running_loop()
+        real_create_task = loop.create_task
+        monkeypatch.setattr(loop, "create_task", lambda *a, **k: tasks.append(a) or real_create_task(*a, **k))
+        feeds.clear()
+        writer.write(b"".join(client_frame(0x81, orjson.dumps({"type": "call", "id": i, "method": "app.square",
+                                                               "args": [i]})) for i in range(50)))
+        replies, buffer = {}, b""
+        while len(replies) < 50:
+            payloads, buffer = split_server_frames(buffer + await asyncio.wait_for(reader.read(65536), 5))
+            for message in map(orjson.loads, payloads):
+                if message.get("type") == "reply":
+                    replies[message["id"]] = message["result"]
+        assert replies == {i: i * i for i in range(50)}
+        assert 1 <= len(feeds) < 10            # 50 calls arrived in a few reads, not 150 awaited ones
+        assert 1 <= len(sends) < 50 and sum(sends) >= 50   # replies (and the init) went out together...
+        assert not buffered                                 # ...straight to the socket, not through IOStream
+        assert not [t for t in tasks if "_run" in repr(t[0])]   # every call started inline: none needed a task
+        writer.close()
