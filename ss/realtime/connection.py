@@ -62,7 +62,7 @@ class Connection:
     """
 
     __slots__ = ("id", "app", "transport", "session", "tab", "request", "pending", "tasks", "closed", "draining",
-                 "outbox", "pong_due", "bucket", "recovering", "__weakref__")
+                 "outbox", "pong_due", "bucket", "recovering", "recovered")
 
     def __init__(self, app: Any, transport: Transport, session: Any, tab: str, request: RequestInfo,
                  recovering: bool = False):
@@ -79,6 +79,7 @@ class Connection:
         self.outbox: list[bytes] | None = None     # frames queued this turn (see ss/realtime/outbox.py)
         self.pong_due = False
         self.recovering = recovering               # reconnected, and will ask for missed pub/sub messages
+        self.recovered = False                     # it asked (once per connection: see RealtimeHooks.recover)
         limiter = app.config.limiter
         self.bucket = TokenBucket(float(limiter.websockets.rps)) if limiter.enabled else None
         session.request = request

@@ -12,7 +12,6 @@ A sign-in that rotates the session id moves only the connection that signed in.
 from __future__ import annotations
 
 import logging
-import weakref
 from typing import Any
 
 from .. import protocol
@@ -28,7 +27,6 @@ log = logging.getLogger("ss.realtime")
 class RealtimeHooks(SessionHooks):
     def __init__(self, app):
         self.app = app
-        self._recovered: "weakref.WeakSet" = weakref.WeakSet()  # sockets that already asked: once each
 
     def _topics(self, session: Session) -> list[str]:
         key = self.app.store.key
@@ -130,10 +128,10 @@ class RealtimeHooks(SessionHooks):
     async def recover(self, connection: Any, streams: dict[str, int]) -> None:
         """Replay what ``connection`` missed per stream, then release its held live messages."""
         publish, router = self.app.publish, self.app.router
-        if connection in self._recovered:  # a replay is a reconnect's business, not a way to re-read history
+        if connection.recovered:  # a replay is a reconnect's business, not a way to re-read history
             log.debug("ignoring a second recover message from %s", getattr(connection, "request", None))
             return
-        self._recovered.add(connection)
+        connection.recovered = True
         subscribed = {publish.stream_of(topic) for topic in router.topics_of(connection)}
         failed: dict[str, str] = {}
         seen: dict[str, int] = {}

@@ -21,7 +21,9 @@ class Connections:
     def __init__(self) -> None:
         self._all: set[Any] = set()
         self._per_ip: dict[str, int] = {}
-        self._by_session: dict[str, set[Any]] = {}
+        # session id -> its connection, or a set of them when a browser has several tabs here
+        # (one connection per session is the rule: no set per idle socket).
+        self._by_session: dict[str, Any] = {}
         # Connection ids: this instance's random prefix and a counter, so ids never repeat across
         # instances or restarts, and say nothing about the session.
         self._instance = secrets.token_urlsafe(6)
@@ -34,7 +36,16 @@ class Connections:
         self._all.add(connection)
         ip = connection.request.remote_ip or "?"
         self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
-        self._by_session.setdefault(connection.session.id, set()).add(connection)
+        self._index(connection, connection.session.id)
+
+    def _index(self, connection: Any, session_id: str) -> None:
+        present = self._by_session.get(session_id)
+        if present is None:
+            self._by_session[session_id] = connection
+        elif type(present) is set:
+            present.add(connection)
+        elif present is not connection:
+            self._by_session[session_id] = {present, connection}
 
     def remove(self, connection: Any) -> bool:
         """Forget ``connection``; False when it was not registered (closed twice, or never opened)."""
@@ -50,10 +61,14 @@ class Connections:
         return True
 
     def _unindex(self, connection: Any, session_id: str) -> None:
-        members = self._by_session.get(session_id)
-        if members is not None:
-            members.discard(connection)
-            if not members:
+        present = self._by_session.get(session_id)
+        if present is connection:
+            del self._by_session[session_id]
+        elif type(present) is set:
+            present.discard(connection)
+            if len(present) == 1:
+                self._by_session[session_id] = next(iter(present))
+            elif not present:
                 del self._by_session[session_id]
 
     def count_from(self, ip: str | None) -> int:
@@ -67,13 +82,16 @@ class Connections:
 
     def of_session(self, session_id: str) -> list[Any]:
         """The open connections whose session has this id (tabs of one browser), in no order."""
-        return list(self._by_session.get(session_id, ()))
+        present = self._by_session.get(session_id)
+        if present is None:
+            return []
+        return list(present) if type(present) is set else [present]
 
     def session_renamed(self, connection: Any, old_id: str) -> None:
         """``connection``'s session got a new id (sign-in): index it under the new one."""
         if connection in self._all:
             self._unindex(connection, old_id)
-            self._by_session.setdefault(connection.session.id, set()).add(connection)
+            self._index(connection, connection.session.id)
 
     def __contains__(self, connection: Any) -> bool:
         return connection in self._all
