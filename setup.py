@@ -18,7 +18,7 @@ setup(
     include_package_data=True,
     package_data={"ss": ["client_js/*.js", "client_js/modules/*.js", "assets/node/*.json", "assets/node/*.js", "skeleton/**/*", "skeleton/**/.*"]},
     install_requires=[
-        "tornado>=6.5,<6.7",  # ss/realtime/compat.py checks the internals it uses
+        "tornado>=6.6,<6.7",  # tested with 6.6; ss/realtime/compat.py checks the internals it uses
         "redis>=5,<9",
         "hiredis>=3",
         "fakeredis>=2.30,<3",

@@ -1,0 +1,28 @@
+"""ss/realtime/compat.py: a Tornado that changed stops ss at import with a message naming what changed."""
+
+import pytest
+import tornado.websocket
+
+from ss.realtime import compat
+
+
+def test_the_installed_tornado_has_every_internal_ss_uses():
+    compat.check()  # raises CompatError otherwise
+
+
+def test_a_missing_internal_is_named_with_the_tested_versions(monkeypatch):
+    monkeypatch.delattr(tornado.websocket.WebSocketProtocol13, "_receive_frame_loop")
+    with pytest.raises(compat.CompatError) as failed:
+        compat.check()
+    message = str(failed.value)
+    assert "WebSocketProtocol13._receive_frame_loop" in message
+    assert "tested with Tornado 6.6" in message and "pip install 'tornado>=6.6,<6.7'" in message
+
+
+def test_the_pure_unmask_and_tornados_agree():
+    from ss.protocol.frames import unmask as pure
+
+    mask = b"\x01\x02\x03\x04"
+    for size in (0, 1, 3, 4, 5, 125, 1000):
+        data = bytes(range(256)) * 4
+        assert pure(mask, data[:size]) == compat.unmask(mask, data[:size])
