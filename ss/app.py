@@ -66,7 +66,8 @@ class App:
         self.dispatcher = Dispatcher(self.tree, show_traceback=config.errors.show_traceback,
                                      store_description=self.store.description, outage=self.outage)
         self.connections = Connections()  # open connections, by address and session (ss/realtime/registry.py)
-        self.max_pending_calls = int(config.limits.max_pending_calls)
+        self.max_pending_calls = config.limits.max_pending_calls
+        self.max_pending_bytes = config.limits.max_pending_bytes
         limits = config.limits
         self.recent_calls = RecentCalls(limits.replay_cache_bytes, limits.replay_max_reply_bytes,
                                         tabs_per_session=limits.max_tabs_per_session)

@@ -113,6 +113,7 @@ BASE: dict = {
         "max_frame_bytes": 1 << 20,     # bigger frames close the socket with 1009
         "max_depth": 32,                # nesting of call arguments
         "max_pending_calls": 256,       # per socket
+        "max_pending_bytes": 16 << 20,  # per socket: size of the call messages still running (their arguments stay in memory)
         "max_outgoing_bytes": 8 << 20,  # per socket: a slower reader is disconnected
         "ping_interval": 25,            # seconds between server pings; 0 disables
         "ping_timeout": 20,             # close a socket whose pong is this late (at most ping_interval)

@@ -61,7 +61,8 @@ class Connection:
     idle tab holds one.
     """
 
-    __slots__ = ("id", "app", "transport", "session", "tab", "request", "pending", "tasks", "closed", "draining",
+    __slots__ = ("id", "app", "transport", "session", "tab", "request", "pending", "pending_bytes", "tasks", "closed",
+                 "draining",
                  "outbox", "pong_due", "bucket", "recovering", "recovered")
 
     def __init__(self, app: Any, transport: Transport, session: Any, tab: str, request: RequestInfo,
@@ -73,6 +74,7 @@ class Connection:
         self.tab = tab
         self.request = request
         self.pending = 0
+        self.pending_bytes = 0                     # size of the messages of the calls running
         self.tasks: set[asyncio.Future] | None = None  # made when a call has to wait, dropped when idle
         self.closed = False
         self.draining = False
@@ -103,7 +105,7 @@ class Connection:
             return
         if type(msg) is protocol.Call:
             if not self.draining:  # while shutting down, the browser re-sends unanswered calls elsewhere
-                self._start_call(msg)
+                self._start_call(msg, len(message))
         elif type(msg) is protocol.Heartbeat:
             self._spawn(self.app.sessions.hooks.heartbeat(self))
         else:
@@ -127,7 +129,7 @@ class Connection:
             if not self.tasks:
                 self.tasks = None
 
-    def _start_call(self, call: protocol.Call) -> None:
+    def _start_call(self, call: protocol.Call, size: int) -> None:
         if self.bucket is not None and not self.bucket.allow():
             if self.bucket.should_log():
                 log.warning("rate limit: connection from %s is over %s calls/s; refusing with rate_limited",
@@ -147,19 +149,28 @@ class Connection:
             self.send(protocol.encode_error(call.id, ErrorCode.TOO_MANY_CALLS,
                                             f"more than {max_pending} calls pending on this connection"))
             return
+        max_bytes = self.app.max_pending_bytes
+        if self.pending and self.pending_bytes + size > max_bytes:
+            # Each running call keeps its arguments: bound what a client can pin in memory.
+            self.send(protocol.encode_error(call.id, ErrorCode.TOO_MANY_CALLS,
+                                            f"more than {max_bytes} bytes of calls pending on this connection: "
+                                            "wait for replies before sending more"))
+            return
         self.pending += 1
+        self.pending_bytes += size
         if self.pending == 1:
             # Nothing else runs for this connection: start the call right here, most actions finish
             # without waiting and need no task. (A burst from one client cannot starve the others:
             # its transport gives the loop a turn every few messages.)
-            task = compat.start_call(self._run(call, key))
+            task = compat.start_call(self._run(call, key, size))
         else:
-            task = asyncio.get_running_loop().create_task(self._run(call, key), context=contextvars.copy_context())
+            task = asyncio.get_running_loop().create_task(self._run(call, key, size),
+                                                          context=contextvars.copy_context())
         recent.remember(key, call.id, task)
         if not task.done():
             self._track(task)
 
-    async def _run(self, call: protocol.Call, key: tuple[str, str]) -> bytes:
+    async def _run(self, call: protocol.Call, key: tuple[str, str], size: int) -> bytes:
         """Run one call, send its reply, and return the reply (kept under ``key`` for retries of the call)."""
         logging_calls = not call.silent and call_log.isEnabledFor(CALLS)
         if logging_calls:
@@ -180,6 +191,7 @@ class Connection:
                                           f"cannot be sent as JSON: {exc}")
         finally:
             self.pending -= 1
+            self.pending_bytes -= size
         self.app.recent_calls.answered(key, call.id, reply)
         if self.pending == 0 and self.outbox is None and not self.closed and self.transport.unread == 0:
             # Nothing else is running or waiting to be read on this connection, so no other reply can

@@ -157,3 +157,21 @@ async def test_every_door_answers_a_store_outage_with_503_store_unavailable(serv
         with pytest.raises(tornado.httpclient.HTTPClientError) as info:
             await server.client(cookie=cookie).connect()
         assert "503" in str(info.value)
+
+
+async def test_calls_pending_on_a_connection_are_bounded_in_bytes(make_app):
+    # 256 pending calls of 1 MiB each used to pin 256 MiB per socket; now the bytes are bounded too.
+    root = make_app({"app/server/app.py": """
+import asyncio, ss
+class Actions(ss.Actions):
+    async def hold(self, seconds, padding):
+        await asyncio.sleep(seconds)
+        return len(padding)
+"""})
+    async with running_app(root, "test", {"limits": {"max_pending_bytes": 5000}}) as app:
+        async with app.client() as client:
+            calls = [asyncio.ensure_future(client.call("app.hold", 0.3, "x" * 2000)) for _ in range(3)]
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            assert results[:2] == [2000, 2000]
+            assert getattr(results[2], "code", None) == "too_many_calls" and "bytes" in str(results[2])
+            assert await client.call("app.hold", 0, "y" * 3000) == 3000   # room again once they replied
