@@ -27,7 +27,10 @@ import select
 import signal
 import sys
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from .app import App
 
 __all__ = ["WorkersError", "run_workers"]
 
@@ -203,7 +206,7 @@ def run_workers(count: int, child_main: Callable[[int, Callable[[], None]], int]
     return Supervisor(count, child_main).run()
 
 
-def worker_main(load_app: Callable[[], object], listeners, log_level: int) -> Callable[[int, Callable[[], None]], int]:
+def worker_main(load_app: Callable[[], App], listeners, log_level: int) -> Callable[[int, Callable[[], None]], int]:
     """The ``child_main`` of ``python -m ss start``: a fresh App per worker, served on the inherited sockets."""
 
     def main(index: int, ready: Callable[[], None]) -> int:
