@@ -26,7 +26,7 @@ log = logging.getLogger("ss.realtime")
 
 
 class RealtimeHooks(SessionHooks):
-    def __init__(self, app):
+    def __init__(self, app: Any) -> None:
         self.app = app
         self._recovered: "weakref.WeakSet" = weakref.WeakSet()  # sockets that already asked: once each
 

@@ -93,7 +93,7 @@ class Publisher:
     (start-up code), the message is queued and sent when the app starts.
     """
 
-    def __init__(self, store, config=None):
+    def __init__(self, store: Any, config: Any = None) -> None:
         self.store = store
         self._prefix_len = len(store.key(""))
         self.history = history_for(store, config) if config is not None else None
