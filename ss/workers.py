@@ -27,12 +27,13 @@ import select
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Callable
-
-if TYPE_CHECKING:
-    from .app import App
+import typing
+from typing import Callable
 
 __all__ = ["WorkersError", "run_workers"]
+
+if typing.TYPE_CHECKING:  # for annotations only
+    from .app import App
 
 log = logging.getLogger("ss")
 
