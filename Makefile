@@ -53,7 +53,7 @@ test: deps venv lint
 # the error model and rpc): configured in pyproject.toml; make test runs this first.
 lint: venv
 	$(PY) -m ruff check ss tests scripts bench
-	@echo "mypy: see pyproject.toml (being made clean)"
+	$(PY) -m mypy
 
 # Unit tests only (no browser, no server processes)
 test-fast: venv

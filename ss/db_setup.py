@@ -92,7 +92,7 @@ class DbFile:
             log.exception("on_stop in %s failed", self.path)
 
     def _describe(self, exc: BaseException) -> str:
-        frames = traceback.extract_tb(exc.__traceback__)
+        frames: list[traceback.FrameSummary] = traceback.extract_tb(exc.__traceback__)
         # Start at the first frame in config/db.py: ss's own frames say nothing to the app's author.
         for index, frame in enumerate(frames):
             if frame.filename == str(self.path):

@@ -47,6 +47,7 @@ CLOSE_SESSION_CHANGED = 4001   # the session signed in on another connection: re
 class ErrorCode(str, enum.Enum):
     """An error code of docs/protocol.md, with the HTTP status the HTTP API (and pages) answer it with."""
 
+    _value_: str
     http_status: int
 
     def __new__(cls, value: str, http_status: int) -> "ErrorCode":
@@ -72,13 +73,13 @@ class ErrorCode(str, enum.Enum):
     BAD_HOST = ("bad_host", 400)    # a Host header not in http.allowed_hosts (DNS rebinding)
 
     def __str__(self) -> str:
-        return self.value
+        return self._value_
 
 
 def http_status(code: str) -> int:
     """The HTTP status for an error code string (400 for a code this version does not know)."""
     try:
-        return ErrorCode(code).http_status
+        return ErrorCode(code).http_status  # type: ignore[call-arg]  # lookup by value: mypy wants __new__'s arguments
     except ValueError:
         return 400
 
@@ -96,7 +97,7 @@ class CallError(SSError):
 
     def __init__(self, code: "ErrorCode | str", message: str, traceback: str | None = None):
         super().__init__(message)
-        self.code = ErrorCode(code)
+        self.code = ErrorCode(code)  # type: ignore[call-arg]  # lookup by value: mypy wants __new__'s arguments
         self.message = message
         self.traceback = traceback
 

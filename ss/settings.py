@@ -17,6 +17,7 @@ of its type (ints given for float keys come out as floats), so call sites read
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import difflib
 import os
@@ -153,7 +154,7 @@ class Key:
     type: type                  # bool, int, float (int accepted), str, list, or dict (open: any keys)
     default: Any
     nullable: bool = False      # the default is None: None or ``type``
-    items: type | None = None   # list keys: the type of every item (None: anything)
+    items: builtins.type | None = None   # list keys: the type of every item (None: anything)
 
     @property
     def type_name(self) -> str:

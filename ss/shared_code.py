@@ -174,7 +174,7 @@ class SharedCode:
             signature = self._current_signature(files)
             if self._signature is not None and (signature == self._signature or not self.watch):
                 return
-            sources = _compile(self.root, files) if files else []
+            sources = _compile(self.root, files) if files and self.root is not None else []
             _v8_thread().submit(functools.partial(self._load, sources)).result()
             self._signature = signature
 
@@ -195,7 +195,9 @@ class SharedCode:
                     context.eval(wrap_module("shared", name, js), timeout_sec=self.timeout)
                 except JSEvalException as exc:
                     raise SharedCodeError(f"{label} failed while loading on the server: {_first_line(exc)}") from None
-            tree = json.loads(context.eval("JSON.stringify(__ss_describe(SS.shared, 0))"))
+            described = context.eval("JSON.stringify(__ss_describe(SS.shared, 0))")
+            assert isinstance(described, str)  # JSON.stringify of an object
+            tree = json.loads(described)
         except BaseException:
             context.close()
             raise

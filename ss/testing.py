@@ -102,6 +102,7 @@ class Client:
             raise ConnectionError(f"{self.url}: the server closed the socket before its init message "
                                   f"(code {code}, {reason or 'no reason given'})")
         self.init = orjson.loads(first)
+        assert self.ws.headers is not None  # the handshake response's, set once connected
         self._take_cookie(self.ws.headers.get_list("Set-Cookie"))
         self.closed = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read())

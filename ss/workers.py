@@ -27,10 +27,14 @@ import select
 import signal
 import sys
 import time
+import typing
 from typing import Callable
 from .errors import StartupError
 
 __all__ = ["WorkersError", "run_workers"]
+
+if typing.TYPE_CHECKING:  # for annotations only
+    from .app import App
 
 log = logging.getLogger("ss")
 
@@ -204,7 +208,7 @@ def run_workers(count: int, child_main: Callable[[int, Callable[[], None]], int]
     return Supervisor(count, child_main).run()
 
 
-def worker_main(load_app: Callable[[], object], listeners, log_level: int) -> Callable[[int, Callable[[], None]], int]:
+def worker_main(load_app: Callable[[], App], listeners, log_level: int) -> Callable[[int, Callable[[], None]], int]:
     """The ``child_main`` of ``python -m ss start``: a fresh App per worker, served on the inherited sockets."""
 
     def main(index: int, ready: Callable[[], None]) -> int:

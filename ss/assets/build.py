@@ -141,9 +141,11 @@ class Builder:
                     self.disk_hits += 1
                     self._cache[path] = (sig, cached)
                     return cached
+        result: Compiled | CompileError
         try:
-            result: Compiled | CompileError = await self.compilers.compile(path, source)
+            result = await self.compilers.compile(path, source)
             if key is not None:
+                assert self.disk is not None  # key is only made with a disk cache
                 self.disk.put(key, result)
         except CompileError as exc:
             log.error("%s", exc)
@@ -217,7 +219,8 @@ class Builder:
         snap.app_js = [part(m.path, JS, lambda code, m=m: wrap_module(m.tree, m.name, code)) for m in mods]
         snap.css = [part(p, CSS) for p in lib_css + css_entries]
 
-        pieces, kept = [templates.runtime_js()], {}
+        pieces = [templates.runtime_js()]
+        kept: dict[tuple, str] = {}
         for tmpl in tmpls:
             result = results[tmpl.path]
             if isinstance(result, CompileError):

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import node_runtime
@@ -35,7 +36,7 @@ class DiskCache:
         self.folder = folder or node_runtime.cache_root() / "compiled"
         self._salt = f"{FORMAT}:{node_runtime.lockfile_hash()}".encode()
 
-    def key(self, path: Path, source: bytes, imports: list[Path] = ()) -> str:
+    def key(self, path: Path, source: bytes, imports: Sequence[Path] = ()) -> str:
         """The entry name for ``path`` with ``source``; ``imports`` are the files it may read."""
         digest = hashlib.sha256(self._salt)
         digest.update(path.suffix.lower().encode() + b"\0" + source)

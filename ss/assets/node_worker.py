@@ -60,6 +60,7 @@ class NodeWorker:
             request_id = next(self._ids)
             future = asyncio.get_running_loop().create_future()
             self._pending[request_id] = future
+            assert proc.stdin is not None  # started with stdin=PIPE
             try:
                 proc.stdin.write(orjson.dumps({"id": request_id, "op": op, **payload}) + b"\n")
                 await proc.stdin.drain()
@@ -114,6 +115,7 @@ class NodeWorker:
             return self._proc
 
     async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None  # started with stdout=PIPE
         try:
             while True:
                 line = await proc.stdout.readline()
@@ -140,6 +142,7 @@ class NodeWorker:
         proc, self._proc = self._proc, None
         if proc and proc.returncode is None:
             with contextlib.suppress(Exception):
+                assert proc.stdin is not None  # started with stdin=PIPE
                 proc.stdin.close()
             try:
                 await asyncio.wait_for(proc.wait(), 3)

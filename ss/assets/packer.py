@@ -70,6 +70,7 @@ class PackResult:
     reused: bool = False
 
     def __str__(self) -> str:
+        assert self.index is not None  # a pack made or reused has its page
         if self.reused:
             return f"assets are up to date ({sources.relative(self.root, self.index)})"
         lines = [f"packed in {self.seconds:.2f}s:"]

@@ -19,7 +19,7 @@ import pathlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import sources
 from .build import Builder, Snapshot
@@ -28,6 +28,10 @@ from .compilers import Compilers
 from .disk_cache import DiskCache
 from .node_worker import NodeWorker
 from .templates import script_tag as template_tag
+
+if TYPE_CHECKING:  # imported where used: production never loads watchdog
+    from .packer import PackResult
+    from .watcher import Watcher
 
 log = logging.getLogger("ss.assets")
 
@@ -79,10 +83,10 @@ class AssetPipeline:
         self._warming: asyncio.Task | None = None
         self._server_callbacks: list[Callable[[list[Path]], Any]] = []
         self._config_callbacks: list[Callable[[list[Path]], Any]] = []
-        self._watcher = None
+        self._watcher: Watcher | None = None
         self._showing_error = False
         self._reload_pending = False  # a script or view changed while an error was showing
-        self.pack_result = None
+        self.pack_result: PackResult | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -225,7 +229,7 @@ class AssetPipeline:
         version, _, rest = path.partition("/")
         if rest and _VERSION.fullmatch(version):
             asset = await self._current(rest)
-            if asset is not None and asset.etag.startswith(version):
+            if asset is not None and asset.etag is not None and asset.etag.startswith(version):
                 return dataclasses.replace(asset, cache_control=IMMUTABLE)
             return asset
         return await self._current(path)

@@ -58,7 +58,7 @@ def is_minified(path: Path) -> bool:
 
 def _files(folder: Path) -> list[Path]:
     """Every regular, non-hidden file under ``folder``, recursively."""
-    found = []
+    found: list[Path] = []
     if not folder.is_dir():
         return found
     for dirpath, dirnames, filenames in os.walk(folder):

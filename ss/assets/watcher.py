@@ -16,6 +16,7 @@ from typing import Awaitable, Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger("ss.assets")
 
@@ -74,7 +75,7 @@ class Watcher:
         self.folders = folders
         self.callback = callback
         self.debounce = debounce
-        self._observer: Observer | None = None
+        self._observer: BaseObserver | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[tuple[Path, bool]] | None = None
         self._task: asyncio.Task | None = None
@@ -102,6 +103,7 @@ class Watcher:
     def _watch(self, folder: Path) -> None:
         if folder not in self._watching:
             self._watching.add(folder)
+            assert self._observer is not None  # set by start()
             self._observer.schedule(self._handler, str(folder), recursive=True)
 
     def _folder_created(self, path: Path) -> None:  # watchdog's thread
@@ -113,12 +115,14 @@ class Watcher:
     def _push(self, path: Path, final: bool) -> None:  # watchdog's thread
         loop = self._loop
         if loop and not loop.is_closed():
+            assert self._queue is not None  # set by start(), with the loop
             try:
                 loop.call_soon_threadsafe(self._queue.put_nowait, (path, final))
             except RuntimeError:  # loop closed between the check and the call
                 pass
 
     async def _run(self) -> None:
+        assert self._queue is not None  # set by start(), which runs this task
         while True:
             batch = [await self._queue.get()]
             while True:

@@ -119,7 +119,7 @@ class FrameReader:
         """Bytes held for an incomplete frame or message."""
         return len(self._partial) + (len(self._fragments) if self._fragments is not None else 0)
 
-    def _split(self, data: bytes, messages: list) -> int:
+    def _split(self, data: bytes, messages: list[tuple[int, bytes]]) -> int:
         """Append the complete frames' messages; return where the first incomplete frame starts."""
         pos, end, limit, _unmask = 0, len(data), self.max_message_size, self._unmask
         self._need = 0

@@ -14,6 +14,7 @@ Exceptions::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -77,7 +78,7 @@ class Call:
     id: int | str
     method: str
     path: tuple[str, ...]
-    args: list = field(default_factory=list)
+    args: list[Any] = field(default_factory=list)
     silent: bool = False
 
 
@@ -117,8 +118,10 @@ def parse(frame: str | bytes, limits: Limits = Limits()) -> Message:
     kind = data.get("type")
     if kind == "call":
         # Brackets in the frame bound how deep the arguments can nest: most calls skip the walk.
-        nesting = frame.count(b"[" if isinstance(frame, bytes) else "[") + \
-            frame.count(b"{" if isinstance(frame, bytes) else "{")
+        if isinstance(frame, bytes):
+            nesting = frame.count(b"[") + frame.count(b"{")
+        else:
+            nesting = frame.count("[") + frame.count("{")
         return _parse_call(data, limits, nesting)
     if kind == "heartbeat":
         return _HEARTBEAT
@@ -129,7 +132,7 @@ def parse(frame: str | bytes, limits: Limits = Limits()) -> Message:
     raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}")
 
 
-def _parse_call(data: dict, limits: Limits, nesting: int) -> Call:
+def _parse_call(data: dict[str, Any], limits: Limits, nesting: int) -> Call:
     call_id = data.get("id")
     if isinstance(call_id, bool) or not isinstance(call_id, (int, str)):
         raise ProtocolError("bad_message", 'a call needs an "id" (integer or string)')
@@ -141,6 +144,7 @@ def _parse_call(data: dict, limits: Limits, nesting: int) -> Call:
     path = _METHOD_PATHS.get(method) if isinstance(method, str) else None
     if path is None:
         path = _method_path(method, call_id)
+    assert isinstance(method, str)  # _method_path raised otherwise
     args = data.get("args", [])
     if not isinstance(args, list):
         raise ProtocolError("bad_message", f'"args" must be a list, not {_json_type(args)}', call_id)
@@ -172,7 +176,7 @@ def _method_path(method: Any, call_id: int | str) -> tuple[str, ...]:
     return path
 
 
-def _parse_recover(data: dict) -> Recover:
+def _parse_recover(data: dict[str, Any]) -> Recover:
     streams = data.get("streams")
     if not isinstance(streams, dict) or not all(
         isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in streams.items()
@@ -187,7 +191,7 @@ def _too_deep(value: Any, limit: int) -> bool:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, list):
-            children = item
+            children: Iterable[Any] = item
         elif isinstance(item, dict):
             children = item.values()
         else:
@@ -211,7 +215,7 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def encode(message: dict) -> bytes:
+def encode(message: dict[str, Any]) -> bytes:
     """Serialise one outgoing message to the bytes of a text frame.
 
     Raises TypeError for values JSON cannot carry (functions, arbitrary objects).
@@ -241,7 +245,7 @@ def encode_event(event: str, data: Any, channel: str | None = None, stream: str 
     return encode(message)
 
 
-def encode_init(connection_id: str, env: str, client_config: dict, api: dict, **extra: Any) -> bytes:
+def encode_init(connection_id: str, env: str, client_config: dict[str, Any], api: dict[str, Any], **extra: Any) -> bytes:
     """The first message of a connection. It never carries the session id: that is the HttpOnly
     cookie's secret, and page scripts must not be able to read it (an XSS would steal the session)."""
     return encode({"type": "init", "connection_id": connection_id, "env": env, "config": client_config, "api": api,

@@ -20,7 +20,7 @@ import contextvars
 import inspect
 import logging
 import sys
-from typing import Any, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Callable, Coroutine
 
 import tornado
 import tornado.httputil
@@ -31,6 +31,9 @@ import tornado.websocket
 from ..errors import CLOSE_INVALID_DATA
 from ..protocol.frames import TEXT, FrameReader, MessageTooBig
 from ..protocol.frames import unmask as _pure_unmask
+
+if TYPE_CHECKING:
+    from .websocket import SocketHandler
 
 __all__ = ["BulkReadProtocol", "start_call", "loop_has_ready_callbacks", "unread_bytes", "drop_upgrade_state",
            "forget_parsed_cookies", "discard_new_cookies", "unmask", "check", "TESTED_TORNADO"]
@@ -74,7 +77,9 @@ def check() -> None:
         (_has_in_source(tornado.web.RequestHandler.set_cookie, "_new_cookie"), "RequestHandler._new_cookie"),
         (_has_in_source(tornado.web.RequestHandler.clear, "_headers"), "RequestHandler._headers"),
         # forget_parsed_cookies(): the request caches its parsed Cookie header here.
-        (_has_in_source(tornado.httputil.HTTPServerRequest.cookies.fget, "_cookies"), "HTTPServerRequest._cookies"),
+        # a property: mypy types it, read on the class, as its getter
+        (_has_in_source(tornado.httputil.HTTPServerRequest.cookies.fget, "_cookies"),  # type: ignore[attr-defined]
+         "HTTPServerRequest._cookies"),
         # loop_has_ready_callbacks(): asyncio's loops keep the callbacks ready to run in _ready.
         (_has_in_source(asyncio.BaseEventLoop.__init__, "_ready"), "asyncio.BaseEventLoop._ready"),
         # start_call() on Python 3.11: hand a started coroutine's future to a task, as Task.__step does.
@@ -189,6 +194,7 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
     """
 
     __slots__ = ("_left_in_read",)  # not in __dict__: one more key there makes every socket's dict double
+    handler: SocketHandler  # Tornado types it as its delegate protocol; ss's handler has request and write_queued
 
     READ_SIZE = 64 * 1024
     TURN = 16                 # messages handled before other sockets get a turn of the loop

@@ -109,6 +109,7 @@ class Connection:
         elif type(msg) is protocol.Heartbeat:
             self._spawn(self.app.sessions.hooks.heartbeat(self))
         else:
+            assert type(msg) is protocol.Recover  # the one message type left
             self._spawn(self.app.sessions.hooks.recover(self, msg.streams))
 
     def _spawn(self, coro: Any) -> None:

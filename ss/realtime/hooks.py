@@ -25,7 +25,7 @@ log = logging.getLogger("ss.realtime")
 
 
 class RealtimeHooks(SessionHooks):
-    def __init__(self, app):
+    def __init__(self, app: Any) -> None:
         self.app = app
 
     def _topics(self, session: Session) -> list[str]:

@@ -65,6 +65,7 @@ class Flusher:
 
     def _flush(self) -> None:
         loop = self._loop
+        assert loop is not None  # set by queue(), which scheduled this
         if self.max_delay > 0 and compat.loop_has_ready_callbacks(loop) \
                 and time.monotonic() - self._since < self.max_delay:
             loop.call_soon(self._flush)  # after what is ready now: their frames go in the same writes

@@ -42,7 +42,7 @@ def _uid_of(member: bytes | str) -> Any:
 class Presence:
     """``ss.presence``: who is in a channel, across instances."""
 
-    def __init__(self, app):
+    def __init__(self, app: Any) -> None:
         config = app.config.presence
         self.app = app
         self.store = app.store

@@ -94,7 +94,7 @@ class Publisher:
     (start-up code), the message is queued and sent when the app starts.
     """
 
-    def __init__(self, store, config=None):
+    def __init__(self, store: Any, config: Any = None) -> None:
         self.store = store
         self._prefix_len = len(store.key(""))
         self.history = history_for(store, config) if config is not None else None
@@ -119,19 +119,20 @@ class Publisher:
         stream = self.stream_of(topic) if keep and self.history is not None else None
         return Outgoing(topic, payload, stream)
 
-    def broadcast(self, event: str, data: Any = _MISSING) -> "asyncio.Future | None":
+    def broadcast(self, event: str, data: Any = _MISSING) -> "asyncio.Future | concurrent.futures.Future | None":
         """Send ``event`` with ``data`` to every connected browser on every instance."""
         _check_event(event, data)
         return self._submit([self._outgoing(self.store.key("broadcast"), protocol.encode_event(event, data),
                                             self._keep_broadcast)])
 
-    def user(self, user_id: Any, event: str, data: Any = _MISSING) -> "asyncio.Future | None":
+    def user(self, user_id: Any, event: str, data: Any = _MISSING) -> "asyncio.Future | concurrent.futures.Future | None":
         """Send to every socket signed in as ``user_id``, whichever instance it is on."""
         uid = _check_user_id(user_id)
         _check_event(event, data)
         return self._submit([self._outgoing(self.store.key("user", uid), protocol.encode_event(event, data))])
 
-    def users(self, user_ids: Iterable[Any], event: str, data: Any = _MISSING) -> "asyncio.Future | None":
+    def users(self, user_ids: Iterable[Any], event: str,
+              data: Any = _MISSING) -> "asyncio.Future | concurrent.futures.Future | None":
         """Send to each of ``user_ids`` (the message is encoded once)."""
         if isinstance(user_ids, (str, bytes, dict)) or not isinstance(user_ids, Iterable):
             raise PublishError("user_ids must be a list of user ids, e.g. publish.users([1, 2], 'event', data)")
@@ -140,7 +141,8 @@ class Publisher:
         payload = protocol.encode_event(event, data)
         return self._submit([self._outgoing(self.store.key("user", uid), payload) for uid in uids])
 
-    def channel(self, names: str | Iterable[str], event: str, data: Any = _MISSING) -> "asyncio.Future | None":
+    def channel(self, names: str | Iterable[str], event: str,
+                data: Any = _MISSING) -> "asyncio.Future | concurrent.futures.Future | None":
         """Send to every socket subscribed to the channel ``names`` (a name or a list of names)."""
         names = _channel_names(names)
         _check_event(event, data)
@@ -165,7 +167,9 @@ class Publisher:
         return future
 
     async def _submit_on_loop(self, items: list[Outgoing]) -> None:
-        await self._submit(items)
+        future = self._submit(items)
+        assert isinstance(future, asyncio.Future)  # on the loop, _submit queues and returns the loop's future
+        await future
 
     def _kick(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._drainer is None or self._drainer.done():

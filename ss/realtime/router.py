@@ -25,7 +25,7 @@ class LocalRouter:
     stream in offset order (see :meth:`hold`, :meth:`release`).
     """
 
-    def __init__(self, app):
+    def __init__(self, app: Any) -> None:
         self.app = app
         self.store = app.store
         self.broadcast_topic = self.store.key("broadcast")

@@ -48,6 +48,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
     __slots__ = ("app", "connection", "_plain_tcp")
 
     name = "websocket"
+    ws_connection: compat.BulkReadProtocol | None  # get_websocket_protocol makes one
 
     def initialize(self, app: Any) -> None:
         self.app = app
@@ -59,7 +60,9 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
 
     def get_websocket_protocol(self) -> Any:
         params = super().get_websocket_protocol()
-        return None if params is None else compat.BulkReadProtocol(self, False, params.params)
+        if not isinstance(params, tornado.websocket.WebSocketProtocol13):  # None: not a version Tornado speaks
+            return None
+        return compat.BulkReadProtocol(self, False, params.params)
 
     def check_origin(self, origin: str) -> bool:
         return origin_allowed(origin, self.request, self.app.config)
@@ -103,6 +106,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         assert connection is not None
         self.set_nodelay(True)
         compat.drop_upgrade_state(self)
+        assert self.ws_connection is not None and self.ws_connection.stream is not None  # accepted before open()
         stream = self.ws_connection.stream
         stream.max_write_buffer_size = int(self.app.config.limits.max_outgoing_bytes)  # see write_frames
         self._plain_tcp = type(stream) is tornado.iostream.IOStream  # TLS streams always go through IOStream
@@ -151,6 +155,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             return False
         data = frames[0] if len(frames) == 1 else b"".join(frames)
         stream = connection.stream
+        assert stream is not None  # set when the connection was accepted
         if self._plain_tcp and not stream.writing() and stream.socket is not None:
             # Nothing is buffered, so order is safe: hand the bytes to the kernel directly,
             # without IOStream's per-write Future and buffer bookkeeping (the fan-out hot path).
@@ -177,5 +182,5 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         return True
 
     def abort(self) -> None:
-        if self.ws_connection is not None:
+        if self.ws_connection is not None and self.ws_connection.stream is not None:
             self.ws_connection.stream.close()

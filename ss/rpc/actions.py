@@ -19,13 +19,13 @@ class Actions:
     connection: Any = None   # the calling ss.realtime.connection.Connection (None over the HTTP API)
 
 
-def in_thread(func: Callable) -> Callable:
+def in_thread(func: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a blocking (synchronous) action to run in a worker thread instead of on the event loop.
 
     Plain ``def`` actions run on the event loop, which is fastest for quick work;
     use ``async def`` for I/O, or this decorator for blocking calls (file I/O,
     a synchronous database driver) so other connections are not held up.
     """
-    func.__ss_in_thread__ = True
+    func.__dict__["__ss_in_thread__"] = True  # read back with getattr (ss.rpc.api_tree)
     return func
 

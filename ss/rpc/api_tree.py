@@ -34,7 +34,7 @@ class Action:
 
     name: str                       # dotted: "app.admin.ban"
     owner: type | None              # class to instantiate per call; None for plain functions
-    func: Callable
+    func: Callable[..., Any]
     params: tuple[str, ...]         # positional parameter names, without self and cb
     min_args: int
     max_args: int | None            # None: takes *args
@@ -60,7 +60,7 @@ class Action:
 class ApiTree:
     """The loaded actions: a nested dict of namespaces plus a flat index by dotted name."""
 
-    root: dict = field(default_factory=dict)
+    root: dict[str, Any] = field(default_factory=dict)
     actions: dict[str, Action] = field(default_factory=dict)
 
     def resolve(self, path: tuple[str, ...] | str) -> Action | None:
@@ -68,10 +68,10 @@ class ApiTree:
         name = path if isinstance(path, str) else ".".join(path)
         return self.actions.get(name)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """The tree as sent to browsers: namespaces are objects, ``1`` marks an action."""
 
-        def walk(node: dict) -> dict:
+        def walk(node: dict[str, Any]) -> dict[str, Any]:
             return {k: walk(v) if isinstance(v, dict) else 1 for k, v in node.items()}
 
         return walk(self.root)
@@ -89,7 +89,7 @@ class ApiTree:
         self.actions[".".join(path)] = action
 
 
-def action_from_function(name: str, func: Callable, owner: type | None = None, *,
+def action_from_function(name: str, func: Callable[..., Any], owner: type | None = None, *,
                          authenticate: bool = False, file: str = "") -> Action:
     """Describe ``func`` (a plain function or an unbound method of ``owner``) as an Action."""
     signature = inspect.signature(func)

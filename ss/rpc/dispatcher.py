@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from .api_tree import Action, ApiTree
 from ..errors import CallError
@@ -42,7 +42,7 @@ class Dispatcher:
             raise CallError("private_action", f"{name!r} is private: names starting with _ cannot be called")
         raise CallError("unknown_action", f"no server action {name!r}: see SS.server (browser) or /api for the list")
 
-    async def call(self, path: tuple[str, ...] | str, args: list, session: Any = None, request: Any = None,
+    async def call(self, path: tuple[str, ...] | str, args: list[Any], session: Any = None, request: Any = None,
                    connection: Any = None) -> Any:
         """Run the action at ``path`` with ``args`` for ``session``; return its result.
 
@@ -89,10 +89,10 @@ class Dispatcher:
                 from None
 
     @staticmethod
-    async def _run(action: Action, func, args: list) -> Any:
+    async def _run(action: Action, func: Callable[..., Any], args: list[Any]) -> Any:
         if action.takes_cb:
             loop = asyncio.get_running_loop()
-            done: asyncio.Future = loop.create_future()
+            done: asyncio.Future[Any] = loop.create_future()
 
             def cb(*values: Any) -> None:
                 if not done.done():

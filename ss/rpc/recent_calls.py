@@ -37,7 +37,7 @@ class _Tab:
     __slots__ = ("calls", "answered", "stamp", "size")
 
     def __init__(self, now: float) -> None:
-        self.calls: OrderedDict[Any, asyncio.Future] = OrderedDict()
+        self.calls: OrderedDict[Any, asyncio.Future[bytes]] = OrderedDict()
         self.answered = 0       # entries in calls whose reply is counted in size
         self.stamp = now
         self.size = 0           # bytes counted for this tab
@@ -57,12 +57,12 @@ class RecentCalls:
         self._tabs: OrderedDict[Key, _Tab] = OrderedDict()           # least recently used first
         self._sessions: dict[str, OrderedDict[str, None]] = {}      # session id -> its tabs, oldest first
 
-    def get(self, key: Key, call_id: Any) -> asyncio.Future | None:
+    def get(self, key: Key, call_id: Any) -> asyncio.Future[bytes] | None:
         """The future of an earlier call with this id from this tab, if remembered."""
         tab = self._tabs.get(key)
         return tab.calls.get(call_id) if tab is not None else None
 
-    def remember(self, key: Key, call_id: Any, future: asyncio.Future) -> None:
+    def remember(self, key: Key, call_id: Any, future: asyncio.Future[bytes]) -> None:
         """Keep the call's future; once it is answered, :meth:`answered` (or this, if done) counts its reply."""
         now = time.monotonic()
         tab = self._tabs.get(key)
@@ -83,7 +83,7 @@ class RecentCalls:
             return  # not remembered yet (a call answered inline is counted by remember) or forgotten
         self._account(key, tab, call_id, len(reply))
 
-    def _count(self, key: Key, tab: _Tab, call_id: Any, future: asyncio.Future) -> None:
+    def _count(self, key: Key, tab: _Tab, call_id: Any, future: asyncio.Future[bytes]) -> None:
         if future.cancelled() or future.exception() is not None:
             tab.calls.pop(call_id, None)
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
 
 __all__ = ["RequestInfo"]
 
@@ -14,7 +14,7 @@ class RequestInfo:
 
     transport: str
     remote_ip: str | None
-    headers: Any = None
+    headers: Mapping[str, str] | None = None
     secure: bool = False
 
     @property

@@ -9,7 +9,7 @@ __all__ = ["set_session_cookie"]
 
 def set_session_cookie(handler: Any, session_id: str) -> None:
     """Set the session cookie: HttpOnly, SameSite=Lax, Secure when the request came over HTTPS."""
-    config = handler.app.config  # type: ignore[attr-defined]
+    config = handler.app.config
     handler.set_cookie(
         config.session.cookie_name,
         session_id,

@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, TypeGuard
 
 import orjson
 
@@ -25,9 +25,9 @@ __all__ = ["Session", "SessionStore", "SessionHooks", "valid_session_id"]
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
 
-def valid_session_id(value: str | None) -> bool:
+def valid_session_id(value: str | None) -> TypeGuard[str]:
     """True for ids ss could have issued (32 URL-safe characters); cookies are checked before any lookup."""
-    return bool(value) and _ID_RE.match(value) is not None
+    return isinstance(value, str) and _ID_RE.match(value) is not None
 
 
 def new_session_id() -> str:

@@ -60,13 +60,13 @@ def _reports(body: bytes) -> list[dict]:
     if isinstance(data, dict) and isinstance(data.get("csp-report"), dict):
         return [data["csp-report"]]
     if isinstance(data, list):
-        found = []
+        found: list[dict] = []
         for item in data:
-            body = item.get("body") if isinstance(item, dict) else None
-            if isinstance(body, dict):  # Reporting API names the same fields in camelCase
-                found.append({"effective-directive": body.get("effectiveDirective"), "blocked-uri": body.get("blockedURL"),
-                              "document-uri": body.get("documentURL"), "source-file": body.get("sourceFile"),
-                              "line-number": body.get("lineNumber"), "disposition": body.get("disposition")})
+            report = item.get("body") if isinstance(item, dict) else None
+            if isinstance(report, dict):  # Reporting API names the same fields in camelCase
+                found.append({"effective-directive": report.get("effectiveDirective"), "blocked-uri": report.get("blockedURL"),
+                              "document-uri": report.get("documentURL"), "source-file": report.get("sourceFile"),
+                              "line-number": report.get("lineNumber"), "disposition": report.get("disposition")})
         return found
     return []
 
@@ -92,8 +92,9 @@ def describe(report: dict) -> str:
 class CspReportHandler(BaseHandler):
     """Logs the violation reports browsers send; always answers without a body."""
 
-    def initialize(self, app, budget: ReportBudget) -> None:
+    def initialize(self, app, budget: ReportBudget | None = None) -> None:  # a default keeps BaseHandler's signature
         super().initialize(app)
+        assert budget is not None  # the route always passes one (ss.web.application)
         self.budget = budget
         self._chunks: list[bytes] = []
         self._size = 0

@@ -277,6 +277,7 @@ class _ChainDelegate(tornado.httputil.HTTPMessageDelegate):
             self.inner.on_connection_close()
 
     async def _run(self) -> None:
+        assert self.application.chain is not None  # route() delegates here only when there is a chain
         try:
             response = await self.application.chain.run(self.request)
         except Exception:
