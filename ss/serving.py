@@ -45,7 +45,7 @@ def bind_listeners(config, port: int, host: str, https_port: int | None = None) 
     https = config.https
     if not https.enabled:
         return Listeners(tornado.netutil.bind_sockets(port, host))
-    main = tornado.netutil.bind_sockets(https_port if https_port is not None else int(https.port), host)
+    main = tornado.netutil.bind_sockets(https_port if https_port is not None else https.port, host)
     try:
         redirect = tornado.netutil.bind_sockets(port, host) if https.redirect_http else []
     except OSError:
@@ -114,7 +114,7 @@ class Server:
         from .web.tls import load_certificate, ssl_context
 
         root = self.app.project.root if self.app.project is not None else Path.cwd()
-        self.certificate = load_certificate(root, str(self.app.config.https.cert_name))
+        self.certificate = load_certificate(root, self.app.config.https.cert_name)
         return ssl_context(self.certificate, root)
 
     def _reload_actions(self) -> None:
@@ -127,7 +127,7 @@ class Server:
         for server in (self.http_server, self.redirect_server):
             if server is not None:
                 server.stop()
-        drain_timeout = float(self.app.config.limits.get("shutdown_timeout", 10))
+        drain_timeout = self.app.config.limits.shutdown_timeout
         await asyncio.gather(*(c.drain(drain_timeout) for c in list(self.app.connections)))
         if self.http_server is not None:
             try:
@@ -154,7 +154,7 @@ def banner(app: App, port: int, server: "Server | None" = None) -> str:
         lines.append(f"  https: {server.certificate.describe(root)}")
         if server.redirect_port is not None:
             lines.append(f"  http://localhost:{server.redirect_port}/ redirects to https")
-    host = server.host if server is not None else str(app.config.http.host)
+    host = server.host if server is not None else app.config.http.host
     if host in ("127.0.0.1", "localhost", "::1"):
         lines.append(f"  listening on {host} only (this machine): set http.host = \"0.0.0.0\" in config/app.py "
                      "to accept other machines")

@@ -47,7 +47,7 @@ class RealtimeHooks(SessionHooks):
     async def socket_opened(self, connection: Any) -> None:
         session = connection.session
         if self.app.publish.history is not None and connection.recovering:
-            self.app.router.hold(connection, float(self.app.config.pubsub.history.get("hold_timeout", 5)))
+            self.app.router.hold(connection, self.app.config.pubsub.history.hold_timeout)
         for topic in self._topics(session):
             await self.app.router.join(topic, connection)
         if session.user_id is not None:

@@ -11,7 +11,7 @@ def origin_allowed(origin: str, request, config) -> bool:
     Browsers always send Origin on a WebSocket upgrade; a page on another site
     carrying the victim's cookie is refused with 403.
     """
-    allowed = config.get_path("security.allowed_origins") or []
+    allowed = config.security.allowed_origins
     if origin in allowed or "*" in allowed:
         return True
     parts = urlsplit(origin)

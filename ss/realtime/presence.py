@@ -46,10 +46,10 @@ class Presence:
         config = app.config.presence
         self.app = app
         self.store = app.store
-        self.enabled = bool(config.enabled)
-        self.events = bool(config.events)
-        self.timeout = float(config.timeout)
-        self.refresh_interval = float(config.refresh_interval)
+        self.enabled = config.enabled
+        self.events = config.events
+        self.timeout = config.timeout
+        self.refresh_interval = config.refresh_interval
         self._instance = secrets.token_hex(4)
         self._ids = itertools.count(1)
         self._socket_ids: dict[Any, str] = {}

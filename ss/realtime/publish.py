@@ -99,7 +99,7 @@ class Publisher:
         self._prefix_len = len(store.key(""))
         self.history = history_for(store, config) if config is not None else None
         self._sender = self.history or _PlainSender(store)
-        self._keep_broadcast = bool(config.pubsub.history.get("broadcast", True)) if config is not None else False
+        self._keep_broadcast = config.pubsub.history.broadcast if config is not None else False
         self._queue: deque[tuple[list[Outgoing], asyncio.Future | None]] = deque()
         self._drainer: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -339,9 +339,9 @@ class RedisHistory:
 def history_for(store, config):
     """The history backend for ``store``, or None when ``pubsub.history`` is turned off."""
     history = config.pubsub.history
-    if not history.get("enabled", True) or not history.get("ttl") or not history.get("size"):
+    if not history.enabled or not history.ttl or not history.size:
         return None
-    caps = (history.get("max_bytes", DEFAULT_MAX_BYTES), history.get("max_total_bytes", DEFAULT_MAX_TOTAL_BYTES))
+    caps = (history.max_bytes, history.max_total_bytes)
     if store.shared:
-        return RedisHistory(store, history.ttl, history.size, history.get("meta_ttl", 86400), *caps)
-    return LocalHistory(store.bus, history.ttl, history.size, history.get("meta_ttl", 86400), *caps)
+        return RedisHistory(store, history.ttl, history.size, history.meta_ttl, *caps)
+    return LocalHistory(store.bus, history.ttl, history.size, history.meta_ttl, *caps)

@@ -77,7 +77,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         origin = request.headers.get("Origin")
         if origin is not None and not self.check_origin(origin):
             raise tornado.web.HTTPError(403, "cross-origin WebSocket refused (security.allowed_origins)")
-        per_ip = int(self.app.config.limits.get("max_connections_per_ip") or 0)
+        per_ip = self.app.config.limits.max_connections_per_ip
         if per_ip and self.app.connections.count_from(request.remote_ip) >= per_ip:
             log.warning("refusing a socket from %s: already %d open (limits.max_connections_per_ip)",
                         request.remote_ip, per_ip)
@@ -108,13 +108,13 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         compat.drop_upgrade_state(self)
         assert self.ws_connection is not None and self.ws_connection.stream is not None  # accepted before open()
         stream = self.ws_connection.stream
-        stream.max_write_buffer_size = int(self.app.config.limits.max_outgoing_bytes)  # see write_frames
+        stream.max_write_buffer_size = self.app.config.limits.max_outgoing_bytes  # see write_frames
         self._plain_tcp = type(stream) is tornado.iostream.IOStream  # TLS streams always go through IOStream
         app = self.app
         app.connections.add(connection)
         if app.pinger is None:
             limits = app.config.limits
-            app.pinger = Pinger(app, float(limits.ping_interval), float(limits.ping_timeout))
+            app.pinger = Pinger(app, limits.ping_interval, limits.ping_timeout)
         app.pinger.ensure_running()
         extra = {}
         if app.pipeline is not None:

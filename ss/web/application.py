@@ -105,10 +105,10 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
         (r"/_ss/assets/(.*)", AssetHandler, args),
         (COOKIE_PATH, SessionCookieHandler, args),  # the cookie follows a session rotated on login
         (CSP_REPORT_PATH, CspReportHandler,
-         {**args, "budget": ReportBudget(config.get_path("security.csp_reports_per_minute", 30))}),
+         {**args, "budget": ReportBudget(config.security.csp_reports_per_minute)}),
     ]
     if config.api.enabled:
-        prefix = str(config.api.prefix).strip("/")
+        prefix = config.api.prefix.strip("/")
         routes.append((rf"/{prefix}(\.json|/.*)?", ApiHandler, args))
     routes.append((r"/", PageHandler, args))
     if app.project is not None:
@@ -118,17 +118,17 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
         routes,
         default_handler_class=NotFoundHandler,
         default_handler_args=args,
-        websocket_max_message_size=int(limits.max_frame_bytes),
+        websocket_max_message_size=limits.max_frame_bytes,
         # Pings come from ss.realtime.pinger.Pinger (one timer for all sockets), not Tornado's per-socket task.
         compress_response=True,
         guard=Guard(config, check_hosts=not _ensures_domain(config)),
     )
     application.chain = Chain(_middleware_steps(app, https_port))
     https = config.https
-    if https.enabled and int(https.get("hsts_max_age", 0) or 0) > 0:
+    if https.enabled and https.hsts_max_age > 0:
         from .tls import hsts_transform
 
-        application.add_transform(hsts_transform(int(https.hsts_max_age)))
+        application.add_transform(hsts_transform(https.hsts_max_age))
     return application
 
 
@@ -149,12 +149,12 @@ def _middleware_steps(app: Any, https_port: int | None = None) -> list:
     if _ensures_domain(config):
         from .tls import ensure_domain_step
 
-        port = https_port if https_port is not None else int(https.port)
-        steps.append(ensure_domain_step(str(https.domain), port, not is_dev_like(app.env)))
+        port = https_port if https_port is not None else https.port
+        steps.append(ensure_domain_step(https.domain, port, not is_dev_like(app.env)))
     if app.project is not None:
         steps.extend(load_middleware(app.project.root))
     if config.browser_check.strict:
-        prefix = str(config.api.prefix).strip("/") if config.api.enabled else None
+        prefix = config.api.prefix.strip("/") if config.api.enabled else None
         steps.append(browser_check(app.project.static_dir if app.project else None, prefix))
     return steps
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import tornado.httputil
 import tornado.web
 
-from ..presets import DEFAULT_CSP, DEFAULT_SCRIPT_POLICY
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -25,11 +24,11 @@ def csp_headers(config) -> dict[str, str]:
     """The CSP headers of a page: security.content_security_policy enforced, and
     security.script_policy enforced with it or, by default, Report-Only. Both report
     violations, so they reach the server log and not only the browser console."""
-    enforced = config.get_path("security.content_security_policy", DEFAULT_CSP) or ""
-    script = config.get_path("security.script_policy", DEFAULT_SCRIPT_POLICY) or ""
+    enforced = config.security.content_security_policy
+    script = config.security.script_policy
     report = f"report-uri {CSP_REPORT_PATH}"
     headers = {}
-    if config.get_path("security.enforce_script_policy", False):
+    if config.security.enforce_script_policy:
         enforced, script = _join(enforced, script), ""
     if enforced:
         headers["Content-Security-Policy"] = _join(enforced, report)

@@ -152,7 +152,7 @@ class Guard:
         allowed = http.get("allowed_hosts") or []
         if isinstance(allowed, str):
             allowed = [allowed]
-        domain = config.https.get("domain") if config.https.get("enabled") else None
+        domain = config.https.domain if config.https.enabled else None
         self.allowed_hosts = list(allowed) + ([str(domain)] if domain else [])
         self.check_hosts = check_hosts
         self.max_body = max_body_bytes(config)

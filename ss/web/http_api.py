@@ -143,7 +143,7 @@ class ApiHandler(BaseHandler):
             await self._basic_auth(method, session)
             result = await self.app.dispatcher.call(tuple(method.split(".")), args, session, info)
         except CallError as exc:
-            if exc.code == "unauthorized" and self.app.config.get_path("api.auth.basic.module_name"):
+            if exc.code == "unauthorized" and self.app.config.api.auth.basic.module_name:
                 self.set_header("WWW-Authenticate", 'Basic realm="ss API", charset="UTF-8"')
             self._error(exc, as_json)
             return
@@ -158,7 +158,7 @@ class ApiHandler(BaseHandler):
     def _https_url(self) -> str:
         # The guard has checked the Host, so naming it back is safe.
         https = self.app.config.https
-        return https_url(self.request, https.domain, self.https_port or int(https.port))
+        return https_url(self.request, https.domain, self.https_port or https.port)
 
     async def _basic_auth(self, method: str, session) -> None:
         """For ``authenticate = True`` modules: sign this one request in with Basic Auth credentials."""
@@ -169,7 +169,7 @@ class ApiHandler(BaseHandler):
         except CallError:
             return  # the dispatcher answers unknown actions
         header = self.request.headers.get("Authorization")
-        if not action.authenticate or not self.app.config.get_path("api.auth.basic.module_name") \
+        if not action.authenticate or not self.app.config.api.auth.basic.module_name \
                 or parse_basic_auth(header) is None:
             return
         throttle = LoginThrottle(self.app)

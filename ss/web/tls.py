@@ -239,7 +239,7 @@ def redirect_application(app, https_port: int):
 
     routes: list = []
     if config.api.enabled and not config.api.https_only:
-        prefix = str(config.api.prefix).strip("/")
+        prefix = config.api.prefix.strip("/")
         routes.append((rf"/{prefix}(\.json|/.*)?", ApiHandler, {"app": app, "https_port": https_port}))
     routes.append((r".*", RedirectHandler))
     # Without https.domain the redirect goes to the Host the request named: only to hosts the app answers to.
