@@ -52,3 +52,19 @@ def split_server_frames(buffer: bytes) -> tuple[list[bytes], bytes]:
         payloads.append(buffer[start:start + size])
         buffer = buffer[start + size:]
     return payloads, buffer
+
+
+async def pipelined_squares(reader, writer, count: int) -> dict:
+    """Send ``count`` calls of app.square in one write; return {call id: result} once all replied."""
+    import orjson
+
+    writer.write(b"".join(client_frame(0x81, orjson.dumps({"type": "call", "id": i, "method": "app.square",
+                                                           "args": [i]})) for i in range(count)))
+    replies: dict = {}
+    buffer = b""
+    while len(replies) < count:
+        payloads, buffer = split_server_frames(buffer + await asyncio.wait_for(reader.read(65536), 5))
+        for message in map(orjson.loads, payloads):
+            if message.get("type") == "reply":
+                replies[message["id"]] = message["result"]
+    return replies

@@ -2,13 +2,11 @@
 
 import asyncio
 
-import orjson
-
 from ss.protocol import frames
 from ss.realtime import compat
 from ss.testing import running_app
 
-from ..raw_socket import client_frame, open_raw_socket, split_server_frames
+from ..raw_socket import open_raw_socket, pipelined_squares
 
 
 async def test_a_burst_is_read_in_bulk_written_directly_and_started_inline(make_app, monkeypatch):
@@ -32,15 +30,7 @@ async def test_a_burst_is_read_in_bulk_written_directly_and_started_inline(make_
         real_create_task = loop.create_task
         monkeypatch.setattr(loop, "create_task", lambda *a, **k: tasks.append(a) or real_create_task(*a, **k))
         feeds.clear()
-        writer.write(b"".join(client_frame(0x81, orjson.dumps({"type": "call", "id": i, "method": "app.square",
-                                                               "args": [i]})) for i in range(50)))
-        replies, buffer = {}, b""
-        while len(replies) < 50:
-            payloads, buffer = split_server_frames(buffer + await asyncio.wait_for(reader.read(65536), 5))
-            for message in map(orjson.loads, payloads):
-                if message.get("type") == "reply":
-                    replies[message["id"]] = message["result"]
-        assert replies == {i: i * i for i in range(50)}
+        assert await pipelined_squares(reader, writer, 50) == {i: i * i for i in range(50)}
         assert 1 <= len(feeds) < 10            # 50 calls arrived in a few reads, not 150 awaited ones
         assert 1 <= len(sends) < 50 and sum(sends) >= 50   # replies (and the init) went out together...
         assert not buffered                                 # ...straight to the socket, not through IOStream

@@ -10,7 +10,7 @@ import pytest
 
 from ss.testing import running_app
 
-from ..raw_socket import client_frame, open_raw_socket, read_until_closed, split_server_frames
+from ..raw_socket import pipelined_squares, client_frame, open_raw_socket, read_until_closed
 
 ACTIONS = """
 import ss
@@ -192,16 +192,7 @@ async def test_a_bad_frame_ends_only_its_own_connection(server, name, bad):
 
 async def test_pipelined_calls_in_one_write_are_all_answered(server):
     reader, writer = await open_raw_socket(server.port)
-    writer.write(b"".join(client_frame(0x81, orjson.dumps({"type": "call", "id": i, "method": "app.square",
-                                                                 "args": [i]})) for i in range(50)))
-    replies: dict = {}
-    buffer = b""
-    while len(replies) < 50:
-        payloads, buffer = split_server_frames(buffer + await asyncio.wait_for(reader.read(65536), 5))
-        for message in map(orjson.loads, payloads):
-            if message.get("type") == "reply":
-                replies[message["id"]] = message["result"]
-    assert replies == {i: i * i for i in range(50)}
+    assert await pipelined_squares(reader, writer, 50) == {i: i * i for i in range(50)}
     writer.close()
 
 
