@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 __all__ = ["RecentCalls"]
@@ -37,8 +37,8 @@ class _Tab:
     __slots__ = ("calls", "answered", "stamp", "size")
 
     def __init__(self, now: float) -> None:
-        self.calls: OrderedDict[Any, asyncio.Future[bytes]] = OrderedDict()
-        self.answered = 0       # entries in calls whose reply is counted in size
+        self.calls: dict[Any, asyncio.Future[bytes]] = {}
+        self.answered: deque[tuple[Any, int]] = deque()  # (call id, bytes counted), oldest first
         self.stamp = now
         self.size = 0           # bytes counted for this tab
 
@@ -84,10 +84,11 @@ class RecentCalls:
         self._account(key, tab, call_id, len(reply))
 
     def _count(self, key: Key, tab: _Tab, call_id: Any, future: asyncio.Future[bytes]) -> None:
-        if future.cancelled() or future.exception() is not None:
+        try:
+            reply = future.result()
+        except BaseException:  # noqa: B036 - cancelled or failed: nothing to replay
             tab.calls.pop(call_id, None)
             return
-        reply = future.result()
         self._account(key, tab, call_id, len(reply) if isinstance(reply, (bytes, bytearray)) else 0)
 
     def _account(self, key: Key, tab: _Tab, call_id: Any, size: int) -> None:
@@ -96,23 +97,16 @@ class RecentCalls:
             return
         size += ENTRY_OVERHEAD
         tab.size += size
-        tab.answered += 1
+        tab.answered.append((call_id, size))
         self.bytes += size
-        if tab.answered > self.per_tab:
-            self._drop_oldest_answered(tab)
-        while self.bytes > self.max_bytes and self._tabs:
-            self._forget_tab(next(iter(self._tabs)))
-
-    def _drop_oldest_answered(self, tab: _Tab) -> None:
-        for call_id, future in tab.calls.items():
-            if future.done():
-                del tab.calls[call_id]
-                result = future.result() if not future.cancelled() and future.exception() is None else b""
-                size = (len(result) if isinstance(result, (bytes, bytearray)) else 0) + ENTRY_OVERHEAD
-                tab.size -= size
-                tab.answered -= 1
-                self.bytes -= size
-                return
+        if len(tab.answered) > self.per_tab:
+            old_id, old_size = tab.answered.popleft()
+            tab.calls.pop(old_id, None)
+            tab.size -= old_size
+            self.bytes -= old_size
+        if self.bytes > self.max_bytes:
+            while self.bytes > self.max_bytes and self._tabs:
+                self._forget_tab(next(iter(self._tabs)))
 
     def _new_tab(self, key: Key, now: float) -> _Tab:
         session_id, tab_id = key
