@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -19,18 +14,16 @@ import pytest
 import redis
 from playwright.sync_api import sync_playwright
 
+# The harness lives in tests/processes.py and tests/waiting.py; these names stay importable from here.
+from tests.processes import RedisServer, ServerProcess, SSProcess, free_port  # noqa: F401
+from tests.waiting import eventually, wait_until  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 SKELETON = ROOT / "ss" / "skeleton"
 
 # Tests choose their store explicitly; a developer's own setting must not leak in.
 os.environ.pop("SS_REDIS_URL", None)
 os.environ.pop("SS_ENV", None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _answers(url: str) -> bool:
@@ -47,19 +40,8 @@ def redis_url():
     if _answers(url):
         yield url
         return
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed: run `make deps` (tests needing Redis are never skipped)"
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/15"
-    deadline = time.monotonic() + 10
-    while not _answers(url):
-        assert time.monotonic() < deadline, "the redis-server started for the tests did not answer"
-        time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(5)
+    with RedisServer() as server:
+        yield server.url(15)
 
 
 @pytest.fixture(params=["embedded", "redis"])
@@ -106,57 +88,6 @@ def pytest_collection_modifyitems(items):
         path = str(item.fspath)
         if "/e2e/" in path or "e2e" in Path(path).name:
             item.add_marker(pytest.mark.e2e)
-
-
-class ServerProcess:
-    """``python -m ss start`` in an app folder, on a free port, with its output kept in a log file."""
-
-    def __init__(self, root: Path, env: dict[str, str] | None = None, port: int | None = None):
-        self.root = Path(root)
-        self.port = port or free_port()
-        self.log_path = self.root / f"server-{self.port}.log"
-        self.extra_env = env or {}
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30) -> "ServerProcess":
-        env = {**os.environ, "SS_ENV": "development", **self.extra_env}
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "ss", "start", "--port", str(self.port)],
-                                     cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                with urllib.request.urlopen(self.url + "/robots.txt", timeout=1):
-                    return self
-            except urllib.error.HTTPError:
-                return self  # any HTTP answer (an app without robots.txt says 404) means it is up
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)
-        raise AssertionError(f"server did not answer within {timeout}s:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(5)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """Sessions against both stores: create, load, save, expiry, bad ids."""
 
-import asyncio
-import time
 
 import pytest
 
 from ss.app import App
 from ss.sessions.session import valid_session_id
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -54,10 +53,10 @@ async def test_expiry(tmp_path, store_overrides):
         assert await app.sessions.load(session.id) is not None     # (a load pushes the expiry back)
         # Wait until the store drops the key (a load would refresh it; EXISTS does not) rather
         # than sleep a fixed time past the ttl: a ttl that is not applied still fails here.
-        deadline = time.monotonic() + 30
-        while await app.store.redis.exists(key):
-            assert time.monotonic() < deadline, "the session did not expire"
-            await asyncio.sleep(0.05)
+        async def expired() -> bool:
+            return not await app.store.redis.exists(key)
+
+        await eventually(expired, timeout=30, what="the session to expire")
         assert await app.sessions.load(session.id) is None
     finally:
         await app.close()

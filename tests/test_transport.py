@@ -7,6 +7,7 @@ import pytest
 import tornado.websocket
 
 from ss.testing import CallFailed, running_app
+from tests.waiting import eventually
 
 from .raw_socket import client_frame, open_raw_socket, split_server_frames
 
@@ -207,7 +208,6 @@ async def test_connections_per_ip_are_counted_back_down_on_close(make_app, store
         for _ in range(4):
             async with running.client(), running.client() as second:
                 assert await second.call("app.square", 2) == 4
-            deadline = asyncio.get_running_loop().time() + 30   # generous: a busy machine is slow, not wrong
-            while running.app.connections.per_ip and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.01)
+            await eventually(lambda: not running.app.connections.per_ip, timeout=30, interval=0.01,
+                             what=lambda: f"per-address counts back to nothing ({running.app.connections.per_ip})")
             assert running.app.connections.per_ip == {}

@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
-from tests.conftest import ServerProcess as SharedServerProcess
-
-
-async def eventually(check, timeout: float = 5.0, interval: float = 0.05):
-    """Await ``check()`` until it returns something truthy; return it (or fail with the last value)."""
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
+from tests.processes import ServerProcess as SharedServerProcess
+from tests.waiting import eventually  # noqa: F401  (the one waiting helper; imported from here by the pub/sub tests)
 
 
 async def no_event(client, timeout: float = 0.3) -> None:

@@ -1,19 +1,15 @@
 """The Redis pub/sub bus on its own: confirmed subscriptions, password login, reconnect after a kill."""
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from ss.store import redis_bus
 from ss.store.redis_bus import RedisBus
 from pubsub_helpers import eventually
+from tests.processes import RedisServer
 
 
 def collector():
@@ -54,14 +50,16 @@ async def test_reconnects_and_resubscribes_after_the_connection_is_killed(redis_
         await bus.subscribe(topic, handler)
         host, port = bus._writer.get_extra_info("sockname")[:2]  # only ours: Redis may be shared
         assert await client.client_kill_filter(addr=f"{host}:{port}") == 1
-        deadline = time.monotonic() + 30
-        while True:  # publishes are lost while the bus is away; it must come back by itself
+
+        async def came_back() -> bool:  # publishes are lost while the bus is away; it must come back by itself
             await client.publish(topic, b"back?")
             try:
                 assert await asyncio.wait_for(got.get(), 0.3) == (topic, b"back?")
-                break
+                return True
             except asyncio.TimeoutError:
-                assert time.monotonic() < deadline, "the bus did not reconnect"
+                return False
+
+        await eventually(came_back, timeout=30, interval=0, what="the bus to reconnect")
     finally:
         await bus.close()
         await client.aclose()
@@ -69,25 +67,8 @@ async def test_reconnects_and_resubscribes_after_the_connection_is_killed(redis_
 
 @pytest.fixture
 def password_redis():
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed: run `make deps`"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--requirepass", "s3cret"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis(port=port, password="s3cret", socket_connect_timeout=1).ping()
-            break
-        except redis.RedisError:
-            assert time.monotonic() < deadline, "the password-protected redis-server did not start"
-            time.sleep(0.05)
-    yield port
-    proc.terminate()
-    proc.wait(5)
+    with RedisServer(password="s3cret") as server:
+        yield server.port
 
 
 async def test_password_login(password_redis):

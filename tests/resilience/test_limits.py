@@ -10,6 +10,7 @@ import pytest
 
 from ss.rpc import limiter
 from ss.testing import CallFailed, Client, running_app
+from tests.waiting import eventually
 
 ACTIONS = """
 import asyncio, ss
@@ -85,13 +86,7 @@ async def test_rate_limit_refuses_and_logs_once(app_root, caplog, monkeypatch):
     assert len(logged) == 1
 
 
-async def until(condition, timeout: float = 30) -> None:
-    """Wait for ``condition()`` to hold (a generous deadline: a busy machine is slow, not wrong)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"not within {timeout}s"
-        await asyncio.sleep(0.05)
+until = eventually  # the shared waiting helper (tests/waiting.py), under the name this module used
 
 
 def raw_websocket(port: int, rcvbuf: int | None = None) -> socket.socket:
@@ -138,17 +133,15 @@ async def test_silent_socket_is_closed_by_server_pings(app_root):
         sock = await asyncio.to_thread(raw_websocket, app.port)
         sock.setblocking(False)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        closed = False
-        while loop.time() < deadline:
+
+        async def closed_by_server() -> bool:
             try:
-                data = await asyncio.wait_for(loop.sock_recv(sock, 4096), 0.5)  # read, never pong
+                return not await asyncio.wait_for(loop.sock_recv(sock, 4096), 0.5)  # read, never pong
             except asyncio.TimeoutError:
-                continue
-            if not data:
-                closed = True
-                break
-        assert closed and not app.app.connections
+                return False
+
+        await eventually(closed_by_server, timeout=30, interval=0, what="the server to close the silent socket")
+        assert not app.app.connections
         sock.close()
 
 

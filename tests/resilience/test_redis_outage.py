@@ -2,15 +2,13 @@
 
 import asyncio
 import logging
-import shutil
-import subprocess
 import time
 
 import pytest
-import redis
 
 from ss.testing import CallFailed, running_app
-from tests.conftest import free_port
+from tests.processes import RedisServer
+from tests.waiting import eventually
 
 ACTIONS = """
 import ss
@@ -33,39 +31,10 @@ class Actions(ss.Actions):
 """
 
 
-class RedisServer:
-    """A redis-server of the test's own on a spare port, to kill and restart."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.RedisError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait(5)
-
-
 @pytest.fixture
 def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    if server.proc.poll() is None:
-        server.kill()
+    with RedisServer() as server:   # a redis-server of the test's own on a spare port, to kill and restart
+        yield server
 
 
 async def test_redis_outage_and_return(make_app, redis_server, caplog):
@@ -94,14 +63,16 @@ async def test_redis_outage_and_return(make_app, redis_server, caplog):
             assert 1 <= len(outage_logs) <= 2                          # said once, not once per call
 
             redis_server.start()                                       # same port, empty data
-            deadline = time.monotonic() + 20
-            while True:                                                # pub/sub reconnects with backoff
+
+            async def news_arrives():                                  # pub/sub reconnects with backoff
                 try:
                     await caller.call("app.announce", "room", "back")
-                    news = await listener.next_event("news", timeout=1)
-                    break
+                    return await listener.next_event("news", timeout=1)
                 except (CallFailed, asyncio.TimeoutError):
-                    assert time.monotonic() < deadline, "pub/sub did not come back after Redis restarted"
+                    return None
+
+            news = await eventually(news_arrives, timeout=20, interval=0,
+                                    what="pub/sub to come back after Redis restarted")
             assert news["data"] == "back" and news["channel"] == "room"
             assert (await listener.next_event("all", timeout=5))["data"] == "back"
             assert await caller.call("app.bump") == 1                  # the new Redis started empty

@@ -17,6 +17,7 @@ from tornado.websocket import WebSocketClosedError
 
 from ss.testing import CallFailed, Client
 from tests.conftest import free_port
+from tests.waiting import eventually
 
 ACTIONS = """
     import asyncio
@@ -112,10 +113,8 @@ async def test_sigterm_lets_running_calls_answer_then_closes_with_1012_and_exits
     started = f"started-{uuid.uuid4().hex}"
     calls = [asyncio.ensure_future(c.call("app.slow", 1.5, started, timeout=60)) for c in clients]
     store = redis.Redis.from_url(redis_url)
-    deadline = time.monotonic() + 30
-    while store.llen(started) < len(clients):             # the calls are running on both workers
-        assert time.monotonic() < deadline, server.output()
-        await asyncio.sleep(0.05)
+    await eventually(lambda: store.llen(started) >= len(clients), timeout=30,   # the calls are running on both workers
+                     what=server.output)
     assert set(int(pid) for pid in store.lrange(started, 0, -1)) == set(by_pid)
     store.delete(started)
     server.proc.send_signal(signal.SIGTERM)
@@ -153,17 +152,12 @@ async def test_a_rolling_restart_loses_no_acknowledged_call(workers_app, start_w
     tasks = [asyncio.ensure_future(caller(name)) for name in sorted(names)]
 
     async def each_caller_acknowledged(since: int) -> None:
-        deadline = time.monotonic() + 60
-        while {value.split(":")[0] for value in acknowledged[since:]} != names:
-            assert time.monotonic() < deadline, server.output()
-            await asyncio.sleep(0.05)
+        await eventually(lambda: {value.split(":")[0] for value in acknowledged[since:]} == names, timeout=60,
+                         what=server.output)
 
     await each_caller_acknowledged(0)                     # every caller is calling the old workers
     server.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 60
-    while "rolling restart done" not in server.output():
-        assert time.monotonic() < deadline, server.output()
-        await asyncio.sleep(0.2)
+    await eventually(lambda: "rolling restart done" in server.output(), timeout=60, interval=0.2, what=server.output)
     await each_caller_acknowledged(len(acknowledged))     # calls keep flowing on the new workers
     stop.set()
     await asyncio.gather(*tasks)
@@ -197,10 +191,7 @@ async def test_a_dead_worker_is_replaced_and_a_broken_app_stops_them_all(workers
     await asyncio.sleep(max(0.0, 5.5 - (time.monotonic() - started)))   # past the "died at start" window
     victim = next(iter(by_pid))
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while f"pid {victim}) died" not in server.output():
-        assert time.monotonic() < deadline, server.output()
-        await asyncio.sleep(0.2)
+    await eventually(lambda: f"pid {victim}) died" in server.output(), timeout=30, interval=0.2, what=server.output)
     fresh = await connect_over_both(server.socket_url, per_worker=1)   # two workers again, one of them new
     assert victim not in fresh and len(set(fresh) - set(by_pid)) == 1
     for group in fresh.values():

@@ -6,9 +6,9 @@ endpoint's log line in production. jQuery .tmpl() needs no eval."""
 
 from __future__ import annotations
 
-import time
 
-import pytest
+
+from tests import waiting
 
 VIEW = '''!!! 5
 html(lang:"en")
@@ -42,10 +42,7 @@ def csp_app(new_app):
 def wait_until(page, expression: str, timeout: float = 20) -> None:
     # Polled from here: page.wait_for_function evaluates its predicate with eval(), which
     # an enforced script policy (rightly) refuses; page.evaluate goes around the page's CSP.
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"never true: {expression}"
-        time.sleep(0.05)
+    waiting.wait_until(lambda: page.evaluate(expression), timeout, what=f"true in the page: {expression}")
 
 
 def sign_in_without_reload(page, url: str) -> None:
@@ -58,13 +55,8 @@ def sign_in_without_reload(page, url: str) -> None:
 
 
 def wait_for_log(server, text: str, timeout: float = 10) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = server.output()
-        if text in out:
-            return out
-        time.sleep(0.1)
-    pytest.fail(f"{text!r} never appeared in the server log:\n{server.output()[-3000:]}")
+    return waiting.wait_until(lambda: text in server.output() and server.output(), timeout, interval=0.1,
+                              what=lambda: f"{text!r} in the server log:\n{server.output()[-3000:]}")
 
 
 def test_default_csp_breaks_a_real_socketstream_app_in_development(new_app, ss_server, browser):
