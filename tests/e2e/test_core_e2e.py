@@ -6,6 +6,17 @@ import uuid
 
 import pytest
 
+from tests.waiting import wait_until
+
+
+def wait_for_js(page, expression: str, timeout: float = 30) -> None:
+    """Poll ``expression`` with page.evaluate (a DevTools evaluation, outside the page's CSP).
+
+    Playwright's wait_for_function compiles a string predicate inside the page when it has
+    to poll, which the script policy reports as an eval: that would look like one of ss's own.
+    """
+    wait_until(lambda: page.evaluate(expression), timeout, what=expression)
+
 
 @pytest.fixture(params=["embedded", "redis"])
 def store_env(request):
@@ -29,9 +40,9 @@ def test_generated_app_in_chromium(new_app, ss_server, browser, store_env):
     page.goto(server.url + "/")
     assert "frame-ancestors 'self'" in page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
     assert "default-src 'self'" in page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy-report-only'))")
-    page.wait_for_function("document.getElementById('status').className === 'connected'", timeout=15000)
+    wait_for_js(page, "document.getElementById('status').className === 'connected'")
     # SS.client.app.init ran: it asked the server for the session message.
-    page.wait_for_function("document.getElementById('message').textContent.includes('was created at')")
+    wait_for_js(page, "document.getElementById('message').textContent.includes('was created at')")
     assert page.evaluate("SS.server.app.square(25)") == 625
     assert page.evaluate("new Promise(r => SS.server.app.square(12, r))") == 144
     assert page.evaluate("$('#chat-message').tmpl({from: 'a', text: 'b'}).text()") == "a: b"  # jQuery tmpl under the CSP
@@ -41,12 +52,12 @@ def test_generated_app_in_chromium(new_app, ss_server, browser, store_env):
     assert session in page.inner_text("#message")
 
     page.reload()
-    page.wait_for_function("SS.socket.state === 'connected'", timeout=15000)
+    wait_for_js(page, "SS.socket.state === 'connected'")
     assert page.evaluate("SS.server.app.init()") == session   # same session after a refresh
 
     other = browser.new_context().new_page()                  # another browser: another session
     other.goto(server.url + "/")
-    other.wait_for_function("SS.socket.state === 'connected'", timeout=15000)
+    wait_for_js(other, "SS.socket.state === 'connected'")
     assert other.evaluate("SS.server.app.init()") != session
 
     with urllib.request.urlopen(server.url + "/api/app/square.json?25") as response:
