@@ -104,6 +104,7 @@ BASE: dict = {
         "ping_interval": 25,            # seconds between server pings; 0 disables
         "ping_timeout": 20,             # close a socket whose pong is this late (at most ping_interval)
         "shutdown_timeout": 10,         # seconds running calls get to finish on SIGTERM/SIGINT
+        "shutdown_delay": 0,            # seconds /_ss/ready answers 503 before the listener closes on SIGTERM (balancer probe interval x failures)
         "max_connections_per_ip": 0,    # 0: no limit; behind a proxy, set http xheaders right first
         "max_write_delay_ms": 1,        # writes wait up to this long while other work is ready, so a burst shares system calls; 0: every tick
         "replay_cache_bytes": 2 << 20,  # bytes of replies kept (process-wide) so a call retried after a reconnect runs once
@@ -156,6 +157,7 @@ TYPES: dict = {
     "limits.ping_interval": float,
     "limits.ping_timeout": float,
     "limits.shutdown_timeout": float,
+    "limits.shutdown_delay": float,
     "limits.max_write_delay_ms": float,
     "pubsub.history.hold_timeout": float,
     "presence.timeout": float,

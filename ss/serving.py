@@ -121,8 +121,15 @@ class Server:
             self.app.send_to_all({"type": "api", "api": self.app.tree.describe()})
 
     async def stop(self) -> None:
-        """Stop listening, let running calls finish and reply, close every socket (1012: reconnect
-        elsewhere), release the store."""
+        """Turn readiness to 503 (and wait ``limits.shutdown_delay`` for balancers to notice), stop
+        listening, let running calls finish and reply, close every socket (1012: reconnect elsewhere),
+        release the store."""
+        self.app.draining = True
+        delay = float(self.app.config.limits.get("shutdown_delay", 0) or 0)
+        if delay > 0 and self.http_server is not None:
+            log.info("not ready any more (/_ss/ready answers 503); closing the listener in %gs "
+                     "(limits.shutdown_delay)", delay)
+            await asyncio.sleep(delay)
         for server in (self.http_server, self.redirect_server):
             if server is not None:
                 server.stop()

@@ -37,6 +37,10 @@ class RedisStore(Store):
             self._bus = RedisBus(self._redis)
         return self._bus
 
+    @property
+    def pubsub_connected(self) -> bool:
+        return self._bus is None or bool(getattr(self._bus, "connected", True))
+
     async def connect(self) -> None:
         try:
             await self._redis.ping()

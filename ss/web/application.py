@@ -20,7 +20,8 @@ from ..sessions.cookie import set_session_cookie
 from .base import BaseHandler, add_security_headers
 from .cookies import COOKIE_PATH, SessionCookieHandler
 from .http_api import ApiHandler
-from .middleware import Chain, ChainedApplication, browser_check, load_middleware
+from .middleware import Chain, browser_check, load_middleware
+from .probes import OpsFirstApplication, probe_routes
 from .static import PublicFileHandler
 
 __all__ = ["make_application"]
@@ -93,6 +94,7 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
         (r"/_ss/client\.js", ClientScriptHandler, args),
         (r"/_ss/assets/(.*)", AssetHandler, args),
         (COOKIE_PATH, SessionCookieHandler, args),  # the cookie follows a session rotated on login
+        *probe_routes(app),  # /_ss/health, /_ss/ready (ss/web/probes.py)
     ]
     if config.api.enabled:
         prefix = str(config.api.prefix).strip("/")
@@ -101,7 +103,7 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
     if app.project is not None:
         routes.append((r"/(.+)", PublicFileHandler, {"path": str(app.project.public_dir)}))
     limits = config.limits
-    application = ChainedApplication(
+    application = OpsFirstApplication(  # a ChainedApplication; probes skip the chain
         routes,
         default_handler_class=NotFoundHandler,
         default_handler_args=args,
