@@ -65,7 +65,10 @@ def cmd_start(args: argparse.Namespace) -> int:
     from .web.tls import CertificateError
 
     app = _load_app(args)
-    logs.configure(app.config.log.level)
+    try:
+        logs.configure(app.config.log.level, fmt=str(app.config.log.get("format", "text")))
+    except ValueError as exc:
+        raise CommandError(f"config error, server not started:\n  {exc}") from None
     workers = getattr(args, "workers", 1) or 1
     try:
         if workers == 1:
@@ -100,9 +103,13 @@ def _start_workers(app, args: argparse.Namespace, count: int) -> int:
 
         load_certificate(app.project.root, config.https.cert_name)
     listeners = bind_listeners(config, config.http.port, config.http.host)
-    print(f"ss: starting {count} workers on one port (pid {os.getpid()} supervises; "
-          "SIGHUP restarts them one by one, SIGTERM stops all)", flush=True)
-    return run_workers(count, worker_main(lambda: _load_app(args), listeners, config.log.level))
+    from . import logs
+
+    fmt = str(config.log.get("format", "text"))
+    notice = (f"ss: starting {count} workers on one port (pid {os.getpid()} supervises; "
+              "SIGHUP restarts them one by one, SIGTERM stops all)")
+    print(logs.json_line("info", "ss", notice) if fmt == "json" else notice, flush=True)
+    return run_workers(count, worker_main(lambda: _load_app(args), listeners, config.log.level, fmt))
 
 
 def cmd_console(args: argparse.Namespace) -> int:

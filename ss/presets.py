@@ -78,6 +78,7 @@ BASE: dict = {
     },
     "log": {
         "level": 2,                 # 0 none, 1 errors, 2 info, 3 calls and replies, 4 debug
+        "format": "text",           # "text" for people; "json": one JSON object per line for a log pipeline (docs/operations.md)
     },
     "errors": {
         "show_traceback": False,    # send server tracebacks to the client with call errors

@@ -175,7 +175,12 @@ async def serve(app: App, port: int | None = None, host: str | None = None,
     server = Server(app, port, host, listeners=listeners)
     await server.start()
     if not quiet:
-        print(banner(app, server.port, server), flush=True)
+        text = banner(app, server.port, server)
+        if app.config.log.get("format") == "json":  # every line of the output parses
+            from .logs import json_line
+
+            text = json_line("info", "ss", text.replace("\n", "; "), port=server.port, env=app.env)
+        print(text, flush=True)
     if ready is not None:
         ready(server)
     stop = asyncio.Event()

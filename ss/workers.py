@@ -203,14 +203,15 @@ def run_workers(count: int, child_main: Callable[[int, Callable[[], None]], int]
     return Supervisor(count, child_main).run()
 
 
-def worker_main(load_app: Callable[[], object], listeners, log_level: int) -> Callable[[int, Callable[[], None]], int]:
+def worker_main(load_app: Callable[[], object], listeners, log_level: int,
+                log_format: str = "text") -> Callable[[int, Callable[[], None]], int]:
     """The ``child_main`` of ``python -m ss start``: a fresh App per worker, served on the inherited sockets."""
 
     def main(index: int, ready: Callable[[], None]) -> int:
         from . import logs
         from .serving import serve
 
-        logs.configure(log_level)
+        logs.configure(log_level, fmt=log_format)
         app = load_app()  # after the fork: no store connection or event loop is shared with the parent
         asyncio.run(serve(app, listeners=listeners, quiet=index > 0, ready=lambda server: ready()))
         return 0

@@ -163,17 +163,23 @@ class Connection:
         logging_calls = not call.silent and call_log.isEnabledFor(CALLS)
         if logging_calls:
             started = time.perf_counter()
-            call_log.log(CALLS, "-> %s %s", call.method, _short(call.args))
+            call_log.log(CALLS, "-> %s %s", call.method, _short(call.args),
+                         extra={"action": call.method, "connection": self.id, "transport": self.transport.name})
         try:
             result = await self.app.dispatcher.call(call.method, call.args, self.session, self.request, self)
             reply = protocol.encode_reply(call.id, result)
             if logging_calls:
-                call_log.log(CALLS, "<- %s %s (%.1f ms)", call.method, _short(result),
-                             (time.perf_counter() - started) * 1000)
+                elapsed = (time.perf_counter() - started) * 1000
+                call_log.log(CALLS, "<- %s %s (%.1f ms)", call.method, _short(result), elapsed,
+                             extra={"action": call.method, "duration_ms": round(elapsed, 3), "code": "ok",
+                                    "connection": self.id, "transport": self.transport.name})
         except CallError as exc:
             reply = protocol.encode_error(call.id, exc.code, exc.message, exc.traceback)
             if logging_calls:
-                call_log.log(CALLS, "<- %s error %s: %s", call.method, exc.code, exc.message)
+                elapsed = (time.perf_counter() - started) * 1000
+                call_log.log(CALLS, "<- %s error %s: %s", call.method, exc.code, exc.message,
+                             extra={"action": call.method, "duration_ms": round(elapsed, 3), "code": exc.code.value,
+                                    "connection": self.id, "transport": self.transport.name})
         except TypeError as exc:  # the result could not be encoded as JSON
             reply = protocol.encode_error(call.id, ErrorCode.ACTION_FAILED, f"{call.method} returned a value that "
                                           f"cannot be sent as JSON: {exc}")
