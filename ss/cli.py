@@ -62,6 +62,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     from .web.middleware import MiddlewareError
     from .serving import serve
     from .store import StoreUnavailable
+    from .errors import StartupError
     from .web.tls import CertificateError
 
     app = _load_app(args)
@@ -75,7 +76,8 @@ def cmd_start(args: argparse.Namespace) -> int:
             asyncio.run(serve(app))
             return 0
         return _start_workers(app, args, workers)
-    except (ApiTreeError, StoreUnavailable, CertificateError, MiddlewareError, DbFileError, AssetError) as exc:
+    except (ApiTreeError, StoreUnavailable, CertificateError, MiddlewareError, DbFileError, AssetError,
+            StartupError) as exc:
         raise CommandError(f"server not started: {exc}") from None
     except OSError as exc:
         https = app.config.https

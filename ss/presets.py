@@ -80,6 +80,12 @@ BASE: dict = {
         "level": 2,                 # 0 none, 1 errors, 2 info, 3 calls and replies, 4 debug
         "format": "text",           # "text" for people; "json": one JSON object per line for a log pipeline (docs/operations.md)
     },
+    "metrics": {
+        "enabled": True,            # Prometheus metrics at /_ss/metrics (off in production and staging unless set)
+        "port": None,               # serve them (and the probes) on this port only, not on the app's port
+        "host": "127.0.0.1",        # interface of metrics.port
+        "allow": ["127.0.0.1", "::1"],  # addresses or networks (CIDR) that may read metrics; others get 403
+    },
     "errors": {
         "show_traceback": False,    # send server tracebacks to the client with call errors
     },
@@ -165,6 +171,8 @@ TYPES: dict = {
     "presence.refresh_interval": float,
     "shared_code.timeout": float,
     "security.allowed_origins": list[str],
+    "metrics.port": int,
+    "metrics.allow": list[str],
 }
 
 DEVELOPMENT: dict = {
@@ -183,11 +191,13 @@ TEST: dict = {
 
 PRODUCTION: dict = {
     "log": {"level": 1},
+    "metrics": {"enabled": False},  # turn on with metrics.port or metrics.allow set for your Prometheus
     "client": {"log": {"level": 0}},
 }
 
 STAGING: dict = {
     "log": {"level": 2},
+    "metrics": {"enabled": False},
     "client": {"log": {"level": 1}},
 }
 

@@ -17,6 +17,7 @@ from typing import Callable
 import tornado.httpserver
 import tornado.netutil
 
+from . import metrics
 from .app import App
 from .web.application import make_application
 
@@ -68,6 +69,9 @@ class Server:
         self.redirect_server: tornado.httpserver.HTTPServer | None = None
         self.redirect_port: int | None = None
         self.certificate = None
+        self.metrics_server: tornado.httpserver.HTTPServer | None = None
+        self.metrics_port: int | None = None
+        self._sampler: asyncio.Task | None = None
 
     async def start(self, with_assets: bool = True) -> None:
         """Listen, connect the store, load actions and assets. Errors propagate, nothing left running.
@@ -94,10 +98,20 @@ class Server:
                 self.app.pipeline = pipeline
                 await pipeline.start()
             application = make_application(self.app, self.port if ssl_options is not None else None)
+            metrics_sockets = self._metrics_sockets()
         except BaseException:
             listeners.close()
             await self.app.close()
             raise
+        if self.app.config.metrics.enabled:
+            metrics.setup()
+            self._sampler = asyncio.get_running_loop().create_task(_sample(self.app), name="ss-metrics-sampler")
+        if metrics_sockets:
+            from .web.probes import metrics_application
+
+            self.metrics_server = tornado.httpserver.HTTPServer(metrics_application(self.app), xheaders=False)
+            self.metrics_server.add_sockets(metrics_sockets)
+            self.metrics_port = metrics_sockets[0].getsockname()[1]
         self.http_server = tornado.httpserver.HTTPServer(application, xheaders=True, ssl_options=ssl_options)
         self.http_server.add_sockets(sockets)
         if listeners.redirect:
@@ -106,6 +120,17 @@ class Server:
             self.redirect_server = tornado.httpserver.HTTPServer(redirect_application(self.app, self.port),
                                                                  xheaders=True)
             self.redirect_server.add_sockets(listeners.redirect)
+
+    def _metrics_sockets(self) -> list[socket.socket]:
+        """The sockets of ``metrics.port`` (shared by every worker under --workers), or none."""
+        settings = self.app.config.metrics
+        if not settings.enabled or not settings.port:
+            return []
+        try:
+            return tornado.netutil.bind_sockets(int(settings.port), str(settings.host),
+                                                reuse_port=self.listeners is not None)
+        except OSError as exc:
+            raise OSError(exc.errno, f"metrics.port {settings.port}: {exc.strerror}") from None
 
     def _ssl_context(self):
         if not self.app.config.https.enabled:
@@ -130,9 +155,11 @@ class Server:
             log.info("not ready any more (/_ss/ready answers 503); closing the listener in %gs "
                      "(limits.shutdown_delay)", delay)
             await asyncio.sleep(delay)
-        for server in (self.http_server, self.redirect_server):
+        for server in (self.http_server, self.redirect_server, self.metrics_server):
             if server is not None:
                 server.stop()
+        if self._sampler is not None:
+            self._sampler.cancel()
         drain_timeout = float(self.app.config.limits.get("shutdown_timeout", 10))
         await asyncio.gather(*(c.drain(drain_timeout) for c in list(self.app.connections)))
         if self.http_server is not None:
@@ -146,6 +173,16 @@ class Server:
             except asyncio.TimeoutError:
                 pass
         await self.app.close()
+        metrics.flush()  # under --workers, what this worker counted stays in the totals
+
+
+async def _sample(app: App, interval: float = 1.0) -> None:
+    """Each second: the bytes queued to this process's sockets (ss_outgoing_queued_bytes), and the
+    counts of the last second handed to prometheus_client (ss/metrics.py)."""
+    while True:
+        await asyncio.sleep(interval)
+        metrics.queued_bytes(sum(getattr(c.transport, "queued_bytes", 0) for c in list(app.connections)))
+        metrics.flush()
 
 
 def banner(app: App, port: int, server: "Server | None" = None) -> str:
@@ -160,6 +197,11 @@ def banner(app: App, port: int, server: "Server | None" = None) -> str:
         lines.append(f"  https: {server.certificate.describe(root)}")
         if server.redirect_port is not None:
             lines.append(f"  http://localhost:{server.redirect_port}/ redirects to https")
+    settings = app.config.metrics
+    if settings.enabled:
+        where = (f"http://{settings.host}:{server.metrics_port}/_ss/metrics" if server is not None and server.metrics_port
+                 else "/_ss/metrics")
+        lines.append(f"  metrics: {where} (to {', '.join(map(str, settings.allow))}); probes: /_ss/health, /_ss/ready")
     lines.append(f"  actions: {len(app.tree.actions)} loaded from app/server  (Ctrl-C to stop)")
     return "\n".join(lines)
 

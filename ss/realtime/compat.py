@@ -97,6 +97,24 @@ def unread_bytes(stream: tornado.iostream.BaseIOStream) -> int:
     return stream._read_buffer_size
 
 
+def queued_bytes(stream: tornado.iostream.BaseIOStream) -> int:
+    """Bytes ``stream`` holds that the kernel has not taken yet (IOStream's write buffer)."""
+    return int(getattr(stream, "_write_buffer_size", 0) or 0)
+
+
+def histogram_add(child: Any, buckets: list, total: float) -> None:
+    """Add pre-counted observations to a prometheus_client Histogram child (ss/metrics.py).
+
+    ``buckets[i]`` observations fell in bucket i (the first upper bound >= the value), their
+    sum is ``total``: what ``observe()`` does per value, once per bucket, through the child's
+    ``_buckets`` and ``_sum`` (prometheus_client 0.20-0.26; setup.py pins below 1).
+    """
+    for index, count in enumerate(buckets):
+        if count:
+            child._buckets[index].inc(count)
+    child._sum.inc(total)
+
+
 def loop_has_ready_callbacks(loop: Any) -> bool:
     """True when the loop has callbacks ready to run this turn (write batching waits for them).
 

@@ -16,7 +16,7 @@ import logging
 import weakref
 from typing import Any
 
-from .. import protocol
+from .. import metrics, protocol
 from ..errors import CLOSE_SESSION_CHANGED
 from ..sessions.auth import authenticate_with, issue_cookie_token
 from ..sessions.session import Session, SessionHooks
@@ -153,6 +153,7 @@ class RealtimeHooks(SessionHooks):
                         connection.send(payload)
                     seen[stream] = result.last_offset
         finally:
+            metrics.recovery(len(seen), failed.values())
             if failed:
                 connection.send(protocol.encode({
                     "type": "recovery_failed", "streams": failed,

@@ -12,6 +12,8 @@ import itertools
 import secrets
 from typing import Any, Iterator
 
+from .. import metrics
+
 __all__ = ["Connections"]
 
 
@@ -35,6 +37,7 @@ class Connections:
         ip = connection.request.remote_ip or "?"
         self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
         self._by_session.setdefault(connection.session.id, set()).add(connection)
+        metrics.connection_opened(connection.transport.name)
 
     def remove(self, connection: Any) -> bool:
         """Forget ``connection``; False when it was not registered (closed twice, or never opened)."""
@@ -47,6 +50,7 @@ class Connections:
         else:
             self._per_ip.pop(ip, None)
         self._unindex(connection, connection.session.id)
+        metrics.connection_closed(connection.transport.name, getattr(connection, "close_reason", None) or "client")
         return True
 
     def _unindex(self, connection: Any, session_id: str) -> None:

@@ -22,6 +22,7 @@ import ssl as ssl_module
 import hiredis
 from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
 
+from .. import metrics
 from ..periodic import cancel_and_wait
 from .base import Handler, OutageLog, PubSubBus
 
@@ -148,6 +149,7 @@ class RedisBus(PubSubBus):
                 self._up.set()
                 if not self.connected:
                     log.warning("Redis pub/sub connection is back; %d topics subscribed again", len(self._handlers))
+                    metrics.store_reconnect("pubsub")
                     self.connected = True
                 backoff = 0.1
                 await self._read(reader, writer)

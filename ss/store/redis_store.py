@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .base import PubSubBus, Store, StoreUnavailable
+from .instrumented import InstrumentedRedis
 
 
 class RedisStore(Store):
@@ -20,7 +20,7 @@ class RedisStore(Store):
         self.description = url
         # Fail fast during an outage (one quick retry, 1 s to connect) so calls that need the
         # store get a clear error at once instead of stalling; the pub/sub reader keeps retrying.
-        self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5,
+        self._redis = InstrumentedRedis.from_url(url, socket_connect_timeout=1, socket_timeout=5,
                                               retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
                                               health_check_interval=30)
         self._bus: PubSubBus | None = None
