@@ -92,7 +92,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def _start_workers(app, args: argparse.Namespace, count: int) -> int:
-    from .serving import bind_listeners
+    from .serving import REUSE_PORT, bind_listeners, reserve_ports
     from .workers import WorkersError, check_workers, run_workers, worker_main
 
     try:
@@ -104,14 +104,48 @@ def _start_workers(app, args: argparse.Namespace, count: int) -> int:
         from .web.tls import load_certificate
 
         load_certificate(app.project.root, config.https.cert_name)
-    listeners = bind_listeners(config, config.http.port, config.http.host)
+    port, host = config.http.port, config.http.host
+    if REUSE_PORT:  # each worker binds its own socket; the parent only holds the port
+        reserved = reserve_ports(config, port, host)
+        listeners = lambda: bind_listeners(config, port, host, reuse_port=True)  # noqa: E731
+    else:
+        reserved = []
+        listeners = bind_listeners(config, port, host)
+        listeners.shared = True
+    metrics_dir = _metrics_folder() if config.metrics.enabled else None
     from . import logs
 
     fmt = str(config.log.get("format", "text"))
     notice = (f"ss: starting {count} workers on one port (pid {os.getpid()} supervises; "
               "SIGHUP restarts them one by one, SIGTERM stops all)")
     print(logs.json_line("info", "ss", notice) if fmt == "json" else notice, flush=True)
-    return run_workers(count, worker_main(lambda: _load_app(args), listeners, config.log.level, fmt))
+    try:
+        return run_workers(count, worker_main(lambda: _load_app(args), listeners, config.log.level, fmt, reserved))
+    finally:
+        for sock in reserved:
+            sock.close()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_folder() -> str | None:
+    """Point prometheus_client's multiprocess mode at a fresh folder (one scrape sees every worker).
+
+    Returns the folder to remove at exit, or None when $PROMETHEUS_MULTIPROC_DIR was set (its
+    old files are removed, so a restart starts from zero, as a single process does).
+    """
+    import tempfile
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                os.remove(os.path.join(given, name))
+        return None
+    folder = tempfile.mkdtemp(prefix="ss-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder
 
 
 def cmd_console(args: argparse.Namespace) -> int:

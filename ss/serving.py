@@ -10,6 +10,7 @@ import asyncio
 import logging
 import signal
 import socket
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -18,10 +19,15 @@ import tornado.httpserver
 import tornado.netutil
 
 from . import metrics
+from .realtime import compat
 from .app import App
 from .web.application import make_application
 
-__all__ = ["serve", "Server", "Listeners", "bind_listeners", "banner"]
+__all__ = ["serve", "Server", "Listeners", "bind_listeners", "reserve_ports", "REUSE_PORT", "banner"]
+
+#: Linux (and the BSDs): each worker binds its own listening socket and the kernel spreads new
+#: connections evenly over them. Elsewhere the workers share one socket bound before forking.
+REUSE_PORT = hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")
 
 log = logging.getLogger("ss")
 
@@ -31,28 +37,67 @@ class Listeners:
 
     main: list[socket.socket]
     redirect: list[socket.socket] = field(default_factory=list)
+    shared: bool = False  # bound before forking and accepted from by every worker (no SO_REUSEPORT)
 
     def close(self) -> None:
         for sock in self.main + self.redirect:
             sock.close()
 
 
-def bind_listeners(config, port: int, host: str, https_port: int | None = None) -> Listeners:
+def bind_listeners(config, port: int, host: str, https_port: int | None = None, reuse_port: bool = False) -> Listeners:
     """Bind the app's port(s): ``port`` alone, or with https ``https_port`` plus ``port`` for the redirect.
 
+    ``reuse_port``: with SO_REUSEPORT, so every worker listens on a socket of its own.
     Raises OSError (port in use, no permission for ports below 1024); nothing stays bound then.
     """
     https = config.https
     if not https.enabled:
-        return Listeners(tornado.netutil.bind_sockets(port, host))
-    main = tornado.netutil.bind_sockets(https_port if https_port is not None else int(https.port), host)
+        return Listeners(tornado.netutil.bind_sockets(port, host, reuse_port=reuse_port))
+    main = tornado.netutil.bind_sockets(https_port if https_port is not None else int(https.port), host,
+                                        reuse_port=reuse_port)
     try:
-        redirect = tornado.netutil.bind_sockets(port, host) if https.redirect_http else []
+        redirect = tornado.netutil.bind_sockets(port, host, reuse_port=reuse_port) if https.redirect_http else []
     except OSError:
         for sock in main:
             sock.close()
         raise
     return Listeners(main, redirect)
+
+
+def reserve_ports(config, port: int, host: str) -> list[socket.socket]:
+    """Hold the app's port(s) for workers that bind them with SO_REUSEPORT: bound, never listening.
+
+    The supervisor keeps these, so "port in use" is reported before any worker starts and
+    nothing else can take the port during a rolling restart; a socket that does not listen
+    is not in the kernel's group, so no connection ever waits on it. Raises OSError.
+    """
+    https = config.https
+    ports = [int(https.port)] + ([port] if https.redirect_http else []) if https.enabled else [port]
+    held: list[socket.socket] = []
+    try:
+        for number in ports:
+            for family, kind, proto, _, address in sorted(
+                    set(socket.getaddrinfo(host or None, number, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
+                                           socket.AI_PASSIVE)), key=lambda info: info[0]):
+                # First without SO_REUSEPORT: that fails if anything holds the port, even another
+                # server with SO_REUSEPORT, which would otherwise silently share our connections.
+                for reuse_port in (False, True):
+                    sock = socket.socket(family, kind, proto)
+                    held.append(sock)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    if reuse_port:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                    if family == socket.AF_INET6:
+                        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    sock.bind(address)
+                    if not reuse_port:
+                        held.remove(sock)
+                        sock.close()
+    except OSError:
+        for sock in held:
+            sock.close()
+        raise
+    return held
 
 
 class Server:
@@ -157,7 +202,9 @@ class Server:
             await asyncio.sleep(delay)
         for server in (self.http_server, self.redirect_server, self.metrics_server):
             if server is not None:
-                server.stop()
+                # Connections the kernel already queued on our socket are taken, not reset (with
+                # SO_REUSEPORT each worker has its own queue, and the others keep listening).
+                compat.stop_listening(server, take_queued=not (self.listeners and self.listeners.shared))
         if self._sampler is not None:
             self._sampler.cancel()
         drain_timeout = float(self.app.config.limits.get("shutdown_timeout", 10))

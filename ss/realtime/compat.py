@@ -102,6 +102,26 @@ def queued_bytes(stream: tornado.iostream.BaseIOStream) -> int:
     return int(getattr(stream, "_write_buffer_size", 0) or 0)
 
 
+def stop_listening(server: Any, take_queued: bool = True) -> None:
+    """``server.stop()`` (a Tornado TCPServer), after accepting every connection already queued.
+
+    ``stop()`` closes the listening sockets, and the kernel resets whatever waits in their
+    accept queues: with SO_REUSEPORT workers, connections a stopping worker's socket had been
+    given. Taking them first (``TCPServer._handle_connection``, what its accept handler calls)
+    serves them instead. Not for a socket shared by workers: the others take its queue.
+    """
+    for sock in list(getattr(server, "_sockets", {}).values()) if take_queued else ():
+        while True:
+            try:
+                connection, address = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            server._handle_connection(connection, address)
+    server.stop()
+
+
 def histogram_add(child: Any, buckets: list, total: float) -> None:
     """Add pre-counted observations to a prometheus_client Histogram child (ss/metrics.py).
 
