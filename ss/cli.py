@@ -164,6 +164,34 @@ def cmd_console(args: argparse.Namespace) -> int:
         raise CommandError(f"console not started: {exc}") from None
 
 
+def _metrics_url(args: argparse.Namespace) -> str:
+    """--url, else where the app in this folder serves its metrics, else localhost:3000."""
+    if args.url:
+        url = args.url if "://" in args.url else f"http://{args.url}"
+        return url if url.rstrip("/").endswith("/_ss/metrics") else url.rstrip("/") + "/_ss/metrics"
+    port, path = 3000, "/_ss/metrics"
+    try:
+        from .project import find_project
+        from .settings import load_config
+
+        config = load_config(find_project().root, None, None)
+        port = int(config.metrics.port or (args.port or config.http.port))
+    except Exception:  # not in an app folder, or its config is broken: the default address
+        port = args.port or port
+    return f"http://127.0.0.1:{port}{path}"
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    """A live view of a running server, from its /_ss/metrics."""
+    from .top import TopError, run
+
+    url = _metrics_url(args)
+    try:
+        return run(url, interval=max(0.2, args.interval), once=args.once)
+    except TopError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def cmd_assets(args: argparse.Namespace) -> int:
     """Pack assets for production into public/assets."""
     from . import logs
@@ -196,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     start.set_defaults(func=cmd_start)
     assets = commands.add_parser("assets", help="pack the app's assets for production into public/assets")
     assets.set_defaults(func=cmd_assets)
+    top = commands.add_parser("top", help="a live view of a running server (calls/s, p50/p99, errors, pub/sub), "
+                                          "from its /_ss/metrics")
+    top.add_argument("--url", help="the server's address or metrics URL (default: this app's port on 127.0.0.1)")
+    top.add_argument("--port", type=int, help="the server's port on 127.0.0.1 (default: config http.port)")
+    top.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="refresh period (default 1)")
+    top.add_argument("--once", action="store_true", help="print one view (two scrapes, an interval apart) and exit")
+    top.set_defaults(func=cmd_top)
     console = commands.add_parser("console", help="an interactive Python console with the app loaded")
     console.set_defaults(func=cmd_console)
     return parser
