@@ -39,7 +39,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def _load_app(args: argparse.Namespace):
     from .app import App
-    from .settings import ConfigError
+    from .errors import StartupError
     from .project import NotAnApp, find_project
 
     try:
@@ -49,7 +49,7 @@ def _load_app(args: argparse.Namespace):
     overrides = {"http": {"port": args.port}} if getattr(args, "port", None) else None
     try:
         return App.load(project.root, overrides=overrides)
-    except ConfigError as exc:
+    except StartupError as exc:  # ConfigError, or a setting only the store can judge (redis.sentinel)
         raise CommandError(f"config error, server not started:\n  {exc}") from None
 
 

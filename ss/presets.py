@@ -48,6 +48,11 @@ BASE: dict = {
         "db_index": 0,              # Redis database number, when redis.url is not set; setting it turns Redis on
         "password": None,           # Redis password, when redis.url is not set; setting it turns Redis on
         "key_prefix": "",           # put before every ss: key, to share one Redis between apps
+        "sentinel": {
+            "master": None,         # the master's name the sentinels monitor; setting it turns Redis on (via Sentinel)
+            "addresses": [],        # the sentinels, "host:port" each (three or more, on separate machines)
+            "password": None,       # the sentinels' own password (requirepass of sentinel.conf), if any
+        },
     },
     "session": {
         "cookie_name": "ss_session",  # name of the session cookie (HttpOnly, SameSite=Lax, Secure over TLS)
@@ -153,6 +158,9 @@ TYPES: dict = {
     "https.domain": str,
     "redis.url": str,
     "redis.password": str,
+    "redis.sentinel.master": str,
+    "redis.sentinel.addresses": list[str],
+    "redis.sentinel.password": str,
     "api.auth.basic.module_name": str,
     "client.heartbeat_interval": float,
     "client.reconnect.min_delay": float,
