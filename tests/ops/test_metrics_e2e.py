@@ -208,3 +208,18 @@ def test_a_bad_allow_entry_stops_the_start(make_app):
                                                                                "SS_ENV": "development"})
     assert result.returncode == 1
     assert "metrics.allow: 'localhost' is not an IP address or network" in result.stderr
+
+
+def test_development_asset_compiles_are_timed(skeleton_app, ss_process):
+    unique = uuid.uuid4().hex                  # new sources: the disk cache of earlier runs cannot answer
+    (skeleton_app / "app" / "client" / "fresh.coffee").write_text(f"exports.tag = -> '{unique}'\n")
+    (skeleton_app / "app" / "css" / "fresh.styl").write_text(f".x{unique}\n  color red\n")
+    port = free_port()
+    server = ss_process(skeleton_app, ["start", "--port", str(port)])
+    server.wait_for(f"http://127.0.0.1:{port}/_ss/health")
+    status, _, page = fetch(f"http://127.0.0.1:{port}/", timeout=60)   # compiles the client and css
+    assert status == 200, page[:300]
+    found = samples(port)
+    assert value(found, "ss_asset_compile_seconds_count", kind=".coffee") >= 1, server.output()
+    assert value(found, "ss_asset_compile_seconds_count", kind=".styl") >= 1
+    assert value(found, "ss_asset_compile_seconds_sum", kind=".coffee") > 0

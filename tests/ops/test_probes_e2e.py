@@ -8,7 +8,9 @@ import json
 import signal
 import time
 
-from ss.testing import Client
+import pytest
+
+from ss.testing import CallFailed, Client
 from tests.conftest import free_port
 from tests.ops.redis_procs import RedisProcess
 from tests.tools.conftest import fetch
@@ -27,6 +29,13 @@ def probe(port: int, path: str) -> tuple[int, dict]:
     status, headers, body = fetch(f"http://127.0.0.1:{port}{path}")
     assert headers["Content-Type"] == "application/json" and headers["Cache-Control"] == "no-store"
     return status, json.loads(body)
+
+
+def scrape(port: int, sample: str) -> float:
+    """The value of one sample line of /_ss/metrics (0 when absent)."""
+    body = fetch(f"http://127.0.0.1:{port}/_ss/metrics")[2].decode()
+    line = next((line for line in body.splitlines() if line.startswith(sample + " ")), None)
+    return float(line.rsplit(" ", 1)[1]) if line else 0.0
 
 
 def poll(port: int, path: str, status: int, timeout: float = 15) -> dict:
@@ -60,12 +69,18 @@ async def test_ready_follows_the_store_down_and_back_while_health_stays_200(make
     store.kill()
     body = await asyncio.to_thread(poll, port, "/_ss/ready", 503)
     assert body["ready"] is False and body["reason"].startswith("store not answering")
+    with pytest.raises(CallFailed) as failed:                # a call needing the store says so
+        await client.call("app.join", "other")
+    assert failed.value.code == "store_unavailable"
+    assert scrape(port, 'ss_store_errors_total{kind="connection"}') >= 1
+    assert scrape(port, 'ss_calls_total{action="app.join",code="store_unavailable"}') == 1
     assert store.url not in json.dumps(body)          # no store address in a public answer
     assert probe(port, "/_ss/health")[0] == 200       # liveness does not depend on the store
 
     RedisProcess(store.folder.parent, store.port).start()  # the same port again
     body = await asyncio.to_thread(poll, port, "/_ss/ready", 200, 20)
     assert body["ready"] is True
+    assert scrape(port, 'ss_store_reconnects_total{link="pubsub"}') == 1   # the pub/sub link came back
     await client.close()
     assert server.stop() == 0
 
