@@ -223,3 +223,32 @@ def test_development_asset_compiles_are_timed(skeleton_app, ss_process):
     assert value(found, "ss_asset_compile_seconds_count", kind=".coffee") >= 1, server.output()
     assert value(found, "ss_asset_compile_seconds_count", kind=".styl") >= 1
     assert value(found, "ss_asset_compile_seconds_sum", kind=".coffee") > 0
+
+
+async def test_recovery_served_and_failed_are_counted(make_app, ss_process):
+    server, port = start(make_app, ss_process, "{'pubsub': {'history': {'size': 3}}, 'presence': {'events': False}}")
+    url = f"ws://127.0.0.1:{port}/_ss/socket"
+    sender = await Client(url).connect()
+    away = await Client(url).connect()
+    await away.call("app.join", "calm")
+    await away.call("app.join", "busy")
+    offsets = {}
+    for name in ("calm", "busy"):
+        await sender.call("app.tell", name, "first")
+        event = await away.next_event("told", timeout=5)
+        offsets[event["stream"]] = event["offset"]
+    await away.close()
+    await sender.call("app.tell", "calm", "missed")           # one missed: recoverable
+    for i in range(5):                                         # more than the 3 kept: trimmed
+        await sender.call("app.tell", "busy", f"missed {i}")
+    back = await Client(url + "?recover=1", away.cookie).connect()
+    await back.send({"type": "recover", "streams": {**offsets, "channel:never": 1}})
+    failed = await back.next_message()
+    assert failed["type"] == "recovery_failed"
+    assert failed["streams"] == {"channel:busy": "trimmed", "channel:never": "not_subscribed"}
+    found = await asyncio.to_thread(samples, port)
+    assert value(found, "ss_recovery_served_total") == 1
+    assert value(found, "ss_recovery_failed_total", reason="trimmed") == 1
+    assert value(found, "ss_recovery_failed_total", reason="not_subscribed") == 1
+    for client in (sender, back):
+        await client.close()
