@@ -71,7 +71,7 @@ def setup() -> None:
     if _on and _m.get("pid") == os.getpid():
         return
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
-    from prometheus_client import PlatformCollector, ProcessCollector
+    from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 
     _multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
     if _multiprocess_dir:
@@ -83,6 +83,7 @@ def setup() -> None:
         _registry = CollectorRegistry()
         ProcessCollector(registry=_registry)
         PlatformCollector(registry=_registry)
+        GCCollector(registry=_registry)
     registry = _registry
     _children.clear()
     _m.clear()
