@@ -252,3 +252,14 @@ async def test_recovery_served_and_failed_are_counted(make_app, ss_process):
     assert value(found, "ss_recovery_failed_total", reason="not_subscribed") == 1
     for client in (sender, back):
         await client.close()
+
+
+def test_http_api_rate_limit_refusals_are_counted(make_app, ss_process):
+    server, port = start(make_app, ss_process, "{'limiter': {'enabled': True, 'http': {'rps': 2}}}")
+    statuses = [fetch(f"http://127.0.0.1:{port}/api/app/square.json?3")[0] for _ in range(12)]
+    refused = statuses.count(429)
+    assert refused >= 1 and set(statuses) <= {200, 429}
+    found = samples(port)
+    assert value(found, "ss_rate_limited_total", door="http") == refused
+    assert value(found, "ss_api_requests_total", status="429") == refused
+    assert value(found, "ss_api_requests_total", status="200") == 12 - refused
