@@ -29,6 +29,7 @@ setup(
         "watchdog>=4",
         "cryptography>=42",
         "mini-racer>=0.12",
+        "prometheus_client>=0.20,<1",  # ss/metrics.py: /_ss/metrics, multiprocess mode under --workers
     ],
     extras_require={"test": ["pytest", "pytest-asyncio", "pytest-timeout", "hypothesis", "playwright", "websocket-client"]},
     entry_points={"console_scripts": ["ss=ss.cli:main"]},

@@ -71,8 +71,8 @@ class Bench:
 
     def figure_prefix(self, target: Target, scenario: str) -> str:
         if scenario.startswith("fanout"):
-            return scenario + ("_redis" if target.redis else "")
-        return scenario
+            return scenario + ("_redis" if target.redis else "") + target.row_suffix
+        return scenario + target.row_suffix
 
     def record(self, target: Target, scenario: str, result: dict) -> None:
         # Throughput per second of server CPU: on a box shared with other work
@@ -124,7 +124,7 @@ class Bench:
             url = f"http://127.0.0.1:{server.port}"
             for s in scenarios:
                 try:
-                    r = run_loadgen(self.loadgen_args(target, s, url), [server.pid], timeout=self.o.timeout)
+                    r = run_loadgen(self.loadgen_args(target, s, url), server.pids(), timeout=self.o.timeout)
                 except (LoadgenError, OSError) as err:
                     self.mark_na(target, s, self.na_reason(err))
                     say(f"  {target.name} {s}: {self.na_reason(err)}")

@@ -82,6 +82,7 @@ class App:
         self.db = DbFile(project.root if project is not None else None)  # config/db.py, as ss.db
         self.server = ServerProxy(self)
         self._reload_listeners: list[Callable[[], Any]] = []
+        self.draining = False  # set first on shutdown: /_ss/ready answers 503 (ss/web/probes.py)
         _current = self
 
     @classmethod

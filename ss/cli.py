@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import sys
+from typing import Callable
 from pathlib import Path
 
 from .version import __version__
@@ -50,7 +51,7 @@ def _write_python_into_makefile(makefile: Path) -> None:
 
 def _load_app(args: argparse.Namespace):
     from .app import App
-    from .settings import ConfigError
+    from .errors import StartupError
     from .project import NotAnApp, find_project
 
     try:
@@ -60,7 +61,7 @@ def _load_app(args: argparse.Namespace):
     overrides = {"http": {"port": args.port}} if getattr(args, "port", None) else None
     try:
         return App.load(project.root, overrides=overrides)
-    except ConfigError as exc:
+    except StartupError as exc:  # ConfigError, or a setting only the store can judge (redis.sentinel)
         raise CommandError(f"config error, server not started:\n  {exc}") from None
 
 
@@ -73,17 +74,22 @@ def cmd_start(args: argparse.Namespace) -> int:
     from .web.middleware import MiddlewareError
     from .serving import serve
     from .store import StoreUnavailable
+    from .errors import StartupError
     from .web.tls import CertificateError
 
     app = _load_app(args)
-    logs.configure(app.config.log.level)
+    try:
+        logs.configure(app.config.log.level, fmt=str(app.config.log.get("format", "text")))
+    except ValueError as exc:
+        raise CommandError(f"config error, server not started:\n  {exc}") from None
     workers = getattr(args, "workers", 1) or 1
     try:
         if workers == 1:
             asyncio.run(serve(app))
             return 0
         return _start_workers(app, args, workers)
-    except (ApiTreeError, StoreUnavailable, CertificateError, MiddlewareError, DbFileError, AssetError) as exc:
+    except (ApiTreeError, StoreUnavailable, CertificateError, MiddlewareError, DbFileError, AssetError,
+            StartupError) as exc:
         raise CommandError(f"server not started: {exc}") from None
     except OSError as exc:
         https = app.config.https
@@ -98,7 +104,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def _start_workers(app, args: argparse.Namespace, count: int) -> int:
-    from .serving import bind_listeners
+    from .serving import REUSE_PORT, Listeners, bind_listeners, reserve_ports
     from .workers import WorkersError, check_workers, run_workers, worker_main
 
     try:
@@ -110,10 +116,50 @@ def _start_workers(app, args: argparse.Namespace, count: int) -> int:
         from .web.tls import load_certificate
 
         load_certificate(app.project.root, config.https.cert_name)
-    listeners = bind_listeners(config, config.http.port, config.http.host)
-    print(f"ss: starting {count} workers on one port (pid {os.getpid()} supervises; "
-          "SIGHUP restarts them one by one, SIGTERM stops all)", flush=True)
-    return run_workers(count, worker_main(lambda: _load_app(args), listeners, config.log.level))
+    port, host = config.http.port, config.http.host
+    listeners: Listeners | Callable[[], Listeners]
+    if REUSE_PORT:  # each worker binds its own socket; the parent only holds the port
+        reserved = reserve_ports(config, port, host)
+        listeners = lambda: bind_listeners(config, port, host, reuse_port=True)  # noqa: E731
+    else:
+        reserved = []
+        bound = bind_listeners(config, port, host)
+        bound.shared = True
+        listeners = bound
+    metrics_dir = _metrics_folder() if config.metrics.enabled else None
+    from . import logs
+
+    fmt = str(config.log.get("format", "text"))
+    notice = (f"ss: starting {count} workers on one port (pid {os.getpid()} supervises; "
+              "SIGHUP restarts them one by one, SIGTERM stops all)")
+    print(logs.json_line("info", "ss", notice) if fmt == "json" else notice, flush=True)
+    try:
+        return run_workers(count, worker_main(lambda: _load_app(args), listeners, config.log.level, fmt, reserved))
+    finally:
+        for sock in reserved:
+            sock.close()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_folder() -> str | None:
+    """Point prometheus_client's multiprocess mode at a fresh folder (one scrape sees every worker).
+
+    Returns the folder to remove at exit, or None when $PROMETHEUS_MULTIPROC_DIR was set (its
+    old files are removed, so a restart starts from zero, as a single process does).
+    """
+    import tempfile
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for name in os.listdir(given):
+            if name.endswith(".db"):
+                os.remove(os.path.join(given, name))
+        return None
+    folder = tempfile.mkdtemp(prefix="ss-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder
 
 
 def cmd_console(args: argparse.Namespace) -> int:
@@ -130,6 +176,34 @@ def cmd_console(args: argparse.Namespace) -> int:
         return run_console(app)
     except (ApiTreeError, StoreUnavailable, DbFileError) as exc:
         raise CommandError(f"console not started: {exc}") from None
+
+
+def _metrics_url(args: argparse.Namespace) -> str:
+    """--url, else where the app in this folder serves its metrics, else localhost:3000."""
+    if args.url:
+        url = args.url if "://" in args.url else f"http://{args.url}"
+        return url if url.rstrip("/").endswith("/_ss/metrics") else url.rstrip("/") + "/_ss/metrics"
+    port, path = 3000, "/_ss/metrics"
+    try:
+        from .project import find_project
+        from .settings import load_config
+
+        config = load_config(find_project().root, None, None)
+        port = int(config.metrics.port or (args.port or config.http.port))
+    except Exception:  # not in an app folder, or its config is broken: the default address
+        port = args.port or port
+    return f"http://127.0.0.1:{port}{path}"
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    """A live view of a running server, from its /_ss/metrics."""
+    from .top import TopError, run
+
+    url = _metrics_url(args)
+    try:
+        return run(url, interval=max(0.2, args.interval), once=args.once)
+    except TopError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def cmd_assets(args: argparse.Namespace) -> int:
@@ -164,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     start.set_defaults(func=cmd_start)
     assets = commands.add_parser("assets", help="pack the app's assets for production into public/assets")
     assets.set_defaults(func=cmd_assets)
+    top = commands.add_parser("top", help="a live view of a running server (calls/s, p50/p99, errors, pub/sub), "
+                                          "from its /_ss/metrics")
+    top.add_argument("--url", help="the server's address or metrics URL (default: this app's port on 127.0.0.1)")
+    top.add_argument("--port", type=int, help="the server's port on 127.0.0.1 (default: config http.port)")
+    top.add_argument("--interval", type=float, default=1.0, metavar="SECONDS", help="refresh period (default 1)")
+    top.add_argument("--once", action="store_true", help="print one view (two scrapes, an interval apart) and exit")
+    top.set_defaults(func=cmd_top)
     console = commands.add_parser("console", help="an interactive Python console with the app loaded")
     console.set_defaults(func=cmd_console)
     return parser

@@ -59,6 +59,11 @@ BASE: dict = {
         "db_index": 0,              # Redis database number, when redis.url is not set; setting it turns Redis on
         "password": None,           # Redis password, when redis.url is not set; setting it turns Redis on
         "key_prefix": "",           # put before every ss: key, to share one Redis between apps
+        "sentinel": {
+            "master": None,         # the master's name the sentinels monitor; setting it turns Redis on (via Sentinel)
+            "addresses": [],        # the sentinels, "host:port" each (three or more, on separate machines)
+            "password": None,       # the sentinels' own password (requirepass of sentinel.conf), if any
+        },
     },
     "session": {
         "cookie_name": "ss_session",  # name of the session cookie (HttpOnly, SameSite=Lax, Secure over TLS)
@@ -91,6 +96,13 @@ BASE: dict = {
     },
     "log": {
         "level": 2,                 # 0 none, 1 errors, 2 info, 3 calls and replies, 4 debug
+        "format": "text",           # "text" for people; "json": one JSON object per line for a log pipeline (docs/operations.md)
+    },
+    "metrics": {
+        "enabled": True,            # Prometheus metrics at /_ss/metrics (off in production and staging unless set)
+        "port": None,               # serve them (and the probes) on this port only, not on the app's port
+        "host": "127.0.0.1",        # interface of metrics.port
+        "allow": ["127.0.0.1", "::1"],  # addresses or networks (CIDR) that may read metrics; others get 403
     },
     "errors": {
         "show_traceback": False,    # send server tracebacks to the client with call errors
@@ -118,6 +130,7 @@ BASE: dict = {
         "ping_interval": 25,            # seconds between server pings; 0 disables
         "ping_timeout": 20,             # close a socket whose pong is this late (at most ping_interval)
         "shutdown_timeout": 10,         # seconds running calls get to finish on SIGTERM/SIGINT
+        "shutdown_delay": 0,            # seconds /_ss/ready answers 503 before the listener closes on SIGTERM
         "max_connections_per_ip": 0,    # 0: no limit; behind a proxy, set http.trusted_proxies first
         "max_write_delay_ms": 1,        # writes wait this long at most while other work is ready; 0: every turn
         "replay_cache_bytes": 2 << 20,  # bytes of replies kept (process-wide) so a call retried after a reconnect runs once
@@ -170,6 +183,9 @@ TYPES: dict = {
     "https.domain": str,
     "redis.url": str,
     "redis.password": str,
+    "redis.sentinel.master": str,
+    "redis.sentinel.addresses": list[str],
+    "redis.sentinel.password": str,
     "api.auth.basic.module_name": str,
     "client.heartbeat_interval": float,
     "client.reconnect.min_delay": float,
@@ -181,12 +197,15 @@ TYPES: dict = {
     "limits.ping_interval": float,
     "limits.ping_timeout": float,
     "limits.shutdown_timeout": float,
+    "limits.shutdown_delay": float,
     "limits.max_write_delay_ms": float,
     "pubsub.history.hold_timeout": float,
     "presence.timeout": float,
     "presence.refresh_interval": float,
     "shared_code.timeout": float,
     "security.allowed_origins": list[str],
+    "metrics.port": int,
+    "metrics.allow": list[str],
 }
 
 DEVELOPMENT: dict = {
@@ -206,11 +225,13 @@ TEST: dict = {
 
 PRODUCTION: dict = {
     "log": {"level": 1},
+    "metrics": {"enabled": False},  # turn on with metrics.port or metrics.allow set for your Prometheus
     "client": {"log": {"level": 0}},
 }
 
 STAGING: dict = {
     "log": {"level": 2},
+    "metrics": {"enabled": False},
     "client": {"log": {"level": 1}},
 }
 

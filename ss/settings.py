@@ -37,7 +37,7 @@ APP_NAMESPACES = ("app", "db")
 
 #: Keys that say which Redis to use: setting one in the app's config turns Redis on
 #: (unless the config sets redis.enabled itself).
-REDIS_CONNECTION_KEYS = ("url", "host", "port", "db_index", "password")
+REDIS_CONNECTION_KEYS = ("url", "host", "port", "db_index", "password", "sentinel")
 
 
 class ConfigError(StartupError):

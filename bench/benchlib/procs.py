@@ -75,9 +75,11 @@ def http_status(port: int, path: str = "/", timeout: float = 1.0) -> int | None:
 class Server:
     """One server process, pinned to the server core, logging to results/logs/."""
 
-    def __init__(self, name: str, argv: list[str], cwd: Path, env: dict | None = None, port: int | None = None):
+    def __init__(self, name: str, argv: list[str], cwd: Path, env: dict | None = None, port: int | None = None,
+                 cpus: str = SERVER_CPU):
         self.name = name
         self.argv = argv
+        self.cpus = cpus  # taskset's list: the server core, or "0,1" for --workers 2
         self.cwd = cwd
         self.env = dict(os.environ, **(env or {}))
         self.port = port
@@ -93,7 +95,7 @@ class Server:
         t0 = time.monotonic()
         # taskset execs the command, so proc.pid is the server itself (for /proc reads).
         self.proc = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU, *self.argv], cwd=self.cwd, env=self.env,
+            ["taskset", "-c", self.cpus, *self.argv], cwd=self.cwd, env=self.env,
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         return t0
@@ -115,6 +117,14 @@ class Server:
         self.spawn()
         self.wait_http(path, timeout=timeout, interval=0.05)
         return self
+
+    def pids(self) -> list[int]:
+        """The server and its children (the workers of --workers N), for CPU accounting."""
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+                return [self.pid, *(int(p) for p in f.read().split())]
+        except FileNotFoundError:
+            return [self.pid]
 
     @property
     def pid(self) -> int:

@@ -39,6 +39,14 @@ for _n in (500, 1000):
             Figure(f"fanout{_n}{_suffix}.deliveries_per_cpu_s", f"  burst per server CPU-second{_name}", "msg/cpu-s",
                    "higher"),
         ]
+FIGURES += [  # --workers 2 (Redis), beside the one-worker rows above: the scaling factor on this machine
+    Figure("pipe_2w.calls_per_s", "RPC 50x10, --workers 2 [redis]", "calls/s", "higher"),
+    Figure("pipe_2w.p99_ms", "RPC 50x10 p99, --workers 2 [redis]", "ms", "lower"),
+    Figure("pipe_2w.calls_per_cpu_s", "  per server CPU-second, --workers 2", "calls/cpu-s", "higher"),
+    Figure("fanout500_redis_2w.deliveries_per_s", "Broadcast to 500, --workers 2 [redis], burst", "msg/s", "higher"),
+    Figure("fanout500_redis_2w.deliveries_per_cpu_s", "  burst per server CPU-second, --workers 2", "msg/cpu-s",
+           "higher"),
+]
 FIGURES += [
     Figure("xuser.p50_ms", "Cross-instance publish.user p50 [redis]", "ms", "lower"),
     Figure("xuser.p99_ms", "Cross-instance publish.user p99 [redis]", "ms", "lower"),

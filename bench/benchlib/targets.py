@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 from .procs import BENCH, Server, free_port
@@ -29,9 +30,16 @@ class Target:
     redis: bool = False
     scenarios: set = field(default_factory=set)
 
+    #: taskset's cores for the server (None: the server core, as every peer)
+    cpus: ClassVar[str | None] = None
+    #: added to the figure keys of this target's rows ("_2w": --workers 2)
+    row_suffix: ClassVar[str] = ""
+
     def server(self, redis_url: str | None = None, tag: str = "") -> Server:
         port = free_port()
         argv, cwd, env = self.command(port, redis_url)
+        if self.cpus:
+            return Server(f"{self.name}{tag}", argv, cwd, env, port, cpus=self.cpus)
         return Server(f"{self.name}{tag}", argv, cwd, env, port)
 
     def command(self, port: int, redis_url: str | None):
@@ -51,6 +59,19 @@ class SsTarget(Target):
         if self.write_delay_ms is not None:
             env["SS_BENCH_WRITE_DELAY_MS"] = str(self.write_delay_ms)  # read by bench/app/config/app.py
         return [str(MAIN_PY), "-m", "ss", "start", "--port", str(port)], APP, env
+
+
+class SsWorkersTarget(SsTarget):
+    """ss with ``--workers 2`` and Redis, the workers allowed on both cores (the generator keeps core 1,
+    so it competes with one worker: the figure is what this 2-core machine gets, not 2x one core)."""
+
+    workers = 2
+    cpus = "0,1"
+    row_suffix = "_2w"
+
+    def command(self, port, redis_url):
+        argv, cwd, env = super().command(port, redis_url)
+        return argv + ["--workers", str(self.workers)], cwd, env
 
 
 class SsUnbatchedTarget(SsTarget):
@@ -99,6 +120,7 @@ FANOUT = {"fanout500", "fanout1000"}
 TARGETS = [
     SsTarget("ss", "ss", "ss", scenarios=RPC | FANOUT | {"idle"}),
     SsTarget("ss+redis", "ss", "ss", redis=True, scenarios=FANOUT | {"xuser"}),
+    SsWorkersTarget("ss-2w+redis", "ss", "ss", redis=True, scenarios={"pipe", "fanout500"}),
     SsUnbatchedTarget("ss-unbatched", "ss-unbatched", "ss", scenarios=RPC | FANOUT),
     SsUnbatchedTarget("ss-unbatched+redis", "ss-unbatched", "ss", redis=True, scenarios=FANOUT),
     TornadoTarget("tornado", "tornado", "echo", scenarios=RPC | FANOUT | {"idle"}),

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import metrics
 from . import sources, templates
 from .bundler import DEFAULT_LAYOUT, error_css, error_js, join_js, wrap_module
 from .compilers import CSS, JS, Compiled, Compilers
@@ -142,8 +144,10 @@ class Builder:
                     self._cache[path] = (sig, cached)
                     return cached
         result: Compiled | CompileError
+        started = time.perf_counter()
         try:
             result = await self.compilers.compile(path, source)
+            metrics.asset_compiled(path.suffix, time.perf_counter() - started)
             if key is not None:
                 assert self.disk is not None  # key is only made with a disk cache
                 self.disk.put(key, result)

@@ -103,6 +103,44 @@ def unread_bytes(stream: tornado.iostream.BaseIOStream) -> int:
     return stream._read_buffer_size
 
 
+def queued_bytes(stream: tornado.iostream.BaseIOStream) -> int:
+    """Bytes ``stream`` holds that the kernel has not taken yet (IOStream's write buffer)."""
+    return int(getattr(stream, "_write_buffer_size", 0) or 0)
+
+
+def stop_listening(server: Any, take_queued: bool = True) -> None:
+    """``server.stop()`` (a Tornado TCPServer), after accepting every connection already queued.
+
+    ``stop()`` closes the listening sockets, and the kernel resets whatever waits in their
+    accept queues: with SO_REUSEPORT workers, connections a stopping worker's socket had been
+    given. Taking them first (``TCPServer._handle_connection``, what its accept handler calls)
+    serves them instead. Not for a socket shared by workers: the others take its queue.
+    """
+    for sock in list(getattr(server, "_sockets", {}).values()) if take_queued else ():
+        while True:
+            try:
+                connection, address = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break
+            server._handle_connection(connection, address)
+    server.stop()
+
+
+def histogram_add(child: Any, buckets: list, total: float) -> None:
+    """Add pre-counted observations to a prometheus_client Histogram child (ss/metrics.py).
+
+    ``buckets[i]`` observations fell in bucket i (the first upper bound >= the value), their
+    sum is ``total``: what ``observe()`` does per value, once per bucket, through the child's
+    ``_buckets`` and ``_sum`` (prometheus_client 0.20-0.26; setup.py pins below 1).
+    """
+    for index, count in enumerate(buckets):
+        if count:
+            child._buckets[index].inc(count)
+    child._sum.inc(total)
+
+
 def loop_has_ready_callbacks(loop: Any) -> bool:
     """True when the loop has callbacks ready to run this turn (write batching waits for them).
 

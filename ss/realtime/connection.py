@@ -20,7 +20,7 @@ import logging
 import time
 from typing import Any, Protocol
 
-from .. import protocol
+from .. import metrics, protocol
 from ..errors import CLOSE_TOO_BIG, CallError, ErrorCode
 from ..logs import CALLS
 from ..protocol.frames import text_frame
@@ -33,6 +33,10 @@ __all__ = ["Connection", "Transport"]
 
 log = logging.getLogger("ss.socket")
 call_log = logging.getLogger("ss.calls")
+
+#: the ``reason`` label of ss_connections_closed_total for each close code ss sends (bounded)
+CLOSE_REASONS = {1012: "shutdown", 1009: "too_big", 1008: "policy", 1007: "invalid_data", 1002: "protocol_error",
+                 4001: "session_changed", 1000: "normal", 1011: "error"}
 
 
 class Transport(Protocol):
@@ -62,8 +66,7 @@ class Connection:
     """
 
     __slots__ = ("id", "app", "transport", "session", "tab", "request", "pending", "pending_bytes", "tasks", "closed",
-                 "draining",
-                 "outbox", "pong_due", "bucket", "recovering", "recovered")
+                 "draining", "outbox", "pong_due", "bucket", "recovering", "recovered", "close_reason")
 
     def __init__(self, app: Any, transport: Transport, session: Any, tab: str, request: RequestInfo,
                  recovering: bool = False):
@@ -82,6 +85,7 @@ class Connection:
         self.pong_due = False
         self.recovering = recovering               # reconnected, and will ask for missed pub/sub messages
         self.recovered = False                     # it asked (once per connection: see RealtimeHooks.recover)
+        self.close_reason: str | None = None       # why ss closed it (metrics); None: the client left
         limiter = app.config.limiter
         self.bucket = TokenBucket(float(limiter.websockets.rps)) if limiter.enabled else None
         session.request = request
@@ -132,6 +136,7 @@ class Connection:
 
     def _start_call(self, call: protocol.Call, size: int) -> None:
         if self.bucket is not None and not self.bucket.allow():
+            metrics.rate_limited("socket")
             if self.bucket.should_log():
                 log.warning("rate limit: connection from %s is over %s calls/s; refusing with rate_limited",
                             self.request.remote_ip, self.bucket.rate)
@@ -174,25 +179,35 @@ class Connection:
     async def _run(self, call: protocol.Call, key: tuple[str, str], size: int) -> bytes:
         """Run one call, send its reply, and return the reply (kept under ``key`` for retries of the call)."""
         logging_calls = not call.silent and call_log.isEnabledFor(CALLS)
+        started = time.perf_counter()
+        code = "ok"
         if logging_calls:
-            started = time.perf_counter()
-            call_log.log(CALLS, "-> %s %s", call.method, _short(call.args))
+            call_log.log(CALLS, "-> %s %s", call.method, _short(call.args),
+                         extra={"action": call.method, "connection": self.id, "transport": self.transport.name})
         try:
             result = await self.app.dispatcher.call(call.method, call.args, self.session, self.request, self)
             reply = protocol.encode_reply(call.id, result)
             if logging_calls:
-                call_log.log(CALLS, "<- %s %s (%.1f ms)", call.method, _short(result),
-                             (time.perf_counter() - started) * 1000)
+                elapsed = (time.perf_counter() - started) * 1000
+                call_log.log(CALLS, "<- %s %s (%.1f ms)", call.method, _short(result), elapsed,
+                             extra={"action": call.method, "duration_ms": round(elapsed, 3), "code": "ok",
+                                    "connection": self.id, "transport": self.transport.name})
         except CallError as exc:
+            code = exc.code.value
             reply = protocol.encode_error(call.id, exc.code, exc.message, exc.traceback)
             if logging_calls:
-                call_log.log(CALLS, "<- %s error %s: %s", call.method, exc.code, exc.message)
+                elapsed = (time.perf_counter() - started) * 1000
+                call_log.log(CALLS, "<- %s error %s: %s", call.method, exc.code, exc.message,
+                             extra={"action": call.method, "duration_ms": round(elapsed, 3), "code": exc.code.value,
+                                    "connection": self.id, "transport": self.transport.name})
         except TypeError as exc:  # the result could not be encoded as JSON
+            code = ErrorCode.ACTION_FAILED.value
             reply = protocol.encode_error(call.id, ErrorCode.ACTION_FAILED, f"{call.method} returned a value that "
                                           f"cannot be sent as JSON: {exc}")
         finally:
             self.pending -= 1
             self.pending_bytes -= size
+        metrics.call_done(self.app.tree.actions, call.method, code, time.perf_counter() - started)
         self.app.recent_calls.answered(key, call.id, reply)
         if self.pending == 0 and self.outbox is None and not self.closed and self.transport.unread == 0:
             # Nothing else is running or waiting to be read on this connection, so no other reply can
@@ -227,12 +242,16 @@ class Connection:
             return
         self.write_queued()
         self.closed = True
+        if self.close_reason is None:
+            self.close_reason = CLOSE_REASONS.get(code, "other")
         self.transport.close(code, reason)
 
     def abort(self) -> None:
         """Drop a client that stopped answering (no close frame: it would not read it)."""
         if not self.closed:
             self.closed = True
+            if self.close_reason is None:
+                self.close_reason = "unresponsive"
             self.transport.abort()
 
     async def drain(self, timeout: float) -> None:

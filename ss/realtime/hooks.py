@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .. import protocol
+from .. import metrics, protocol
 from ..errors import CLOSE_SESSION_CHANGED
 from ..sessions.auth import authenticate_with, issue_cookie_token
 from ..sessions.session import Session, SessionHooks
@@ -150,6 +150,7 @@ class RealtimeHooks(SessionHooks):
                         connection.send(payload)
                     seen[stream] = result.last_offset
         finally:
+            metrics.recovery(len(seen), failed.values())
             if failed:
                 connection.send(protocol.encode({
                     "type": "recovery_failed", "streams": failed,

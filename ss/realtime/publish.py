@@ -27,7 +27,7 @@ import logging
 from collections import deque
 from typing import Any, Iterable
 
-from .. import protocol
+from .. import metrics, protocol
 from .recovery import Outgoing, history_for
 from ..errors import SSError
 
@@ -122,6 +122,7 @@ class Publisher:
     def broadcast(self, event: str, data: Any = _MISSING) -> "asyncio.Future | concurrent.futures.Future | None":
         """Send ``event`` with ``data`` to every connected browser on every instance."""
         _check_event(event, data)
+        metrics.published("broadcast")
         return self._submit([self._outgoing(self.store.key("broadcast"), protocol.encode_event(event, data),
                                             self._keep_broadcast)])
 
@@ -129,6 +130,7 @@ class Publisher:
         """Send to every socket signed in as ``user_id``, whichever instance it is on."""
         uid = _check_user_id(user_id)
         _check_event(event, data)
+        metrics.published("user")
         return self._submit([self._outgoing(self.store.key("user", uid), protocol.encode_event(event, data))])
 
     def users(self, user_ids: Iterable[Any], event: str,
@@ -139,6 +141,7 @@ class Publisher:
         uids = list(dict.fromkeys(_check_user_id(u) for u in user_ids))
         _check_event(event, data)
         payload = protocol.encode_event(event, data)
+        metrics.published("user", len(uids))
         return self._submit([self._outgoing(self.store.key("user", uid), payload) for uid in uids])
 
     def channel(self, names: str | Iterable[str], event: str,
@@ -146,6 +149,7 @@ class Publisher:
         """Send to every socket subscribed to the channel ``names`` (a name or a list of names)."""
         names = _channel_names(names)
         _check_event(event, data)
+        metrics.published("channel", len(names))
         return self._submit([self._outgoing(self.store.key("channel", name),
                                             protocol.encode_event(event, data, channel=name)) for name in names])
 

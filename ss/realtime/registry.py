@@ -12,6 +12,8 @@ import itertools
 import secrets
 from typing import Any, Iterator
 
+from .. import metrics
+
 __all__ = ["Connections"]
 
 
@@ -37,6 +39,7 @@ class Connections:
         ip = connection.request.remote_ip or "?"
         self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
         self._index(connection, connection.session.id)
+        metrics.connection_opened(connection.transport.name)
 
     def _index(self, connection: Any, session_id: str) -> None:
         present = self._by_session.get(session_id)
@@ -58,6 +61,7 @@ class Connections:
         else:
             self._per_ip.pop(ip, None)
         self._unindex(connection, connection.session.id)
+        metrics.connection_closed(connection.transport.name, getattr(connection, "close_reason", None) or "client")
         return True
 
     def _unindex(self, connection: Any, session_id: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from .. import metrics
 from ..protocol.frames import text_frame
 from .outbox import send_frame_to_many
 
@@ -35,6 +36,7 @@ class LocalRouter:
         self._topics: dict[Any, tuple[str, ...]] = {}
         self._held: dict[Any, list[tuple[str, bytes]]] = {}
         self._hold_timers: dict[Any, asyncio.TimerHandle] = {}
+        self._kinds: dict[str, str] = {}  # topic -> user / channel / broadcast, for metrics
 
     async def start(self) -> None:
         self.app.publish.start()
@@ -43,6 +45,8 @@ class LocalRouter:
         members = self._members.get(topic)
         if not members:
             return
+        if metrics.enabled():
+            metrics.delivered(self._kind(topic), len(members))
         frame = text_frame(payload)
         if not self._held:
             send_frame_to_many(self.app.flusher, members, frame)  # queues only: nothing here changes the members
@@ -53,6 +57,14 @@ class LocalRouter:
                 connection.send_frame(frame)
             else:
                 held.append((topic, payload))
+
+    def _kind(self, topic: str) -> str:
+        kind = self._kinds.get(topic)
+        if kind is None:
+            if len(self._kinds) > 10000:
+                self._kinds.clear()
+            kind = self._kinds[topic] = metrics.pubsub_kind(self.app.publish.stream_of(topic))
+        return kind
 
     async def join(self, topic: str, connection) -> None:
         """Route ``topic`` to ``connection``; subscribes upstream for the first local member."""

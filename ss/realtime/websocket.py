@@ -21,7 +21,7 @@ import tornado.iostream
 import tornado.web
 import tornado.websocket
 
-from .. import protocol
+from .. import metrics, protocol
 from ..errors import CallError
 from ..rpc.request import RequestInfo
 from ..sessions.cookie import set_session_cookie
@@ -175,11 +175,20 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
             # More than limits.max_outgoing_bytes queued: this reader is not keeping up.
             log.warning("closing socket from %s: it is not reading its messages (over %d bytes queued)",
                         self.request.remote_ip, stream.max_write_buffer_size)
+            metrics.slow_reader()
+            if self.connection is not None:
+                self.connection.close_reason = "slow_reader"
             stream.close()
             return False
         except tornado.iostream.StreamClosedError:
             return False
         return True
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes written but not yet taken by the kernel (the ss_outgoing_queued_bytes gauge)."""
+        connection = self.ws_connection
+        return compat.queued_bytes(connection.stream) if connection is not None else 0
 
     def abort(self) -> None:
         if self.ws_connection is not None and self.ws_connection.stream is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import time
 
+from .. import metrics
+
 log = logging.getLogger("ss.limiter")
 
 
@@ -60,6 +62,8 @@ class KeyedLimiter:
                 self._forget_full_buckets()
             bucket = self._buckets[key] = TokenBucket(self.rate)
         allowed = bucket.allow()
+        if not allowed:
+            metrics.rate_limited("http")
         if not allowed and bucket.should_log():
             log.warning("rate limit: %s is over %s requests/s; refusing with rate_limited", key, self.rate)
         return allowed

@@ -17,6 +17,7 @@ from typing import Any, Callable, TypeGuard
 
 import orjson
 
+from .. import metrics
 from ..errors import CallError, ErrorCode
 from ..store.base import STORE_ERRORS, OutageLog
 
@@ -317,6 +318,7 @@ class SessionStore:
         """A new session, saved with the short ``new_ttl`` (its next load extends it)."""
         session = self.new()
         await self.save(session, self.new_ttl)
+        metrics.session_created()
         return session
 
     async def load_or_create(self, session_id: str | None) -> Session:

@@ -19,6 +19,13 @@ def redis_url(redis_config) -> str:
 def open_store(config) -> Store:
     """The store config asks for: Redis when ``redis.enabled`` (or $SS_REDIS_URL), else embedded."""
     prefix = config.redis.key_prefix
+    sentinel = config.redis.get("sentinel") or {}
+    if config.redis.enabled and sentinel.get("master"):
+        from .sentinel import SentinelStore
+
+        return SentinelStore(str(sentinel["master"]), list(sentinel.get("addresses") or []), prefix,
+                             db=int(config.redis.db_index), password=config.redis.password,
+                             sentinel_password=sentinel.get("password"))
     if config.redis.enabled:
         from .redis_store import RedisStore
 

@@ -88,6 +88,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def bus(self) -> PubSubBus: ...
 
+    @property
+    def pubsub_connected(self) -> bool:
+        """False while the pub/sub link to other instances is down (the readiness probe says so)."""
+        return True
+
     @abc.abstractmethod
     async def connect(self) -> None:
         """Check the store answers; raise StoreUnavailable with what to do if not."""

@@ -21,7 +21,9 @@ import ssl as ssl_module
 
 import hiredis
 from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
+from redis.exceptions import RedisError
 
+from .. import metrics
 from ..periodic import cancel_and_wait
 from .base import Handler, OutageLog, PubSubBus
 
@@ -41,8 +43,9 @@ def command(*parts: bytes | str) -> bytes:
 
 
 class RedisBus(PubSubBus):
-    def __init__(self, redis, max_backoff: float = 5.0):
+    def __init__(self, redis, max_backoff: float = 5.0, locate=None):
         self._redis = redis
+        self._locate = locate  # async () -> (host, port) of the master, asked at each connect (Sentinel)
         self._handlers: dict[str, list[Handler]] = {}
         self._names: dict[bytes, str] = {}                  # raw topic -> str, decoded once
         self._confirmations: dict[str, asyncio.Future] = {}
@@ -116,8 +119,10 @@ class RedisBus(PubSubBus):
                     context.verify_mode = ssl_module.CERT_NONE
                 if kwargs.get("ssl_certfile"):
                     context.load_cert_chain(kwargs["ssl_certfile"], kwargs.get("ssl_keyfile"))
-            opening = asyncio.open_connection(kwargs.get("host", "localhost"), kwargs.get("port", 6379),
-                                              ssl=context)
+            host, port = kwargs.get("host", "localhost"), kwargs.get("port", 6379)
+            if self._locate is not None:
+                host, port = await asyncio.wait_for(self._locate(), timeout)
+            opening = asyncio.open_connection(host, port, ssl=context)
         reader, writer = await asyncio.wait_for(opening, timeout)
         password = kwargs.get("password")
         if password:
@@ -148,12 +153,13 @@ class RedisBus(PubSubBus):
                 self._up.set()
                 if not self.connected:
                     log.warning("Redis pub/sub connection is back; %d topics subscribed again", len(self._handlers))
+                    metrics.store_reconnect("pubsub")
                     self.connected = True
                 backoff = 0.1
                 await self._read(reader, writer)
             except asyncio.CancelledError:
                 raise
-            except (OSError, ConnectionError, asyncio.TimeoutError, hiredis.ProtocolError) as exc:
+            except (OSError, ConnectionError, asyncio.TimeoutError, hiredis.ProtocolError, RedisError) as exc:
                 self._up.clear()
                 self._writer = None
                 if writer is not None:

@@ -22,7 +22,8 @@ from .cookies import COOKIE_PATH, SessionCookieHandler
 from .guard import Guard
 from .csp import CspReportHandler, ReportBudget
 from .http_api import ApiHandler
-from .middleware import Chain, ChainedApplication, browser_check, load_middleware
+from .middleware import Chain, browser_check, load_middleware
+from .probes import OpsFirstApplication, probe_routes
 from .static import PublicFileHandler
 
 __all__ = ["make_application"]
@@ -106,6 +107,7 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
         (COOKIE_PATH, SessionCookieHandler, args),  # the cookie follows a session rotated on login
         (CSP_REPORT_PATH, CspReportHandler,
          {**args, "budget": ReportBudget(config.security.csp_reports_per_minute)}),
+        *probe_routes(app),  # /_ss/health, /_ss/ready (ss/web/probes.py)
     ]
     if config.api.enabled:
         prefix = config.api.prefix.strip("/")
@@ -114,7 +116,7 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
     if app.project is not None:
         routes.append((r"/(.+)", PublicFileHandler, {"path": str(app.project.public_dir), "app": app}))
     limits = config.limits
-    application = ChainedApplication(
+    application = OpsFirstApplication(  # a ChainedApplication; probes skip the chain
         routes,
         default_handler_class=NotFoundHandler,
         default_handler_args=args,

@@ -1,0 +1,38 @@
+"""Fixtures of the operations tests: server processes with any arguments, redis-servers of their own."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ops.redis_procs import RedisProcess
+from tests.tools.conftest import Process
+
+
+@pytest.fixture
+def ss_process():
+    """ss_process(root, ["start", ...], env) -> a running Process; all are stopped after the test."""
+    started: list[Process] = []
+
+    def start(root, args: list[str], env: dict[str, str] | None = None) -> Process:
+        process = Process(root, args, env)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def redis_procs(tmp_path):
+    """redis_procs(port=None, extra=[...], sentinel=False) -> a started RedisProcess; all stopped after."""
+    started: list[RedisProcess] = []
+
+    def start(port: int | None = None, extra: list[str] | None = None, sentinel: bool = False) -> RedisProcess:
+        process = RedisProcess(tmp_path / "redis", port, extra, sentinel).start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
