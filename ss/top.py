@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from .errors import SSError
+
 __all__ = ["scrape", "parse", "View", "diff", "render", "quantile", "run", "TopError"]
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-class TopError(Exception):
+class TopError(SSError):
     """The metrics cannot be read; the message says why and what to do."""
 
 

@@ -160,7 +160,8 @@ def foreign_address() -> str | None:
 
 
 def test_metrics_refuse_foreign_and_forwarded_addresses(make_app, ss_process):
-    server, port = start(make_app, ss_process, "{}")
+    # Listening on every interface (development binds 127.0.0.1), so the machine's own address reaches it.
+    server, port = start(make_app, ss_process, "{'http': {'host': '0.0.0.0'}}")
     assert fetch(f"http://127.0.0.1:{port}/_ss/metrics")[0] == 200
     # A proxy on this host passing a visitor's request on: the forwarded address is not allowed.
     status, _, body = fetch(f"http://127.0.0.1:{port}/_ss/metrics", {"X-Forwarded-For": "203.0.113.9"})

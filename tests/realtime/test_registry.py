@@ -8,11 +8,13 @@ from ss.realtime.registry import Connections
 
 
 class FakeConnection:
-    """What the registry reads of a connection: its session id and client address (hashed by identity)."""
+    """What the registry reads of a connection: session id, client address, transport (hashed by identity)."""
 
     def __init__(self, session_id: str, ip: str | None):
         self.session = SimpleNamespace(id=session_id)
         self.request = SimpleNamespace(remote_ip=ip)
+        self.transport = SimpleNamespace(name="websocket")
+        self.close_reason = None
 
 
 def conn(session_id: str = "s1", ip: str | None = "10.0.0.1") -> FakeConnection:
