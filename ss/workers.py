@@ -147,7 +147,8 @@ class Supervisor:
             metrics.worker_exited(pid)  # its live gauges (connections open) leave the sums
             code = os.waitstatus_to_exitcode(status)
             if self.stopping or worker.stopping:
-                if code != 0:
+                # -SIGTERM: a worker still starting (no handler of its own yet) ends at once; not a failure.
+                if code not in (0, -signal.SIGTERM):
                     self.failed = True
                     log.error("worker %d (pid %d) exited with status %d while stopping", worker.index, pid, code)
             elif time.monotonic() - worker.started < MIN_UPTIME:
