@@ -22,7 +22,7 @@ from .realtime.registry import Connections
 from .realtime.publish import Publisher
 from .realtime.router import LocalRouter
 from .realtime.users_online import Users
-from .rpc import Dispatcher
+from .rpc.dispatcher import Dispatcher
 from .rpc.api_tree import ApiTree, ApiTreeError, load_api_tree
 from .rpc.limiter import KeyedLimiter
 from .rpc.recent_calls import RecentCalls

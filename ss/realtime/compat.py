@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import logging
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Coroutine
@@ -52,11 +51,11 @@ class CompatError(ImportError):
     """The installed Tornado or Python lacks an internal ss relies on."""
 
 
-def _has_in_source(func: Callable, name: str) -> bool:
-    try:
-        return name in inspect.getsource(func)
-    except (OSError, TypeError):
-        return False
+def _has_in_source(func: Callable[..., Any], name: str) -> bool:
+    """True when ``func``'s code reads or writes the attribute ``name`` (its code object's names:
+    no source file read at import)."""
+    code = getattr(func, "__code__", None)
+    return code is not None and name in code.co_names
 
 
 def check() -> None:
