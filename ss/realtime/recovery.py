@@ -216,42 +216,19 @@ local ttl, size, meta_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[
 local max_bytes, max_total = tonumber(ARGV[4]), tonumber(ARGV[5])
 local hist_prefix, meta_prefix = ARGV[6], ARGV[7]
 local totals, index = KEYS[1], KEYS[2]
+local n = (#KEYS - 2) / 3
+-- Per message only what cannot wait: its offset, its entry, its index entry, the PUBLISH.
+-- Counts, byte totals, trims and expiries are done once per stream and once per batch.
+local total = tonumber(redis.call('HGET', totals, 'bytes') or '0')
+local first_seq = tonumber(redis.call('HINCRBY', totals, 'seq', n)) - n
+local streams, order, start = {}, {}, nil
 
-local function drop_oldest(hist, meta, stream)
-  local first = redis.call('ZRANGE', hist, 0, 0, 'WITHSCORES')
-  local offset, len = string.format('%.0f', tonumber(first[2])), #first[1]
-  redis.call('ZREMRANGEBYRANK', hist, 0, 0)
-  redis.call('HINCRBY', meta, 'bytes', -len)
-  redis.call('HSET', meta, 'cut', offset)
-  redis.call('ZREM', index, offset .. ' ' .. len .. ' ' .. stream)
-  redis.call('HINCRBY', totals, 'bytes', -len)
-end
-
-local function trim_total()
-  while tonumber(redis.call('HGET', totals, 'bytes') or '0') > max_total do
-    local popped = redis.call('ZPOPMIN', index)
-    if #popped == 0 then
-      redis.call('HSET', totals, 'bytes', 0)
-      return
-    end
-    local offset, len, stream = string.match(popped[1], '^(%d+) (%d+) (.*)$')
-    local hist, meta = hist_prefix .. stream, meta_prefix .. stream
-    -- 0 removed: the stream's history expired, its bytes were never taken off the total
-    if redis.call('ZREMRANGEBYSCORE', hist, offset, offset) > 0 then
-      redis.call('HINCRBY', meta, 'bytes', -tonumber(len))
-      if tonumber(offset) > tonumber(redis.call('HGET', meta, 'cut') or '0') then
-        redis.call('HSET', meta, 'cut', offset)
-      end
-    end
-    redis.call('HINCRBY', totals, 'bytes', -tonumber(len))
+local function state_of(stream, counter, hist, meta)
+  local s = streams[stream]
+  if s then return s end
+  if redis.call('EXISTS', hist) == 0 then
+    redis.call('HDEL', meta, 'bytes')  -- its history expired: so did what it counted
   end
-end
-
-local start = nil
-for i = 1, (#KEYS - 2) / 3 do
-  local counter, hist, meta = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2]
-  local a = 7 + 4 * (i - 1)
-  local topic, stream, stream_json, body = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   if redis.call('EXISTS', counter) == 0 then
     if not start then
       local t = redis.call('TIME')
@@ -259,28 +236,85 @@ for i = 1, (#KEYS - 2) / 3 do
     end
     redis.call('SET', counter, start)
   end
+  s = {counter = counter, hist = hist, meta = meta, count = redis.call('ZCARD', hist),
+       bytes = tonumber(redis.call('HGET', meta, 'bytes') or '0'), cut = nil}
+  streams[stream] = s
+  order[#order + 1] = stream
+  return s
+end
+
+local function drop_oldest(s, stream, count)
+  local old = redis.call('ZRANGE', s.hist, 0, count - 1, 'WITHSCORES')
+  if #old == 0 then return end
+  redis.call('ZREMRANGEBYRANK', s.hist, 0, count - 1)
+  local members = {}
+  for j = 1, #old, 2 do
+    local len = #old[j]
+    local offset = string.format('%.0f', tonumber(old[j + 1]))
+    s.count, s.bytes, total = s.count - 1, s.bytes - len, total - len
+    s.cut = offset  -- ascending: the last one dropped is the highest
+    members[#members + 1] = offset .. ' ' .. len .. ' ' .. stream
+    if #members == 500 then
+      redis.call('ZREM', index, unpack(members))
+      members = {}
+    end
+  end
+  if #members > 0 then redis.call('ZREM', index, unpack(members)) end
+end
+
+for i = 1, n do
+  local counter, hist, meta = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2]
+  local a = 7 + 4 * (i - 1)
+  local topic, stream, stream_json, body = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local s = state_of(stream, counter, hist, meta)
   local offset = string.format('%.0f', redis.call('INCR', counter))
-  redis.call('EXPIRE', counter, meta_ttl)
   local message = string.sub(body, 1, -2) .. ',"stream":' .. stream_json .. ',"offset":' .. offset .. '}'
   local len = #message
-  if redis.call('EXISTS', hist) == 0 then
-    redis.call('HDEL', meta, 'bytes')  -- its history expired: so did what it counted
-  end
   redis.call('ZADD', hist, offset, message)
-  redis.call('HINCRBY', meta, 'bytes', len)
-  redis.call('HINCRBY', totals, 'bytes', len)
-  redis.call('ZADD', index, redis.call('HINCRBY', totals, 'seq', 1), offset .. ' ' .. len .. ' ' .. stream)
-  while redis.call('ZCARD', hist) > 0 and (redis.call('ZCARD', hist) > size
-        or tonumber(redis.call('HGET', meta, 'bytes')) > max_bytes) do
-    drop_oldest(hist, meta, stream)
-  end
-  trim_total()
-  redis.call('EXPIRE', hist, ttl)
-  redis.call('EXPIRE', meta, ttl)
-  redis.call('EXPIRE', totals, ttl)
-  redis.call('EXPIRE', index, ttl)
+  redis.call('ZADD', index, first_seq + i, offset .. ' ' .. len .. ' ' .. stream)
+  s.count, s.bytes, total = s.count + 1, s.bytes + len, total + len
   redis.call('PUBLISH', topic, message)
 end
+
+for _, stream in ipairs(order) do
+  local s = streams[stream]
+  if s.count > size then drop_oldest(s, stream, s.count - size) end
+  while s.count > 0 and s.bytes > max_bytes do
+    -- over the byte cap: drop about as many as the excess holds at this stream's mean size
+    local mean = math.max(1, math.floor(s.bytes / s.count))
+    drop_oldest(s, stream, math.max(1, math.floor((s.bytes - max_bytes) / mean)))
+  end
+  if s.cut then
+    redis.call('HSET', s.meta, 'bytes', s.bytes, 'cut', s.cut)
+  else
+    redis.call('HSET', s.meta, 'bytes', s.bytes)
+  end
+  redis.call('EXPIRE', s.counter, meta_ttl)
+  redis.call('EXPIRE', s.hist, ttl)
+  redis.call('EXPIRE', s.meta, ttl)
+end
+
+-- The total cap: the oldest messages of every stream go first (the index is in publish order).
+while total > max_total do
+  local popped = redis.call('ZPOPMIN', index)
+  if #popped == 0 then
+    total = 0
+    break
+  end
+  local offset, len, stream = string.match(popped[1], '^(%d+) (%d+) (.*)$')
+  local hist, meta = hist_prefix .. stream, meta_prefix .. stream
+  -- 0 removed: that stream's history expired; its bytes only leave the total now
+  if redis.call('ZREMRANGEBYSCORE', hist, offset, offset) > 0 then
+    redis.call('HINCRBY', meta, 'bytes', -tonumber(len))
+    if tonumber(offset) > tonumber(redis.call('HGET', meta, 'cut') or '0') then
+      redis.call('HSET', meta, 'cut', offset)
+    end
+  end
+  total = total - tonumber(len)
+end
+redis.call('HSET', totals, 'bytes', total)
+redis.call('EXPIRE', totals, ttl)
+redis.call('EXPIRE', index, ttl)
 return 1
 """
 
