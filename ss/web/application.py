@@ -33,6 +33,13 @@ __all__ = ["make_application"]
 class PageHandler(BaseHandler):
     """``/``: the app's single page. Makes sure the visitor has a session cookie first."""
 
+    def head(self) -> None:
+        # Monitors and link checkers: the page's headers, no body, and no session made for them.
+        add_security_headers(self)
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish()
+
     async def get(self) -> None:
         try:
             session = await self.app.sessions.for_request(self.get_cookie(self.app.config.session.cookie_name))

@@ -106,3 +106,13 @@ async def test_public_html_gets_the_page_security_headers(make_app):
         assert page.headers["Referrer-Policy"] == "same-origin"
         text = await app.fetch("/hello.txt")
         assert "Content-Security-Policy" not in text.headers
+
+
+async def test_head_on_the_page_answers_its_headers_without_a_session(make_app):
+    async with start(make_app) as app:
+        before = [key async for key in app.app.store.redis.scan_iter(match=app.app.store.key("session:*"))]
+        page = await app.fetch("/", method="HEAD")
+        assert page.code == 200 and page.body == b""
+        assert "Set-Cookie" not in page.headers and page.headers["X-Frame-Options"] == "SAMEORIGIN"
+        after = [key async for key in app.app.store.redis.scan_iter(match=app.app.store.key("session:*"))]
+        assert after == before
