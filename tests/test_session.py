@@ -91,3 +91,12 @@ async def test_disconnect_listeners_run_once(app):
     await session.emit("disconnect")
     await session.emit("disconnect")
     assert seen == [session.id]
+
+
+async def test_a_session_handle_names_it_without_giving_away_the_id(app):
+    session = await app.sessions.create()
+    handle = session.handle
+    assert len(handle) == 12 and int(handle, 16) >= 0
+    assert handle not in session.id and session.id[:6] not in handle
+    assert (await app.sessions.load(session.id)).handle == handle          # stable for the session
+    assert (await app.sessions.create()).handle != handle

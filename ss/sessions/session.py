@@ -9,6 +9,7 @@ the action returns, so plain ``def`` actions need no ``await``; async code may
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import secrets
 import time
@@ -150,6 +151,15 @@ class Session:
     @property
     def hooks(self) -> SessionHooks:
         return self._store.hooks
+
+    @property
+    def handle(self) -> str:
+        """A name for this session that is safe to show or log: a hash of the id, not the id.
+
+        The id is the secret the HttpOnly cookie carries; knowing the handle gives no way
+        to it. It changes when a sign-in gives the session a new id.
+        """
+        return hashlib.blake2b(self.id.encode(), digest_size=6).hexdigest()
 
     @property
     def created_at(self) -> datetime:

@@ -46,7 +46,7 @@ def test_generated_app_in_chromium(new_app, ss_server, browser, store_env):
     assert page.evaluate("SS.server.app.square(25)") == 625
     assert page.evaluate("new Promise(r => SS.server.app.square(12, r))") == 144
     assert page.evaluate("$('#chat-message').tmpl({from: 'a', text: 'b'}).text()") == "a: b"  # jQuery tmpl under the CSP
-    # The session id stays in its HttpOnly cookie; app.init names the session by its first 8 characters.
+    # The session id stays in its HttpOnly cookie; app.init names the session by its handle (a hash of it).
     assert page.evaluate("'session_id' in SS") is False
     session = page.evaluate("SS.server.app.init()")
     assert session in page.inner_text("#message")

@@ -43,7 +43,7 @@ def open_chat(browser, url, name):
 
 
 def session_named(page):
-    """The skeleton's app.init names the session by the start of its id (which page scripts never see)."""
+    """The skeleton's app.init names the session by its handle, a hash of the id (which page scripts never see)."""
     return page.evaluate("SS.server.app.init()")
 
 

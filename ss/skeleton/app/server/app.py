@@ -12,7 +12,8 @@ MAX_TEXT = 500
 class Actions(ss.Actions):
     def init(self):
         """Called by the welcome page once the socket is ready."""
-        return f"This session ({self.session.id[:8]}…) was created at {self.session.created_at:%H:%M:%S} UTC"
+        # session.handle names the session without giving away its id (the secret of the cookie)
+        return f"This session ({self.session.handle}) was created at {self.session.created_at:%H:%M:%S} UTC"
 
     def square(self, number):
         return number * number
