@@ -57,6 +57,9 @@ class ErrorCode(str, enum.Enum):
     TOO_MANY_CALLS = ("too_many_calls", 429)
     RATE_LIMITED = ("rate_limited", 429)
     BAD_TOKEN = ("bad_token", 403)
+    CONNECTION_GONE = ("connection_gone", 410)
+    ORIGIN_REFUSED = ("origin_refused", 403)
+    TOO_MANY_CONNECTIONS = ("too_many_connections", 429)
 
     def __str__(self) -> str:
         return self.value

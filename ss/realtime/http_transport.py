@@ -1,0 +1,495 @@
+"""The HTTP fallback transport: the same Connection and messages as the WebSocket, carried by plain requests.
+
+For browsers (or networks: proxies, firewalls) where a WebSocket does not get
+through. The messages are exactly those of docs/protocol.md; only the carrier
+changes::
+
+    POST /_ss/http/open?tab=T[&recover=1]   header X-SS-Transport: http
+         -> 200 {"connection": ID, "secret": S, "poll_timeout": seconds}
+    GET  /_ss/http/poll?c=ID[&stream=1]     header X-SS-Secret: S
+         -> 200, one server message per line (the init first); with stream=1 the
+            response stays open and each batch is flushed as it comes, for at most
+            limits.http_poll_timeout seconds; without it (long-poll, for proxies
+            that buffer) it ends as soon as there is something, or at that timeout
+            with an empty body
+    POST /_ss/http/send?c=ID                header X-SS-Secret: S, body: messages, one per line
+         -> 204
+    POST /_ss/http/close?c=ID               header X-SS-Secret: S -> 204 (the tab is leaving)
+
+Errors are ``{"error": {"code", "message"}}`` with the status of the code:
+410 ``connection_gone`` for a connection that is closed or unknown (with
+``"close": {"code", "reason"}`` when the server closed it, the WebSocket close
+code the browser acts on), 403 ``bad_token`` without the right secret, 400
+``bad_message`` for a malformed request, 413 ``too_big``.
+
+Decisions:
+
+* The accepting instance owns the Connection; the queue between it and the
+  polls is :mod:`ss.realtime.http_queue` (in memory with the embedded store,
+  in Redis otherwise), so polls and POSTs may reach any instance: no sticky
+  sessions. When the owning instance dies, the client's next request gets
+  ``connection_gone`` and it reconnects (recovery by offsets brings its
+  pub/sub messages back, and unanswered calls are sent again).
+* The secret is per connection, random, and travels in a header, so a page on
+  another site can neither read it nor make a browser send it; the open
+  request needs a custom header and passes the same origin check as the
+  WebSocket upgrade.
+* A connection nobody polls (nor posts to) for ``limits.http_idle_timeout``
+  seconds is closed like a dropped socket (its 'disconnect' listeners and
+  hooks run); one timer per process checks them (:class:`HttpTransports`).
+* Only the newest poll of a connection takes messages (an older one ends
+  empty), so messages never split between two responses.
+* Nothing here runs per WebSocket message or fan-out member: the WebSocket
+  path is unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from typing import Any
+
+import orjson
+import tornado.httputil
+import tornado.iostream
+import tornado.web
+
+from ..errors import CLOSE_POLICY, ErrorCode, error_body
+from ..protocol.frames import frame_payload
+from ..rpc.request import RequestInfo
+from . import compat
+from .accept import accept_client, start_connection
+from .connection import Connection
+from .http_queue import BadSecret, Gone, LocalQueues, SharedQueues
+
+__all__ = ["HttpTransport", "HttpTransports", "http_routes", "HTTP_PREFIX"]
+
+log = logging.getLogger("ss.socket")
+
+HTTP_PREFIX = "/_ss/http"
+SECRET_HEADER = "X-SS-Secret"
+OPEN_HEADER = "X-SS-Transport"
+#: Messages handled before the loop gets a turn (one POST full of calls does not starve the others).
+_BATCH = 16
+#: A POST body may hold this many times limits.max_frame_bytes (one message stays under max_frame_bytes).
+_BODY_FRAMES = 8
+CLOSE_ABNORMAL = 1006
+
+
+class HttpTransport:
+    """The Transport of one connection carried over HTTP, on the instance that owns it."""
+
+    __slots__ = ("hub", "cid", "connection", "remote_ip", "_pending", "_flushing", "_unread", "_end")
+
+    name = "http"
+
+    def __init__(self, hub: "HttpTransports", remote_ip: str | None) -> None:
+        self.hub = hub
+        self.cid = ""
+        self.connection: Connection | None = None
+        self.remote_ip = remote_ip
+        self._pending: list[bytes] = []
+        self._flushing = False
+        self._unread = 0
+        self._end: tuple[int, str] | None = None
+
+    @property
+    def unread(self) -> int:
+        return self._unread
+
+    def write_frames(self, frames: list[bytes]) -> bool:
+        if self._end is not None:
+            return False
+        self._pending.extend(frame_payload(frame) for frame in frames)
+        self._kick()
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        self._finish(code, reason)
+
+    def abort(self) -> None:
+        self._finish(CLOSE_ABNORMAL, "the client stopped polling")
+
+    def _finish(self, code: int, reason: str) -> None:
+        if self._end is not None:
+            return
+        self._end = (code, reason)
+        self._kick()
+        if self.connection is not None:
+            asyncio.get_running_loop().call_soon(self.connection.transport_closed)
+
+    def _kick(self) -> None:
+        if not self._flushing:
+            self._flushing = True
+            task = asyncio.ensure_future(self._flush())
+            task.add_done_callback(_task_failed)
+
+    async def _flush(self) -> None:
+        """Move queued payloads to the store in order; then, once closed, record the close there."""
+        hub = self.hub
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                total = await hub.queues.push(self.cid, batch, hub.idle_timeout)
+                if total > hub.max_bytes and self._end is None:
+                    log.warning("closing HTTP connection from %s: it is not reading its messages "
+                                "(over %d bytes queued)", self.remote_ip, hub.max_bytes)
+                    self._end = (CLOSE_POLICY, "not reading its messages")
+                    if self.connection is not None:
+                        self.connection.closed = True
+                        asyncio.get_running_loop().call_soon(self.connection.transport_closed)
+            if self._end is not None and self.cid in hub.local:
+                del hub.local[self.cid]
+                await hub.queues.closed(self.cid, *self._end)
+        except Exception as exc:  # the store is down: the client's polls fail too, and it reconnects
+            log.error("HTTP connection %s: the store refused its messages: %s", self.cid, exc)
+            if self._end is None:
+                self._end = (CLOSE_ABNORMAL, "store unavailable")
+                if self.connection is not None:
+                    self.connection.closed = True
+                    asyncio.get_running_loop().call_soon(self.connection.transport_closed)
+            self.hub.local.pop(self.cid, None)
+        finally:
+            self._flushing = False
+        if self._pending:
+            self._kick()
+
+    async def receive(self, body: bytes) -> None:
+        """Hand a POST's messages (one per line) to the connection, giving the loop a turn now and then."""
+        connection = self.connection
+        if connection is None:
+            return
+        lines = [line for line in body.split(b"\n") if line.strip()]
+        self._unread += len(lines)
+        try:
+            for n, line in enumerate(lines, 1):
+                self._unread -= 1
+                if connection.closed:
+                    break
+                connection.receive(line)
+                if n % _BATCH == 0:
+                    await asyncio.sleep(0)
+        finally:
+            self._unread = 0
+
+
+class HttpTransports:
+    """The HTTP connections of one app: their queues, the idle timer, and what the handlers ask."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        limits = app.config.limits
+        self.poll_timeout = float(limits.http_poll_timeout)
+        # A poll holds the connection for poll_timeout; idle must leave room for the next one to arrive.
+        self.idle_timeout = max(float(limits.http_idle_timeout), self.poll_timeout + 5)
+        self.max_bytes = int(limits.max_outgoing_bytes)
+        self.max_body = int(limits.max_frame_bytes) * _BODY_FRAMES
+        self.queues: LocalQueues | SharedQueues = SharedQueues(app.store) if app.store.shared else LocalQueues()
+        self.local: dict[str, HttpTransport] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._sweeping: asyncio.Task | None = None
+
+    # ---- open ----
+
+    async def open(self, handler: tornado.web.RequestHandler) -> tuple[HttpTransport, str]:
+        """Accept a client (raises tornado.web.HTTPError like the WebSocket upgrade): its transport and secret."""
+        app = self.app
+        accepted = await accept_client(handler, app, log, "HTTP connection")
+        request = handler.request
+        transport = HttpTransport(self, request.remote_ip)
+        info = RequestInfo("http", request.remote_ip, request.headers, request.protocol == "https")
+        connection = Connection(app, transport, accepted.session, accepted.tab, info,
+                                recovering=accepted.recovering)
+        transport.connection = connection
+        transport.cid = connection.id
+        secret = secrets.token_urlsafe(24)
+        await self.queues.register(connection.id, secret, transport.receive, self.idle_timeout)
+        self.local[connection.id] = transport
+        self._ensure_sweeping()
+        await start_connection(app, connection)
+        log.debug("HTTP connection open: %r", connection)
+        return transport, secret
+
+    # ---- incoming ----
+
+    async def send(self, cid: str, secret: str, body: bytes) -> None:
+        """Raises Gone or BadSecret."""
+        await self.queues.check(cid, secret)
+        transport = self.local.get(cid)
+        if transport is not None:
+            await self.queues.touch(cid, self.idle_timeout)
+            await transport.receive(body)
+            return
+        if not self.queues.shared or not await self.queues.forward(cid, body):
+            raise Gone(owner_lost=True)
+        await self.queues.touch(cid, self.idle_timeout)
+
+    def close_from_client(self, cid: str) -> None:
+        transport = self.local.get(cid)
+        if transport is not None and transport.connection is not None:
+            transport.connection.close(1000, "the client closed the connection")
+
+    # ---- outgoing ----
+
+    async def poll(self, cid: str, secret: str, write: Any | None) -> list[bytes]:
+        """Wait for the connection's messages, for at most poll_timeout seconds.
+
+        ``write`` (streaming) is called with each batch as it comes and the
+        poll goes on until the timeout; without it the first batch is
+        returned. Raises Gone (before anything was written) or BadSecret.
+        """
+        queues = self.queues
+        await queues.check(cid, secret)
+        number = await queues.start_poll(cid)
+        listener = await queues.listen(cid)
+        deadline = time.monotonic() + self.poll_timeout
+        wrote = False
+        try:
+            while True:
+                items = await queues.take(cid, number)
+                if items is None:
+                    return []  # a newer poll of this connection took over
+                if items:
+                    if write is None:
+                        return items
+                    if not await write(items):
+                        return []
+                    wrote = True
+                    continue
+                gone = await queues.ended(cid)
+                if gone is not None:
+                    if wrote:
+                        return []  # the next poll learns why
+                    raise gone
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                await listener.wait(remaining)
+        finally:
+            await queues.unlisten(cid, listener)
+            try:
+                await queues.touch(cid, self.idle_timeout)
+            except Exception:
+                pass
+
+    # ---- idle connections ----
+
+    def _ensure_sweeping(self) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._interval(), self._sweep)
+
+    def _interval(self) -> float:
+        return max(0.5, self.idle_timeout / 3)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        if not self.local:
+            return  # started again by the next connection
+        self._sweeping = asyncio.ensure_future(self._close_idle())
+        self._sweeping.add_done_callback(_task_failed)
+        self._timer = asyncio.get_running_loop().call_later(self._interval(), self._sweep)
+
+    async def _close_idle(self) -> None:
+        cids = list(self.local)
+        try:
+            idle = await self.queues.idle(cids, self.idle_timeout)
+            await self.queues.refresh([cid for cid in cids if cid not in idle], self.idle_timeout)
+        except Exception as exc:
+            log.warning("could not check HTTP connections for idleness: %s", exc)
+            return
+        for cid in idle:
+            transport = self.local.get(cid)
+            if transport is not None and transport.connection is not None and not transport.connection.closed:
+                log.info("closing HTTP connection from %s: not polled for %.0fs",
+                         transport.remote_ip, self.idle_timeout)
+                transport.connection.abort()
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        await self.queues.close()
+
+
+def hub_of(app: Any) -> HttpTransports:
+    """The app's HTTP connections (made by the first request that needs them)."""
+    if app.http_transports is None:
+        app.http_transports = HttpTransports(app)
+    return app.http_transports
+
+
+class _HttpHandler(tornado.web.RequestHandler):
+    """What the fallback's handlers share: errors as JSON with ss's codes, no caching."""
+
+    def initialize(self, app: Any) -> None:
+        self.app = app
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    def check_xsrf_cookie(self) -> None:
+        pass  # the secret header (open: a custom header and the origin check) does that job
+
+    def fail(self, code: ErrorCode, message: str, close: tuple[int, str] | None = None) -> None:
+        compat.discard_new_cookies(self)
+        self.clear()
+        self.set_default_headers()
+        self.set_status(code.http_status)
+        self.set_header("Content-Type", "application/json")
+        body: dict[str, Any] = {"error": error_body(code, message)}
+        if close is not None:
+            body["close"] = {"code": close[0], "reason": close[1]}
+        self.finish(orjson.dumps(body))
+
+    def gone(self, exc: Gone) -> None:
+        if exc.close is not None:
+            self.fail(ErrorCode.CONNECTION_GONE, f"the server closed this connection ({exc.close[0]} "
+                      f"{exc.close[1]}): open a new one", exc.close)
+        elif exc.owner_lost:
+            self.fail(ErrorCode.CONNECTION_GONE, "the server instance holding this connection is gone: "
+                      "open a new one")
+        else:
+            self.fail(ErrorCode.CONNECTION_GONE, "no such connection (closed after being idle, or the server "
+                      "restarted): open a new one")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        compat.discard_new_cookies(self)
+        reason = tornado.httputil.responses.get(status_code, "error")
+        exc = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            reason = exc.log_message
+        # The refusals of accept_client, as the error codes the WebSocket upgrade's statuses stand for.
+        code = {403: ErrorCode.ORIGIN_REFUSED, 429: ErrorCode.TOO_MANY_CONNECTIONS,
+                503: ErrorCode.STORE_UNAVAILABLE}.get(status_code)
+        if code is None:
+            code = ErrorCode.BAD_MESSAGE if status_code < 500 else ErrorCode.ACTION_FAILED
+            if status_code >= 500:
+                reason = "the server failed to answer: try again"
+        self.set_header("Content-Type", "application/json")
+        self.finish(orjson.dumps({"error": error_body(code, reason)}))
+
+    def target(self) -> tuple[str, str] | None:
+        """``(connection id, secret)`` of the request, or None after answering 400."""
+        cid = self.get_query_argument("c", "")
+        secret = self.request.headers.get(SECRET_HEADER, "")
+        if not cid or len(cid) > 64 or not secret or len(secret) > 128:
+            self.fail(ErrorCode.BAD_MESSAGE, f"a request of the HTTP transport needs ?c=<connection id> and "
+                      f"the {SECRET_HEADER} header from /_ss/http/open")
+            return None
+        return cid, secret
+
+
+class OpenHandler(_HttpHandler):
+    async def post(self) -> None:
+        if self.request.headers.get(OPEN_HEADER, "") != "http":
+            self.fail(ErrorCode.BAD_MESSAGE, f"open the HTTP transport with the header {OPEN_HEADER}: http")
+            return
+        hub = hub_of(self.app)
+        transport, secret = await hub.open(self)
+        self.set_header("Content-Type", "application/json")
+        self.finish(orjson.dumps({"connection": transport.cid, "secret": secret, "poll_timeout": hub.poll_timeout}))
+
+
+class PollHandler(_HttpHandler):
+    async def get(self) -> None:
+        target = self.target()
+        if target is None:
+            return
+        hub = hub_of(self.app)
+        stream = self.get_query_argument("stream", "") == "1"
+        write = None
+        if stream:
+            self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
+            self.set_header("X-Accel-Buffering", "no")  # nginx: pass each batch on at once
+
+            async def write(items: list[bytes]) -> bool:
+                self.write(b"\n".join(items) + b"\n")
+                try:
+                    await self.flush()
+                except tornado.iostream.StreamClosedError:
+                    return False
+                return True
+        try:
+            items = await hub.poll(*target, write)
+        except Gone as exc:
+            self.gone(exc)
+            return
+        except BadSecret:
+            self.fail(ErrorCode.BAD_TOKEN, "wrong secret for this connection: open a new one")
+            return
+        if not stream:
+            self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
+            if items:
+                self.write(b"\n".join(items) + b"\n")
+        self.finish()
+
+    def on_connection_close(self) -> None:
+        pass  # the poll ends at its timeout (or the next poll takes over)
+
+
+class SendHandler(_HttpHandler):
+    async def post(self) -> None:
+        target = self.target()
+        if target is None:
+            return
+        hub = hub_of(self.app)
+        body = self.request.body
+        if len(body) > hub.max_body:
+            self.fail(ErrorCode.TOO_BIG, f"a POST of the HTTP transport holds at most {hub.max_body} bytes: "
+                      f"send fewer messages at once")
+            return
+        try:
+            await hub.send(*target, body)
+        except Gone as exc:
+            self.gone(exc)
+            return
+        except BadSecret:
+            self.fail(ErrorCode.BAD_TOKEN, "wrong secret for this connection: open a new one")
+            return
+        self.set_status(204)
+        self.finish()
+
+
+class CloseHandler(_HttpHandler):
+    async def post(self) -> None:
+        target = self.target()
+        if target is None:
+            return
+        hub = hub_of(self.app)
+        try:
+            await hub.queues.check(*target)
+        except Gone:
+            pass
+        except BadSecret:
+            self.fail(ErrorCode.BAD_TOKEN, "wrong secret for this connection")
+            return
+        else:
+            hub.close_from_client(target[0])
+        self.set_status(204)
+        self.finish()
+
+
+def http_routes(app: Any) -> list:
+    """The routes of the HTTP transport (none when it is off: ``client.transport.fallback`` or strict mode)."""
+    if not fallback_enabled(app.config):
+        return []
+    args = {"app": app}
+    return [
+        (HTTP_PREFIX + "/open", OpenHandler, args),
+        (HTTP_PREFIX + "/poll", PollHandler, args),
+        (HTTP_PREFIX + "/send", SendHandler, args),
+        (HTTP_PREFIX + "/close", CloseHandler, args),
+    ]
+
+
+def fallback_enabled(config: Any) -> bool:
+    """The HTTP transport is served unless turned off, or strict mode admits only WebSocket browsers."""
+    return bool(config.client.transport.fallback) and not bool(config.browser_check.strict)
+
+
+def _task_failed(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("HTTP transport task failed", exc_info=task.exception())
