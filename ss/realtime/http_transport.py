@@ -64,7 +64,7 @@ from .accept import accept_client, start_connection
 from .connection import Connection
 from .http_queue import BadSecret, Gone, LocalQueues, SharedQueues
 
-__all__ = ["HttpTransport", "HttpTransports", "http_routes", "HTTP_PREFIX"]
+__all__ = ["HttpTransport", "HttpTransports", "http_routes", "client_boot", "fallback_enabled", "HTTP_PREFIX"]
 
 log = logging.getLogger("ss.socket")
 
@@ -483,6 +483,13 @@ def http_routes(app: Any) -> list:
         (HTTP_PREFIX + "/send", SendHandler, args),
         (HTTP_PREFIX + "/close", CloseHandler, args),
     ]
+
+
+def client_boot(config: Any) -> bytes:
+    """The line put before /_ss/client.js: the transport settings the browser needs before its first init."""
+    settings = config.client.transport.to_dict()
+    settings["fallback"] = fallback_enabled(config)  # strict mode: WebSocket only, never HTTP
+    return b"(window.SS = window.SS || {}).boot = " + orjson.dumps({"transport": settings}) + b";\n"
 
 
 def fallback_enabled(config: Any) -> bool:

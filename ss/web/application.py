@@ -15,7 +15,7 @@ import tornado.web
 from ..client_js import client_source
 from ..errors import CallError
 from ..presets import is_dev_like
-from ..realtime.http_transport import http_routes
+from ..realtime.http_transport import client_boot, http_routes
 from ..realtime.websocket import SOCKET_PATH, SocketHandler
 from ..sessions.cookie import set_session_cookie
 from .base import BaseHandler, add_security_headers
@@ -62,7 +62,7 @@ class ClientScriptHandler(BaseHandler):
             cls._body = client_source()
         self.set_header("Content-Type", "application/javascript; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
-        self.finish(cls._body)
+        self.finish(client_boot(self.app.config) + cls._body)
 
 
 class AssetHandler(BaseHandler):
