@@ -70,7 +70,7 @@ function createTransportChooser(deps) {
     http.onclose = function (info) {
       if (current !== http) return;
       chooser.onclose(info);
-      if (info.status === 404) useWebSocket("the server has no HTTP transport (client.transport.fallback or strict mode)");
+      if (info.status === 404 || info.status === 405) useWebSocket("the server has no HTTP transport (client.transport.fallback or strict mode)");
     };
   }
 
