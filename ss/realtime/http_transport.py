@@ -76,6 +76,8 @@ _BATCH = 16
 #: A POST body may hold this many times limits.max_frame_bytes (one message stays under max_frame_bytes).
 _BODY_FRAMES = 8
 CLOSE_ABNORMAL = 1006
+#: Seconds between checks, during a held poll, that the instance owning the connection still lives.
+OWNER_CHECK = 3.0
 
 
 class HttpTransport:
@@ -266,7 +268,7 @@ class HttpTransports:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return []
-                await listener.wait(remaining)
+                await listener.wait(min(remaining, OWNER_CHECK))  # then look again whether the owner lives
         finally:
             await queues.unlisten(cid, listener)
             try:

@@ -94,15 +94,20 @@ class Proxy:
             lines = [line for line in text.split("\r\n")[:-2] if not line.lower().startswith(("connection:",
                                                                                             "keep-alive:"))]
             text = "\r\n".join(lines) + "\r\nConnection: close\r\n\r\n"
-        port = self.upstreams[next(self._turn) % len(self.upstreams)]
-        self.requests.append((port, text.split("\r\n", 1)[0]))
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
+        turn = next(self._turn)
+        for i in range(len(self.upstreams)):  # an upstream that refuses connections is skipped (a health check)
+            port = self.upstreams[(turn + i) % len(self.upstreams)]
+            try:
+                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                continue
+        else:
             writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             await writer.drain()
             writer.close()
             return
+        self.requests.append((port, text.split("\r\n", 1)[0]))
         up_writer.write(text.encode("latin-1"))
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:

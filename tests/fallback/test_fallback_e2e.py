@@ -119,3 +119,64 @@ def test_strict_mode_never_falls_back(app_root, browser):
         page.close()
         proxy.stop()
         server.stop()
+
+
+COUNTED = """
+import ss
+
+class Actions(ss.Actions):
+    async def count(self, key, n):
+        await ss.R.rpush(key, n)
+        return n * n
+
+    async def counted(self, key):
+        return [int(x) for x in await ss.R.lrange(key, 0, -1)]
+"""
+
+
+def test_two_instances_behind_a_round_robin_proxy(app_root, browser, redis_url):
+    import uuid
+
+    (app_root / "app" / "server" / "counted.py").write_text(COUNTED)
+    config = app_root / "config" / "app.py"
+    config.write_text(config.read_text() + f"\nconfig['redis'] = {{'url': {redis_url!r}, "
+                                           f"'key_prefix': 'test-{uuid.uuid4().hex[:8]}:'}}\n")
+    one, two = ServerProcess(app_root).start(), ServerProcess(app_root).start()
+    proxy = Proxy([one.port, two.port], REFUSE).start()
+    sender, listener = browser.new_page(), browser.new_page()
+    try:
+        connected(sender, proxy.url)
+        connected(listener, proxy.url)
+        assert sender.evaluate("SS.transport") == listener.evaluate("SS.transport") == "http"
+        # calls answered once each, whichever instance each request reaches
+        key = f"test-{uuid.uuid4().hex}"   # ss.R keys are the app's own: no key_prefix
+        squares = sender.evaluate(f"Promise.all([...Array(20).keys()].map(n => SS.server.counted.count('{key}', n)))")
+        assert squares == [n * n for n in range(20)]
+        assert sorted(sender.evaluate(f"SS.server.counted.counted('{key}')")) == list(range(20))
+        assert len({port for port, _ in proxy.requests}) == 2
+        # every event delivered once, in order
+        for page in (sender, listener):
+            page.evaluate("SS.server.rooms.join('lobby')")
+        listener.evaluate("() => { window.heard = []; SS.events.on('said', (t) => window.heard.push(t)); }")
+        first_id = listener.evaluate("SS.connection_id")
+        for n in range(10):
+            sender.evaluate(f"SS.server.rooms.say('lobby', 'm{n}')")
+        listener.wait_for_function("window.heard.length >= 10", timeout=10000)
+        listener.wait_for_timeout(500)
+        assert listener.evaluate("window.heard") == [f"m{n}" for n in range(10)]
+        # kill one instance: connections it held reconnect to the other, and recover what they missed
+        owner = [port for port, line in proxy.requests if line.startswith("POST /_ss/http/open")][-1]
+        (one if owner == one.port else two).kill()       # the instance holding the listener's connection
+        for n in range(10, 15):
+            sender.evaluate(f"SS.server.rooms.say('lobby', 'm{n}')")
+        listener.wait_for_function("window.heard.length >= 15", timeout=30000)
+        listener.wait_for_timeout(500)
+        assert listener.evaluate("window.heard") == [f"m{n}" for n in range(15)]
+        assert sender.evaluate("SS.server.app.square(9)") == 81
+        assert listener.evaluate("SS.connection_id") != first_id                   # it did reconnect
+    finally:
+        sender.close()
+        listener.close()
+        proxy.stop()
+        one.stop()
+        two.stop()
