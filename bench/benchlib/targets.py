@@ -27,6 +27,8 @@ class Target:
     proto: str
     redis: bool = False
     scenarios: set = field(default_factory=set)
+    #: True: over the target's HTTP transport (ss's fallback, Engine.IO long-polling); rows marked [http]
+    http: bool = False
 
     def server(self, redis_url: str | None = None, tag: str = "") -> Server:
         port = free_port()
@@ -79,6 +81,8 @@ class NodeSocketIOTarget(Target):
         argv = ["node", str(BENCH / "peers" / "socketio-node" / "server.js"), "--port", str(port)]
         if self.redis:
             argv += ["--redis", redis_url]
+        if self.http:
+            argv += ["--polling"]  # the peer serves websocket only unless told
         return argv, BENCH, {}
 
 
@@ -95,6 +99,10 @@ TARGETS = [
     PySocketIOTarget("py-socketio+redis", "py-socketio", "sio", redis=True, scenarios={"xuser"}),
     NodeSocketIOTarget("node-socketio", "node-socketio", "sio", scenarios=RPC | FANOUT | {"idle"}),
     NodeSocketIOTarget("node-socketio+redis", "node-socketio", "sio", redis=True, scenarios={"xuser"}),
+    # [http] rows: ss's HTTP fallback transport beside the peers' long-polling (Engine.IO polling).
+    SsTarget("ss-http", "ss", "ss-http", http=True, scenarios=RPC | {"fanout500"}),
+    PySocketIOTarget("py-socketio-poll", "py-socketio", "sio-poll", http=True, scenarios=RPC | {"fanout500"}),
+    NodeSocketIOTarget("node-socketio-poll", "node-socketio", "sio-poll", http=True, scenarios=RPC | {"fanout500"}),
 ]
 
 COLUMNS = ["ss", "ss-unbatched", "tornado", "py-socketio", "node-socketio"]

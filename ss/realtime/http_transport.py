@@ -127,6 +127,8 @@ class HttpTransport:
             self._flushing = True
             task = asyncio.ensure_future(self._flush())
             task.add_done_callback(_task_failed)
+            self.hub.flushing.add(task)
+            task.add_done_callback(self.hub.flushing.discard)
 
     async def _flush(self) -> None:
         """Move queued payloads to the store in order; then, once closed, record the close there."""
@@ -190,6 +192,7 @@ class HttpTransports:
         self.max_body = int(limits.max_frame_bytes) * _BODY_FRAMES
         self.queues: LocalQueues | SharedQueues = SharedQueues(app.store) if app.store.shared else LocalQueues()
         self.local: dict[str, HttpTransport] = {}
+        self.flushing: set[asyncio.Future] = set()  # transports moving messages (or their close) to the store
         self._timer: asyncio.TimerHandle | None = None
         self._sweeping: asyncio.Task | None = None
 
@@ -309,9 +312,12 @@ class HttpTransports:
                 transport.connection.abort()
 
     async def close(self) -> None:
+        """On shutdown, after the connections were drained: record their closes, then let go of the store."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self.flushing:
+            await asyncio.wait(list(self.flushing), timeout=2)
         await self.queues.close()
 
 
@@ -334,6 +340,12 @@ class _HttpHandler(tornado.web.RequestHandler):
 
     def check_xsrf_cookie(self) -> None:
         pass  # the secret header (open: a custom header and the origin check) does that job
+
+    def prepare(self) -> None:
+        # As for sockets: Nagle would hold small answers back ~40 ms waiting for the client's ACK.
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None:
+            stream.set_nodelay(True)
 
     def fail(self, code: ErrorCode, message: str, close: tuple[int, str] | None = None) -> None:
         compat.discard_new_cookies(self)

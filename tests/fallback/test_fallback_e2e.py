@@ -88,10 +88,13 @@ def test_a_middlebox_that_passes_no_frames_makes_the_client_fall_back(app_root, 
     proxy = Proxy([server.port], SILENT).start()
     page = browser.new_page()
     try:
-        page.on("console", lambda m: messages.append(m.text))
         messages: list[str] = []
-        connected(page, proxy.url)
+        page.on("console", lambda m: messages.append(m.text))
+        page.goto(proxy.url + "/")
+        page.evaluate("() => { window.early = SS.server.app.square(7); }")   # made while the socket hangs
+        page.wait_for_function("SS.socket.state === 'connected'", timeout=20000)
         assert page.evaluate("SS.transport") == "http"
+        assert page.evaluate("window.early") == 49                               # not lost in the switch
         assert "brought nothing within 2500 ms" in page.evaluate("SS.transport_reason")
         assert any("using HTTP instead of WebSocket" in m for m in messages)   # the development console says why
         assert page.evaluate("SS.server.app.square(5)") == 25
