@@ -54,20 +54,40 @@ class BadSecret(Exception):
 
 
 class _Listener:
-    """Wakes one poll when its connection has news (a message, a close, a newer poll)."""
+    """Wakes one poll when its connection has news (a message, a close, a newer poll).
+
+    A future and a timer rather than ``wait_for(event.wait())``: no task per wait, and the
+    poll resumes one loop turn after the wake-up (the round trip of a call over HTTP).
+    """
+
+    __slots__ = ("news", "_waiter")
 
     def __init__(self) -> None:
-        self.event = asyncio.Event()
+        self.news = False
+        self._waiter: asyncio.Future | None = None
 
     def wake(self, *_: Any) -> None:
-        self.event.set()
+        self.news = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def wait(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self.event.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
-        self.event.clear()
+        if not self.news:
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_later(timeout, _settle, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        self.news = False
+
+
+def _settle(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class _Entry:
@@ -112,7 +132,8 @@ class LocalQueues:
         if entry.close is not None and not entry.items:
             raise Gone(entry.close)
 
-    async def push(self, cid: str, payloads: list[bytes], ttl: float) -> int:
+    def push_now(self, cid: str, payloads: list[bytes]) -> int:
+        """Queue payloads at once (in memory there is nothing to wait for); the bytes now queued."""
         entry = self._entries.get(cid)
         if entry is None or entry.close is not None:
             return 0
@@ -120,6 +141,9 @@ class LocalQueues:
         entry.size += sum(map(len, payloads))
         entry.wake()
         return entry.size
+
+    async def push(self, cid: str, payloads: list[bytes], ttl: float) -> int:
+        return self.push_now(cid, payloads)
 
     async def start_poll(self, cid: str) -> int:
         entry = self._entries.get(cid)
