@@ -15,7 +15,7 @@ import tornado.web
 from ..client_js import client_source
 from ..errors import CallError
 from ..presets import is_dev_like
-from ..realtime.http_transport import client_boot, http_routes
+from ..realtime.http_handlers import client_boot, http_routes
 from ..realtime.websocket import SOCKET_PATH, SocketHandler
 from ..sessions.cookie import set_session_cookie
 from .base import BaseHandler, add_security_headers
@@ -94,7 +94,7 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
         (r"/_ss/client\.js", ClientScriptHandler, args),
         (r"/_ss/assets/(.*)", AssetHandler, args),
         (COOKIE_PATH, SessionCookieHandler, args),  # the cookie follows a session rotated on login
-        *http_routes(app),  # the HTTP fallback transport (ss/realtime/http_transport.py)
+        *http_routes(app),  # the HTTP fallback transport (ss/realtime/http_handlers.py)
     ]
     if config.api.enabled:
         prefix = str(config.api.prefix).strip("/")

@@ -91,7 +91,7 @@ def test_a_middlebox_that_passes_no_frames_makes_the_client_fall_back(app_root, 
         messages: list[str] = []
         page.on("console", lambda m: messages.append(m.text))
         page.goto(proxy.url + "/")
-        page.evaluate("() => { window.early = SS.server.app.square(7); }")   # made while the socket hangs
+        page.evaluate("() => { window.early = SS.call('app.square', [7]); }")   # made while the socket hangs
         page.wait_for_function("SS.socket.state === 'connected'", timeout=20000)
         assert page.evaluate("SS.transport") == "http"
         assert page.evaluate("window.early") == 49                               # not lost in the switch

@@ -1,0 +1,211 @@
+"""The HTTP endpoints of the fallback transport (``/_ss/http/...``): the Tornado side of ``http_transport``.
+
+What each request does and answers is described in ``ss/realtime/http_transport.py``
+and docs/protocol.md; these handlers only read the request, call
+:class:`~ss.realtime.http_transport.HttpTransports` and turn its exceptions into
+the error answers of ``ss.errors`` (``{"error": {"code", "message"}}`` with the
+code's status, plus ``"close"`` when the server closed the connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import tornado.httputil
+import tornado.iostream
+import tornado.web
+
+from ..errors import ErrorCode, error_body
+from . import compat
+from .http_queue import BadSecret, Gone
+from .http_transport import HTTP_PREFIX, OPEN_HEADER, SECRET_HEADER, hub_of
+
+__all__ = ["http_routes", "client_boot", "fallback_enabled"]
+
+
+class _HttpHandler(tornado.web.RequestHandler):
+    """What the fallback's handlers share: errors as JSON with ss's codes, no caching."""
+
+    def initialize(self, app: Any) -> None:
+        self.app = app
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
+    def check_xsrf_cookie(self) -> None:
+        pass  # the secret header (open: a custom header and the origin check) does that job
+
+    def prepare(self) -> None:
+        # As for sockets: Nagle would hold small answers back ~40 ms waiting for the client's ACK.
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None:
+            stream.set_nodelay(True)
+
+    def fail(self, code: ErrorCode, message: str, close: tuple[int, str] | None = None) -> None:
+        compat.discard_new_cookies(self)
+        self.clear()
+        self.set_default_headers()
+        self.set_status(code.http_status)
+        self.set_header("Content-Type", "application/json")
+        body: dict[str, Any] = {"error": error_body(code, message)}
+        if close is not None:
+            body["close"] = {"code": close[0], "reason": close[1]}
+        self.finish(orjson.dumps(body))
+
+    def gone(self, exc: Gone) -> None:
+        if exc.close is not None:
+            self.fail(ErrorCode.CONNECTION_GONE, f"the server closed this connection ({exc.close[0]} "
+                      f"{exc.close[1]}): open a new one", exc.close)
+        elif exc.owner_lost:
+            self.fail(ErrorCode.CONNECTION_GONE, "the server instance holding this connection is gone: "
+                      "open a new one")
+        else:
+            self.fail(ErrorCode.CONNECTION_GONE, "no such connection (closed after being idle, or the server "
+                      "restarted): open a new one")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        compat.discard_new_cookies(self)
+        reason = tornado.httputil.responses.get(status_code, "error")
+        exc = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            reason = exc.log_message
+        # The refusals of accept_client, as the error codes the WebSocket upgrade's statuses stand for.
+        code = {403: ErrorCode.ORIGIN_REFUSED, 429: ErrorCode.TOO_MANY_CONNECTIONS,
+                503: ErrorCode.STORE_UNAVAILABLE}.get(status_code)
+        if code is None:
+            code = ErrorCode.BAD_MESSAGE if status_code < 500 else ErrorCode.ACTION_FAILED
+            if status_code >= 500:
+                reason = "the server failed to answer: try again"
+        self.set_header("Content-Type", "application/json")
+        self.finish(orjson.dumps({"error": error_body(code, reason)}))
+
+    def target(self) -> tuple[str, str] | None:
+        """``(connection id, secret)`` of the request, or None after answering 400."""
+        cid = self.get_query_argument("c", "")
+        secret = self.request.headers.get(SECRET_HEADER, "")
+        if not cid or len(cid) > 64 or not secret or len(secret) > 128:
+            self.fail(ErrorCode.BAD_MESSAGE, f"a request of the HTTP transport needs ?c=<connection id> and "
+                      f"the {SECRET_HEADER} header from /_ss/http/open")
+            return None
+        return cid, secret
+
+
+class OpenHandler(_HttpHandler):
+    async def post(self) -> None:
+        if self.request.headers.get(OPEN_HEADER, "") != "http":
+            self.fail(ErrorCode.BAD_MESSAGE, f"open the HTTP transport with the header {OPEN_HEADER}: http")
+            return
+        hub = hub_of(self.app)
+        transport, secret = await hub.open(self)
+        self.set_header("Content-Type", "application/json")
+        self.finish(orjson.dumps({"connection": transport.cid, "secret": secret, "poll_timeout": hub.poll_timeout}))
+
+
+class PollHandler(_HttpHandler):
+    async def get(self) -> None:
+        target = self.target()
+        if target is None:
+            return
+        hub = hub_of(self.app)
+        stream = self.get_query_argument("stream", "") == "1"
+        write = None
+        if stream:
+            self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
+            self.set_header("X-Accel-Buffering", "no")  # nginx: pass each batch on at once
+
+            async def write(items: list[bytes]) -> bool:
+                self.write(b"\n".join(items) + b"\n")
+                try:
+                    await self.flush()
+                except tornado.iostream.StreamClosedError:
+                    return False
+                return True
+        try:
+            items = await hub.poll(*target, write)
+        except Gone as exc:
+            self.gone(exc)
+            return
+        except BadSecret:
+            self.fail(ErrorCode.BAD_TOKEN, "wrong secret for this connection: open a new one")
+            return
+        if not stream:
+            self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
+            if items:
+                self.write(b"\n".join(items) + b"\n")
+        self.finish()
+
+    def on_connection_close(self) -> None:
+        pass  # the poll ends at its timeout (or the next poll takes over)
+
+
+class SendHandler(_HttpHandler):
+    async def post(self) -> None:
+        target = self.target()
+        if target is None:
+            return
+        hub = hub_of(self.app)
+        body = self.request.body
+        if len(body) > hub.max_body:
+            self.fail(ErrorCode.TOO_BIG, f"a POST of the HTTP transport holds at most {hub.max_body} bytes: "
+                      f"send fewer messages at once")
+            return
+        try:
+            await hub.send(*target, body)
+        except Gone as exc:
+            self.gone(exc)
+            return
+        except BadSecret:
+            self.fail(ErrorCode.BAD_TOKEN, "wrong secret for this connection: open a new one")
+            return
+        # One loop turn: the replies of calls that answered at once reach the poll first, so the
+        # browser reads them and this 204 together (one wake-up per call instead of two).
+        await asyncio.sleep(0)
+        self.set_status(204)
+        self.finish()
+
+
+class CloseHandler(_HttpHandler):
+    async def post(self) -> None:
+        target = self.target()
+        if target is None:
+            return
+        hub = hub_of(self.app)
+        try:
+            await hub.queues.check(*target)
+        except Gone:
+            pass
+        except BadSecret:
+            self.fail(ErrorCode.BAD_TOKEN, "wrong secret for this connection")
+            return
+        else:
+            hub.close_from_client(target[0])
+        self.set_status(204)
+        self.finish()
+
+
+def http_routes(app: Any) -> list:
+    """The routes of the HTTP transport (none when it is off: ``client.transport.fallback`` or strict mode)."""
+    if not fallback_enabled(app.config):
+        return []
+    args = {"app": app}
+    return [
+        (HTTP_PREFIX + "/open", OpenHandler, args),
+        (HTTP_PREFIX + "/poll", PollHandler, args),
+        (HTTP_PREFIX + "/send", SendHandler, args),
+        (HTTP_PREFIX + "/close", CloseHandler, args),
+    ]
+
+
+def client_boot(config: Any) -> bytes:
+    """The line put before /_ss/client.js: the transport settings the browser needs before its first init."""
+    settings = config.client.transport.to_dict()
+    settings["fallback"] = fallback_enabled(config)  # strict mode: WebSocket only, never HTTP
+    return b"(window.SS = window.SS || {}).boot = " + orjson.dumps({"transport": settings}) + b";\n"
+
+
+def fallback_enabled(config: Any) -> bool:
+    """The HTTP transport is served unless turned off, or strict mode admits only WebSocket browsers."""
+    return bool(config.client.transport.fallback) and not bool(config.browser_check.strict)
