@@ -169,3 +169,30 @@ async def test_a_newer_poll_takes_over_and_messages_are_not_split(server):
         assert orjson.loads(response.body.split(b"\n")[0])["result"] == 16
     finally:
         await client.close()
+
+
+async def test_live_reload_messages_reach_http_connections(server):
+    client = await HttpClient(server.url).open()
+    try:
+        server.app.send_to_all({"type": "css", "href": "/_ss/assets/app.css?2"})
+        message = await asyncio.wait_for(client.messages.get(), 5)
+        assert message == {"type": "css", "href": "/_ss/assets/app.css?2"}
+    finally:
+        await client.close()
+
+
+async def test_rate_limit_applies_over_http(make_app):
+    root = make_app({"app/server/app.py": ACTIONS})
+    overrides = {"redis": {"enabled": False}, "limiter": {"enabled": True, "websockets": {"rps": 2}}}
+    async with running_app(root, "development", overrides) as server:
+        client = await HttpClient(server.url).open()
+        try:
+            futures = {i: asyncio.get_running_loop().create_future() for i in range(1, 9)}
+            client.replies.update(futures)
+            await client.send(*({"type": "call", "id": i, "method": "app.square", "args": [i]} for i in futures))
+            answers = [await asyncio.wait_for(f, 5) for f in futures.values()]
+            codes = [a["error"]["code"] for a in answers if a["type"] == "error"]
+            assert codes and set(codes) == {"rate_limited"}
+            assert answers[0]["result"] == 1
+        finally:
+            await client.close()
