@@ -196,3 +196,39 @@ async def test_rate_limit_applies_over_http(make_app):
             assert answers[0]["result"] == 1
         finally:
             await client.close()
+
+
+async def test_the_transport_works_through_the_apps_middleware(make_app):
+    root = make_app({"app/server/app.py": ACTIONS, "config/http.py": """
+        SEEN = []
+
+        def count(request, response, next):
+            SEEN.append(request.path)
+            next()
+
+        middleware = [count]
+        """})
+    async with running_app(root, "development", {"redis": {"enabled": False}}) as server:
+        client = await HttpClient(server.url).open()
+        try:
+            assert (await client.call("app.square", 11))["result"] == 121
+            response = await client.send_raw(b"x" * (1 << 24))
+            assert response.code == 413
+        finally:
+            await client.close()
+
+
+async def test_a_call_retried_on_a_new_http_connection_runs_once(server):
+    first = await HttpClient(server.url).open("tab=tabA")
+    reply = await first.call("app.square", 5)
+    await first.close()
+    again = await HttpClient(server.url, cookie=first.cookie).open("tab=tabA")   # the page reconnected
+    try:
+        future = asyncio.get_running_loop().create_future()
+        again.replies[1] = future
+        await again.send({"type": "call", "id": 1, "method": "app.square", "args": [5]})   # the same call
+        assert await asyncio.wait_for(future, 5) == reply
+        again._next = 1  # ids are unique for the page load
+        assert (await again.call("app.runs"))["result"] == [5]
+    finally:
+        await again.close()
