@@ -21,7 +21,7 @@ import tornado.web
 from ..errors import ErrorCode, error_body
 from . import compat
 from .http_queue import BadSecret, Gone
-from .http_transport import HTTP_PREFIX, OPEN_HEADER, SECRET_HEADER, hub_of
+from .http_transport import HTTP_PREFIX, OPEN_HEADER, SECRET_HEADER, PollWatch, hub_of
 
 log = logging.getLogger("ss.socket")
 
@@ -133,8 +133,9 @@ class PollHandler(_HttpHandler):
                 except tornado.iostream.StreamClosedError:
                     return False
                 return True
+        self.watch = PollWatch()
         try:
-            items = await hub.poll(*target, write)
+            items = await hub.poll(*target, write, self.watch)
         except Gone as exc:
             self.gone(exc)
             return
@@ -148,7 +149,11 @@ class PollHandler(_HttpHandler):
         self.finish()
 
     def on_connection_close(self) -> None:
-        pass  # the poll ends at its timeout (or the next poll takes over)
+        # The client dropped the poll: end it now, and let the idle timer close the connection
+        # unless the client comes back (a tab that closed is cleaned up within http_idle_timeout).
+        watch = getattr(self, "watch", None)
+        if watch is not None:
+            watch.client_left()
 
 
 class SendEndpoint:

@@ -64,7 +64,7 @@ from .accept import accept_client, start_connection
 from .connection import Connection
 from .http_queue import Gone, LocalQueues, SharedQueues
 
-__all__ = ["HttpTransport", "HttpTransports", "hub_of", "HTTP_PREFIX", "SECRET_HEADER", "OPEN_HEADER"]
+__all__ = ["HttpTransport", "HttpTransports", "PollWatch", "hub_of", "HTTP_PREFIX", "SECRET_HEADER", "OPEN_HEADER"]
 
 log = logging.getLogger("ss.socket")
 
@@ -190,6 +190,21 @@ class HttpTransport:
             self._unread = 0
 
 
+class PollWatch:
+    """Set by a poll's handler when the client dropped the request (tab closed, network gone)."""
+
+    __slots__ = ("left", "listener")
+
+    def __init__(self) -> None:
+        self.left = False
+        self.listener: Any = None
+
+    def client_left(self) -> None:
+        self.left = True
+        if self.listener is not None:
+            self.listener.wake()
+
+
 class HttpTransports:
     """The HTTP connections of one app: their queues, the idle timer, and what the handlers ask."""
 
@@ -249,21 +264,27 @@ class HttpTransports:
 
     # ---- outgoing ----
 
-    async def poll(self, cid: str, secret: str, write: Any | None) -> list[bytes]:
+    async def poll(self, cid: str, secret: str, write: Any | None, watch: "PollWatch | None" = None) -> list[bytes]:
         """Wait for the connection's messages, for at most poll_timeout seconds.
 
         ``write`` (streaming) is called with each batch as it comes and the
         poll goes on until the timeout; without it the first batch is
-        returned. Raises Gone (before anything was written) or BadSecret.
+        returned. ``watch`` tells when the client dropped the request: the poll
+        ends at once and does not count as a sign of life. Raises Gone (before
+        anything was written) or BadSecret.
         """
         queues = self.queues
         await queues.check(cid, secret)
         number = await queues.start_poll(cid)
         listener = await queues.listen(cid)
+        if watch is not None:
+            watch.listener = listener
         deadline = time.monotonic() + self.poll_timeout
         wrote = False
         try:
             while True:
+                if watch is not None and watch.left:
+                    return []  # nobody reads this response: leave the messages for the next poll
                 items = await queues.take(cid, number)
                 if items is None:
                     return []  # a newer poll of this connection took over
@@ -285,10 +306,11 @@ class HttpTransports:
                 await listener.wait(min(remaining, OWNER_CHECK))  # then look again whether the owner lives
         finally:
             await queues.unlisten(cid, listener)
-            try:
-                await queues.touch(cid, self.idle_timeout)
-            except Exception:
-                pass
+            if watch is None or not watch.left:
+                try:
+                    await queues.touch(cid, self.idle_timeout)
+                except Exception:
+                    pass
 
     # ---- idle connections ----
 

@@ -177,3 +177,14 @@ test("HTTP: a network error reconnects with the backoff; late answers of the old
   clock.advance(250);
   assert.ok(server.take("/open"));
 });
+
+test("leaving the page closes an HTTP connection on the server (keepalive request)", async () => {
+  const { chooser, server } = setup({ hasWebSocket: false });
+  chooser.start();
+  await openHttp(server);
+  chooser.leave();
+  const close = server.take("/close?c=c1");
+  assert.equal(close.init.keepalive, true);
+  assert.equal(close.init.headers["X-SS-Secret"], "s");
+  assert.equal(chooser.state, "idle");
+});

@@ -232,3 +232,30 @@ async def test_a_call_retried_on_a_new_http_connection_runs_once(server):
         assert (await again.call("app.runs"))["result"] == [5]
     finally:
         await again.close()
+
+
+async def test_a_dropped_poll_ends_at_once_and_is_no_sign_of_life(make_app):
+    root = make_app({"app/server/app.py": ACTIONS})
+    overrides = {"redis": {"enabled": False}, "limits": {"http_poll_timeout": 20}}
+    async with running_app(root, "development", overrides) as server:
+        client = await HttpClient(server.url).open()
+        client._poller.cancel()
+        entry = server.app.http_transports.queues._entries[client.cid]
+        await asyncio.sleep(0.1)
+        seen_before = entry.seen
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(f"GET /_ss/http/poll?c={client.cid}&stream=1 HTTP/1.1\r\nHost: x\r\n"
+                     f"X-SS-Secret: {client.secret}\r\n\r\n".encode())
+        await writer.drain()
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if len(entry.listeners) == 1 and entry.seen > seen_before:
+                break
+        writer.close()                     # the tab closed: its poll's TCP connection is gone
+        seen_at_start = entry.seen
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if not entry.listeners:
+                break
+        assert not entry.listeners         # the poll ended now, not 20 s later
+        assert entry.seen == seen_at_start  # and did not keep the connection alive

@@ -34,7 +34,10 @@ function createTransportChooser(deps) {
     onmessage: function () {},
     onclose: function () {},
     start: start,
-    send: function (frame) { return current ? current.send(frame) : false; }
+    send: function (frame) { return current ? current.send(frame) : false; },
+    /* The page is going away for good: an HTTP connection tells the server now (a socket's
+     * close does that by itself), so the tab leaves channels and presence at once. */
+    leave: function () { if (current === http && http.state === "open") http.stop(); }
   };
   Object.defineProperty(chooser, "state", { get: function () { return current ? current.state : "idle"; },
                                             enumerable: true });

@@ -104,6 +104,11 @@ Object.defineProperty(SS.socket, "state", { get: connection.state, enumerable: t
 Object.defineProperty(SS, "transport", { get: function () { return transport.kind; }, configurable: true });
 Object.defineProperty(SS, "transport_reason", { get: function () { return transport.reason; }, configurable: true });
 
+if (typeof global.addEventListener === "function") {
+  // persisted: the page may come back from the back/forward cache; its next poll then reconnects
+  global.addEventListener("pagehide", function (event) { if (!event || !event.persisted) transport.leave(); });
+}
+
 if ((typeof global.WebSocket !== "undefined" || host.fetch) && global.location && global.document) {
   // Connect once the page's own scripts have defined SS.client.app.
   if (global.document.readyState === "loading") global.document.addEventListener("DOMContentLoaded", transport.start);
