@@ -121,7 +121,7 @@ class PollHandler(_HttpHandler):
             return
         hub = hub_of(self.app)
         stream = self.get_query_argument("stream", "") == "1"
-        write = None
+        write = sink = None
         if stream:
             self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
             self.set_header("X-Accel-Buffering", "no")  # nginx: pass each batch on at once
@@ -133,9 +133,11 @@ class PollHandler(_HttpHandler):
                 except tornado.iostream.StreamClosedError:
                     return False
                 return True
+
+            sink = self._sink(hub.max_bytes)
         self.watch = PollWatch()
         try:
-            items = await hub.poll(*target, write, self.watch)
+            items = await hub.poll(*target, write, self.watch, sink)
         except Gone as exc:
             self.gone(exc)
             return
@@ -147,6 +149,35 @@ class PollHandler(_HttpHandler):
             if items:
                 self.write(b"\n".join(items) + b"\n")
         self.finish()
+
+    def _sink(self, max_bytes: int) -> Any:
+        """A function writing a batch straight to this streamed response (after its headers)."""
+        connection = self.request.connection
+        stream = getattr(connection, "stream", None)
+        if stream is None:
+            return None
+        stream.max_write_buffer_size = max_bytes  # a client that does not read is cut off, as a socket is
+        headers_sent = False
+
+        def sink(items: list[bytes]) -> bool:
+            nonlocal headers_sent
+            if stream.closed():
+                return False
+            try:
+                if not headers_sent:
+                    self.write(b"\n".join(items) + b"\n")
+                    self.flush()  # the headers, then this batch; later batches skip the handler
+                    headers_sent = True
+                else:
+                    connection.write(b"\n".join(items) + b"\n")
+            except tornado.iostream.StreamBufferFullError:
+                stream.close()
+                return False
+            except tornado.iostream.StreamClosedError:
+                return False
+            return True
+
+        return sink
 
     def on_connection_close(self) -> None:
         # The client dropped the poll: end it now, and let the idle timer close the connection

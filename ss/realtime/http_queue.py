@@ -91,7 +91,7 @@ def _settle(waiter: asyncio.Future) -> None:
 
 
 class _Entry:
-    __slots__ = ("secret", "items", "size", "listeners", "seen", "close", "poll")
+    __slots__ = ("secret", "items", "size", "listeners", "seen", "close", "poll", "sink")
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
@@ -101,6 +101,7 @@ class _Entry:
         self.seen = time.monotonic()
         self.close: tuple[int, str] | None = None
         self.poll = 0
+        self.sink: Callable[[list[bytes]], bool] | None = None  # the newest poll's stream, written to directly
 
     def wake(self) -> None:
         for listener in self.listeners:
@@ -137,10 +138,26 @@ class LocalQueues:
         entry = self._entries.get(cid)
         if entry is None or entry.close is not None:
             return 0
+        sink = entry.sink
+        if sink is not None and not entry.items:
+            if sink(payloads):
+                return 0  # written to the open stream at once, like a socket write
+            entry.sink = None
         entry.items.extend(payloads)
         entry.size += sum(map(len, payloads))
         entry.wake()
         return entry.size
+
+    def attach(self, cid: str, poll: int, sink: Callable[[list[bytes]], bool]) -> None:
+        """While poll ``poll`` streams, new payloads go straight to ``sink`` (False: it cannot take them)."""
+        entry = self._entries.get(cid)
+        if entry is not None and entry.poll == poll and entry.close is None:
+            entry.sink = sink
+
+    def detach(self, cid: str, sink: Callable[[list[bytes]], bool]) -> None:
+        entry = self._entries.get(cid)
+        if entry is not None and entry.sink is sink:
+            entry.sink = None
 
     async def push(self, cid: str, payloads: list[bytes], ttl: float) -> int:
         return self.push_now(cid, payloads)
@@ -150,6 +167,7 @@ class LocalQueues:
         if entry is None:
             raise Gone()
         entry.poll += 1
+        entry.sink = None
         entry.seen = time.monotonic()
         entry.wake()  # an older poll of this connection ends: only the newest one takes messages
         return entry.poll
@@ -200,6 +218,7 @@ class LocalQueues:
         if entry is None:
             return
         entry.close = (code, reason)
+        entry.sink = None
         entry.wake()
         asyncio.get_running_loop().call_later(LINGER, self._entries.pop, cid, None)
 

@@ -264,14 +264,18 @@ class HttpTransports:
 
     # ---- outgoing ----
 
-    async def poll(self, cid: str, secret: str, write: Any | None, watch: "PollWatch | None" = None) -> list[bytes]:
+    async def poll(self, cid: str, secret: str, write: Any | None, watch: "PollWatch | None" = None,
+                   sink: Any | None = None) -> list[bytes]:
         """Wait for the connection's messages, for at most poll_timeout seconds.
 
         ``write`` (streaming) is called with each batch as it comes and the
         poll goes on until the timeout; without it the first batch is
         returned. ``watch`` tells when the client dropped the request: the poll
         ends at once and does not count as a sign of life. Raises Gone (before
-        anything was written) or BadSecret.
+        anything was written) or BadSecret. ``sink`` (streaming, in memory): a
+        plain function that writes a batch to the response at once; while it
+        works, messages go to it without waking this coroutine (a fan-out then
+        costs each HTTP connection one write, as it costs a socket).
         """
         queues = self.queues
         await queues.check(cid, secret)
@@ -295,6 +299,8 @@ class HttpTransports:
                         return []
                     wrote = True
                     continue
+                if sink is not None and type(queues) is LocalQueues:
+                    queues.attach(cid, number, sink)
                 gone = await queues.ended(cid)
                 if gone is not None:
                     if wrote:
@@ -305,6 +311,8 @@ class HttpTransports:
                     return []
                 await listener.wait(min(remaining, OWNER_CHECK))  # then look again whether the owner lives
         finally:
+            if sink is not None and type(queues) is LocalQueues:
+                queues.detach(cid, sink)
             await queues.unlisten(cid, listener)
             if watch is None or not watch.left:
                 try:
