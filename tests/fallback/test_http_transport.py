@@ -155,13 +155,15 @@ async def test_server_close_code_reaches_the_next_poll(server):
     assert len(server.app.connections) == 0
 
 
-async def test_a_newer_poll_takes_over_and_messages_are_not_split(server):
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_newer_poll_takes_over_and_messages_are_not_split(server, stream):
     client = await HttpClient(server.url).open()
     try:
         client._poller.cancel()
-        older = asyncio.ensure_future(client.poll_once())
+        await asyncio.sleep(0.1)
+        older = asyncio.ensure_future(client.poll_once(stream=stream))
         await asyncio.sleep(0.2)
-        newer = asyncio.ensure_future(client.poll_once())
+        newer = asyncio.ensure_future(client.poll_once(stream=stream))
         old_response = await asyncio.wait_for(older, 5)
         assert old_response.code == 200 and old_response.body == b""
         await client.send({"type": "call", "id": "a", "method": "app.square", "args": [4]})
