@@ -70,6 +70,8 @@ class Bench:
         raise ValueError(scenario)
 
     def figure_prefix(self, target: Target, scenario: str) -> str:
+        if target.http:
+            return scenario + "_http"
         if scenario.startswith("fanout"):
             return scenario + ("_redis" if target.redis else "") + target.row_suffix
         return scenario + target.row_suffix

@@ -77,6 +77,7 @@ class App:
         self.http_limiter = KeyedLimiter(limiter.http.rps) if limiter.enabled else None
         self.pipeline: Any = None
         self.pinger: Any = None  # ss.realtime.pinger.Pinger, made by the first socket
+        self.http_transports: Any = None  # ss.realtime.http_transport.HttpTransports, made by the first HTTP client
         # Writes every connection's queued frames once per loop turn (see ss/realtime/outbox.py).
         self.flusher = Flusher(config.limits.max_write_delay_ms / 1000)
         self.db = DbFile(project.root if project is not None else None)  # config/db.py, as ss.db
@@ -126,6 +127,8 @@ class App:
         global _current
         if self.pinger is not None:
             self.pinger.stop()
+        if self.http_transports is not None:
+            await self.http_transports.close()
         if self.pipeline is not None:
             await self.pipeline.close()
         await self.users.online.close()

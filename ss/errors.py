@@ -71,6 +71,9 @@ class ErrorCode(str, enum.Enum):
     RATE_LIMITED = ("rate_limited", 429)
     BAD_TOKEN = ("bad_token", 403)
     BAD_HOST = ("bad_host", 400)    # a Host header not in http.allowed_hosts (DNS rebinding)
+    CONNECTION_GONE = ("connection_gone", 410)
+    ORIGIN_REFUSED = ("origin_refused", 403)
+    TOO_MANY_CONNECTIONS = ("too_many_connections", 429)
 
     def __str__(self) -> str:
         return self._value_

@@ -93,6 +93,11 @@ BASE: dict = {
             "min_delay": 0.25,      # seconds before the browser's first reconnect attempt
             "max_delay": 10,        # longest wait between reconnect attempts (backoff), seconds
         },
+        "transport": {
+            "fallback": True,           # browsers without a working WebSocket use HTTP (/_ss/http); off in strict mode
+            "fallback_after_ms": 2500,  # a WebSocket that has not opened by then (ms): the browser switches to HTTP
+            "streaming": True,          # HTTP: stream server messages in one response; False: long-poll (buffering proxies)
+        },
     },
     "log": {
         "level": 2,                 # 0 none, 1 errors, 2 info, 3 calls and replies, 4 debug
@@ -136,6 +141,8 @@ BASE: dict = {
         "replay_cache_bytes": 2 << 20,  # bytes of replies kept (process-wide) so a call retried after a reconnect runs once
         "replay_max_reply_bytes": 16 << 10,  # bigger replies are not kept: a retry of such a call runs it again
         "max_tabs_per_session": 16,     # tabs per session whose recent calls are kept (the client picks tab ids)
+        "http_poll_timeout": 25,        # seconds an HTTP-transport poll (or stream) is held open waiting for messages
+        "http_idle_timeout": 45,        # an HTTP connection not polled this long is closed like a dropped socket
     },
     "pubsub": {"history": {
         "enabled": True,            # number user/channel/broadcast messages and keep them for recovery
@@ -199,6 +206,8 @@ TYPES: dict = {
     "limits.shutdown_timeout": float,
     "limits.shutdown_delay": float,
     "limits.max_write_delay_ms": float,
+    "limits.http_poll_timeout": float,
+    "limits.http_idle_timeout": float,
     "pubsub.history.hold_timeout": float,
     "presence.timeout": float,
     "presence.refresh_interval": float,

@@ -47,6 +47,20 @@ FIGURES += [  # --workers 2 (Redis), beside the one-worker rows above: the scali
     Figure("fanout500_redis_2w.deliveries_per_cpu_s", "  burst per server CPU-second, --workers 2", "msg/cpu-s",
            "higher"),
 ]
+# Over HTTP: ss's fallback transport beside the peers' long-polling (their fallback).
+FIGURES += [
+    Figure("seq_http.calls_per_s", "RPC sequential, 1 conn [http]", "calls/s", "higher"),
+    Figure("seq_http.p50_ms", "RPC sequential p50 [http]", "ms", "lower"),
+    Figure("seq_http.p99_ms", "RPC sequential p99 [http]", "ms", "lower"),
+    Figure("pipe_http.calls_per_s", "RPC 50 conns x 10 in flight [http]", "calls/s", "higher"),
+    Figure("pipe_http.p99_ms", "RPC 50x10 p99 [http]", "ms", "lower"),
+    Figure("pipe_http.fairness", "RPC 50x10 fairness min/max [http]", "ratio", "higher"),
+    Figure("pipe_http.calls_per_cpu_s", "RPC 50x10 per server CPU-second [http]", "calls/cpu-s", "higher"),
+    Figure("fanout500_http.deliveries_per_s", "Broadcast to 500 [http], burst", "msg/s", "higher"),
+    Figure("fanout500_http.deliveries_per_s_under_limit", "Broadcast to 500 [http], p99<100ms", "msg/s", "higher"),
+    Figure("fanout500_http.max_rate_under_limit", "  publish rate at p99<100ms [http]", "pub/s", "higher"),
+    Figure("fanout500_http.deliveries_per_cpu_s", "  burst per server CPU-second [http]", "msg/cpu-s", "higher"),
+]
 FIGURES += [
     Figure("xuser.p50_ms", "Cross-instance publish.user p50 [redis]", "ms", "lower"),
     Figure("xuser.p99_ms", "Cross-instance publish.user p99 [redis]", "ms", "lower"),
@@ -66,6 +80,9 @@ TARGETS_TEXT = [
     ("fan-out 500 >= 3x python-socketio", "fanout500.deliveries_per_s", "py-socketio", ">=", 3.0),
     ("fan-out 500 [redis] >= 1.5x Node Socket.IO", "fanout500_redis.deliveries_per_s", "node-socketio", ">=", 1.5),
     ("fan-out 500 [redis] >= 3x python-socketio", "fanout500_redis.deliveries_per_s", "py-socketio", ">=", 3.0),
+    ("[http] sequential RPC >= 2x python-socketio polling", "seq_http.calls_per_s", "py-socketio", ">=", 2.0),
+    ("[http] 50x10 RPC >= 2x python-socketio polling", "pipe_http.calls_per_s", "py-socketio", ">=", 2.0),
+    ("[http] fan-out 500 >= 2x python-socketio polling", "fanout500_http.deliveries_per_s", "py-socketio", ">=", 2.0),
     ("cross-instance publish.user p99 < 5 ms", "xuser.p99_ms", None, "<", 5.0),
     ("memory per idle socket <= 16 KB", "idle.kb_per_conn", None, "<=", 16.0),
     ("development start < 0.5 s", "startup.dev_s", None, "<", 0.5),

@@ -29,6 +29,8 @@ class Target:
     proto: str
     redis: bool = False
     scenarios: set = field(default_factory=set)
+    #: True: over the target's HTTP transport (ss's fallback, Engine.IO long-polling); rows marked [http]
+    http: bool = False
 
     #: taskset's cores for the server (None: the server core, as every peer)
     cpus: ClassVar[str | None] = None
@@ -111,6 +113,8 @@ class NodeSocketIOTarget(Target):
         argv = ["node", str(BENCH / "peers" / "socketio-node" / "server.js"), "--port", str(port)]
         if self.redis:
             argv += ["--redis", redis_url]
+        if self.http:
+            argv += ["--polling"]  # the peer serves websocket only unless told
         return argv, BENCH, {}
 
 
@@ -128,6 +132,10 @@ TARGETS = [
     PySocketIOTarget("py-socketio+redis", "py-socketio", "sio", redis=True, scenarios={"xuser"}),
     NodeSocketIOTarget("node-socketio", "node-socketio", "sio", scenarios=RPC | FANOUT | {"idle"}),
     NodeSocketIOTarget("node-socketio+redis", "node-socketio", "sio", redis=True, scenarios={"xuser"}),
+    # [http] rows: ss's HTTP fallback transport beside the peers' long-polling (Engine.IO polling).
+    SsTarget("ss-http", "ss", "ss-http", http=True, scenarios=RPC | {"fanout500"}),
+    PySocketIOTarget("py-socketio-poll", "py-socketio", "sio-poll", http=True, scenarios=RPC | {"fanout500"}),
+    NodeSocketIOTarget("node-socketio-poll", "node-socketio", "sio-poll", http=True, scenarios=RPC | {"fanout500"}),
 ]
 
 COLUMNS = ["ss", "ss-unbatched", "tornado", "py-socketio", "node-socketio"]

@@ -5,6 +5,7 @@
 // The socket is rawws.js, the generator's own client: the same bytes on the
 // wire as `ws` sent, at a fraction of its CPU per received frame.
 const { RawWebSocket } = require('./rawws');
+const { HttpSocket } = require('./httpsock');
 
 class Conn {
   constructor(codec, baseUrl) {
@@ -36,7 +37,8 @@ class Conn {
       // target: aiohttp would accept it and compress), and text frames are
       // not UTF-8 validated: the generator only reads ASCII JSON it checks
       // itself.
-      this.ws = new RawWebSocket(this.url, {
+      const Socket = this.codec.http ? HttpSocket : RawWebSocket;
+      this.ws = new Socket(this.url, {
         onOpen: () => {
           if (this.codec.readyOnOpen) finish();
         },
@@ -52,7 +54,7 @@ class Conn {
           if (this.fastFrame !== null && this.fastFrame(buf, start, end)) return;
           this._message(isBinary ? Buffer.from(buf.subarray(start, end)) : buf.toString('utf8', start, end), finish);
         },
-      });
+      }, this.codec.http);
     });
   }
 

@@ -3,7 +3,7 @@
 // The ss load generator. One program for every target so the client cost is
 // the same everywhere; bench/run.py runs it pinned to its own core.
 //
-//   node main.js --proto ss|echo|sio --url http://127.0.0.1:PORT --scenario rpc
+//   node main.js --proto ss|echo|sio|ss-http|sio-poll --url http://127.0.0.1:PORT --scenario rpc
 //        [--conns 1 --inflight 1] [--warmup 2 --duration 5]
 //   ... --scenario fanout --clients 500 [--step 2 --latency-limit 100]
 //   ... --scenario idle --clients 5000 [--concurrency 100 --hold 120]
@@ -45,7 +45,7 @@ function parseArgs(argv) {
     if (Number.isNaN(o[key])) throw new Error(`${a} needs a number`);
   }
   o.codec = CODECS[o.proto];
-  if (!o.codec) throw new Error(`unknown --proto ${o.proto} (ss, echo, sio)`);
+  if (!o.codec) throw new Error(`unknown --proto ${o.proto} (ss, echo, sio, ss-http, sio-poll)`);
   if (!scenarios[o.scenario] || o.scenario === 'NotImplemented') throw new Error(`unknown --scenario ${o.scenario}`);
   if (o.scenario === 'xuser' && !o.url2) throw new Error('--scenario xuser needs --url2');
   o.url = o.url.replace(/^http/, 'ws');

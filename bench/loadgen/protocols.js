@@ -98,6 +98,10 @@ const sioCodec = {
   },
 };
 
-const CODECS = { ss: ssCodec, echo: echoCodec, sio: sioCodec };
+// The same codecs over HTTP (httpsock.js): ss's fallback transport, and Engine.IO long-polling.
+const ssHttpCodec = Object.assign({}, ssCodec, { name: 'ss-http', path: '/_ss/http', http: 'ss' });
+const sioPollCodec = Object.assign({}, sioCodec, { name: 'sio-poll', path: '/socket.io/?EIO=4', http: 'eio' });
+
+const CODECS = { ss: ssCodec, echo: echoCodec, sio: sioCodec, 'ss-http': ssHttpCodec, 'sio-poll': sioPollCodec };
 
 module.exports = { CODECS, splitAck };

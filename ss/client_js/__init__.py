@@ -27,6 +27,8 @@ MODULES = (
     "escape",
     "reconnect",
     "transport",
+    "httptransport",
+    "fallback",
     "heartbeat",
     "calls",
     "events",

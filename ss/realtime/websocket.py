@@ -13,19 +13,16 @@ created, and never sets a cookie.
 from __future__ import annotations
 
 import logging
-import re
-import secrets
 from typing import Any
 
 import tornado.iostream
 import tornado.web
 import tornado.websocket
 
-from .. import metrics, protocol
-from ..errors import CallError
+from .. import metrics
 from ..rpc.request import RequestInfo
-from ..sessions.cookie import set_session_cookie
 from . import compat
+from .accept import accept_client, start_connection
 from .connection import Connection
 from .origin import origin_allowed
 from .pinger import Pinger
@@ -35,7 +32,6 @@ __all__ = ["SocketHandler", "SOCKET_PATH"]
 log = logging.getLogger("ss.socket")
 
 SOCKET_PATH = "/_ss/socket"
-_TAB_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 class SocketHandler(tornado.websocket.WebSocketHandler):
@@ -74,28 +70,10 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         if request.method != "GET" or request.headers.get("Upgrade", "").lower() != "websocket" \
                 or "upgrade" not in request.headers.get("Connection", "").lower():
             raise tornado.web.HTTPError(400, "not a WebSocket upgrade: open it with new WebSocket(...)")
-        origin = request.headers.get("Origin")
-        if origin is not None and not self.check_origin(origin):
-            raise tornado.web.HTTPError(403, "cross-origin WebSocket refused (security.allowed_origins)")
-        per_ip = self.app.config.limits.max_connections_per_ip
-        if per_ip and self.app.connections.count_from(request.remote_ip) >= per_ip:
-            log.warning("refusing a socket from %s: already %d open (limits.max_connections_per_ip)",
-                        request.remote_ip, per_ip)
-            raise tornado.web.HTTPError(429, "too many connections from this address")
-        tab = self.get_query_argument("tab", "")
-        # The tab id names this page load across reconnects, so retried calls are recognised.
-        tab = tab if _TAB_ID.match(tab) else secrets.token_hex(8)
-        cookie = self.get_cookie(self.app.config.session.cookie_name)
-        compat.forget_parsed_cookies(request)
-        try:
-            session = await self.app.sessions.for_request(cookie)
-        except CallError as exc:
-            raise tornado.web.HTTPError(exc.http_status, exc.message) from None
-        if session.id != cookie:
-            set_session_cookie(self, session.id)
+        accepted = await accept_client(self, self.app, log, "WebSocket")
         info = RequestInfo("websocket", request.remote_ip, request.headers, request.protocol == "https")
-        self.connection = Connection(self.app, self, session, tab, info,
-                                     recovering=self.get_query_argument("recover", None) == "1")
+        self.connection = Connection(self.app, self, accepted.session, accepted.tab, info,
+                                     recovering=accepted.recovering)
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         compat.discard_new_cookies(self)  # a refused socket never sets the session cookie
@@ -111,19 +89,11 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         stream.max_write_buffer_size = self.app.config.limits.max_outgoing_bytes  # see write_frames
         self._plain_tcp = type(stream) is tornado.iostream.IOStream  # TLS streams always go through IOStream
         app = self.app
-        app.connections.add(connection)
         if app.pinger is None:
             limits = app.config.limits
             app.pinger = Pinger(app, limits.ping_interval, limits.ping_timeout)
         app.pinger.ensure_running()
-        extra = {}
-        if app.pipeline is not None:
-            version = await app.pipeline.version()
-            if version is not None:
-                extra["assets"] = version  # development: a tab that missed a reload sees it differs
-        connection.send(protocol.encode_init(connection.id, app.env, app.client_config(), app.tree.describe(),
-                                             **extra))
-        await app.sessions.hooks.socket_opened(connection)
+        await start_connection(app, connection)
         log.debug("socket open: %r", connection)
 
     def on_message(self, message: str | bytes) -> None:

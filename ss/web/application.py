@@ -15,6 +15,7 @@ import tornado.web
 from ..client_js import client_source
 from ..errors import CallError
 from ..presets import is_dev_like
+from ..realtime.http_handlers import client_boot, http_routes
 from ..realtime.websocket import SOCKET_PATH, SocketHandler
 from ..sessions.cookie import set_session_cookie
 from .base import CSP_REPORT_PATH, BaseHandler, add_security_headers
@@ -73,7 +74,7 @@ class ClientScriptHandler(BaseHandler):
         self.set_header("Content-Type", "application/javascript; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.finish(cls._body)
+        self.finish(client_boot(self.app.config) + cls._body)
 
     def head(self) -> None:
         # Tornado sends the headers of the GET (Content-Length included) and drops the body.
@@ -115,6 +116,7 @@ def make_application(app: Any, https_port: int | None = None) -> tornado.web.App
         (CSP_REPORT_PATH, CspReportHandler,
          {**args, "budget": ReportBudget(config.security.csp_reports_per_minute)}),
         *probe_routes(app),  # /_ss/health, /_ss/ready (ss/web/probes.py)
+        *http_routes(app),  # the HTTP fallback transport (ss/realtime/http_handlers.py)
     ]
     if config.api.enabled:
         prefix = config.api.prefix.strip("/")

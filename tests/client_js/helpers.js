@@ -82,6 +82,10 @@ function fakeWebSocketClass() {
     receive(message) {
       this.onmessage({ data: typeof message === "string" ? message : JSON.stringify(message) });
     }
+    close(code) {
+      this.readyState = 3;
+      this.closedWith = code;
+    }
     drop(code = 1006, reason = "") {
       this.readyState = 3;
       this.onclose({ code, reason });

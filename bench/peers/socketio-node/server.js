@@ -2,7 +2,9 @@
 // Node Socket.IO 4 peer: the mainstream reference. Same events as
 // bench/peers/socketio_py.py. websocket transport only, like the generator.
 //
-//   node bench/peers/socketio-node/server.js --port 8003 [--redis redis://127.0.0.1:6391/0]
+//   node bench/peers/socketio-node/server.js --port 8003 [--redis redis://127.0.0.1:6391/0] [--polling]
+//
+// --polling also serves Engine.IO long-polling (the [http] rows: Socket.IO's fallback transport).
 //
 // With --redis the documented @socket.io/redis-adapter setup (one pub and one
 // sub client) carries rooms and broadcasts across instances.
@@ -21,7 +23,8 @@ const server = http.createServer((req, res) => {
   res.writeHead(200, { 'Content-Type': 'text/plain' });
   res.end('ok');
 });
-const io = new Server(server, { transports: ['websocket'], serveClient: false });
+const transports = process.argv.includes('--polling') ? ['polling', 'websocket'] : ['websocket'];
+const io = new Server(server, { transports, serveClient: false });
 
 // Wall clock in ms with sub-ms resolution, as the Python peers send.
 const wallNow = () => performance.timeOrigin + performance.now();

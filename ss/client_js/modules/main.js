@@ -33,15 +33,39 @@ var events = createEvents({
   failed: function (lost) { socketEvents.emit("recovery_failed", lost); },
   log: log
 });
-var transport = createWebSocketTransport({
-  WebSocket: global.WebSocket,
-  location: global.location,
+// recover=1: the server holds live messages until it has replayed what this tab missed
+function connectQuery() { return "tab=" + tabId + (events.recovering() ? "&recover=1" : ""); }
+function reconnectConfig() { return SS.config && SS.config.reconnect; }
+// client.transport as /_ss/client.js was served with it (strict mode turns the fallback off there),
+// else from the init message.
+function transportSettings() { return (SS.boot && SS.boot.transport) || (SS.config && SS.config.transport) || {}; }
+var transport = createTransportChooser({
+  websocket: createWebSocketTransport({
+    WebSocket: global.WebSocket,
+    location: global.location,
+    setTimeout: host.setTimeout,
+    random: Math.random,
+    path: "/_ss/socket",
+    query: connectQuery,
+    reconnectConfig: reconnectConfig
+  }),
+  http: host.fetch ? createHttpTransport({
+    fetch: host.fetch,
+    setTimeout: host.setTimeout,
+    random: Math.random,
+    base: "/_ss/http",
+    query: connectQuery,
+    reconnectConfig: reconnectConfig,
+    streaming: function () { return transportSettings().streaming !== false; },
+    TextDecoder: global.TextDecoder
+  }) : null,
+  hasWebSocket: typeof global.WebSocket !== "undefined",
+  settings: transportSettings,
   setTimeout: host.setTimeout,
-  random: Math.random,
-  path: "/_ss/socket",
-  // recover=1: the server holds live messages until it has replayed what this tab missed
-  query: function () { return "tab=" + tabId + (events.recovering() ? "&recover=1" : ""); },
-  reconnectConfig: function () { return SS.config && SS.config.reconnect; }
+  clearTimeout: host.clearTimeout,
+  now: function () { return Date.now(); },
+  storage: (function () { try { return global.localStorage || null; } catch (e) { return null; } })(),
+  log: log
 });
 var calls = createCalls({
   link: { ready: function () { return connection.connected(); }, send: transport.send },
@@ -76,8 +100,16 @@ SS.socket = {
 };
 // connecting | connected | disconnected
 Object.defineProperty(SS.socket, "state", { get: connection.state, enumerable: true });
+// "websocket" | "http" (null before connecting); SS.transport_reason says why HTTP was chosen
+Object.defineProperty(SS, "transport", { get: function () { return transport.kind; }, configurable: true });
+Object.defineProperty(SS, "transport_reason", { get: function () { return transport.reason; }, configurable: true });
 
-if (typeof global.WebSocket !== "undefined" && global.location) {
+if (typeof global.addEventListener === "function") {
+  // persisted: the page may come back from the back/forward cache; its next poll then reconnects
+  global.addEventListener("pagehide", function (event) { if (!event || !event.persisted) transport.leave(); });
+}
+
+if ((typeof global.WebSocket !== "undefined" || host.fetch) && global.location && global.document) {
   // Connect once the page's own scripts have defined SS.client.app.
   if (global.document.readyState === "loading") global.document.addEventListener("DOMContentLoaded", transport.start);
   else host.setTimeout(transport.start, 0);

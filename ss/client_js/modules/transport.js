@@ -3,6 +3,7 @@
  * The connection (connection.js) uses a transport only through this interface, so
  * another one (an HTTP streaming fallback) can take its place:
  *   start()          open the first connection
+ *   stop()           close without reconnecting, back to "idle" (another transport takes over)
  *   send(frame)      write one text frame now -> true, or false when not open (nothing is queued here)
  *   state            "idle" | "connecting" | "open" | "waiting" (closed, will retry) | "closed" (for good)
  *   onopen()         the connection is open (the server speaks first: wait for its init)
@@ -15,12 +16,21 @@
 function createWebSocketTransport(deps) {
   var ws = null;
   var attempt = 0;          // closes in a row without a word from the server
+  var epoch = 0;            // bumped by stop(): a reconnect scheduled before it does not run
   var transport = {
     state: "idle",
     onopen: function () {},
     onmessage: function () {},
     onclose: function () {},
     start: function () { if (transport.state === "idle") open(); },
+    stop: function () {
+      var socket = ws;
+      ws = null;
+      epoch += 1;
+      attempt = 0;
+      transport.state = "idle";
+      if (socket) { try { socket.close(1000); } catch (e) { /* closing already */ } }
+    },
     send: function (frame) {
       // readyState too: a socket that is closing drops what it is given, while a frame
       // refused here stays with its sender (a pending call is re-sent after reconnecting).
@@ -65,9 +75,10 @@ function createWebSocketTransport(deps) {
     var plan = reconnectPlan(event.code, attempt, deps.reconnectConfig(), deps.random);
     if (plan.backoff) attempt += 1;
     transport.state = plan.reconnect ? "waiting" : "closed";
+    var current = epoch;  // read before onclose, which may stop() this transport
     transport.onclose({ code: event.code, reason: event.reason || plan.reason || "", wasOpen: wasOpen,
                         reconnect: plan.reconnect, delay: plan.delay });
-    if (plan.reconnect) deps.setTimeout(open, plan.delay);
+    if (plan.reconnect) deps.setTimeout(function () { if (current === epoch) open(); }, plan.delay);
   }
 
   return transport;

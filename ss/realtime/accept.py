@@ -1,0 +1,78 @@
+"""Accepting a browser tab, whatever transport it comes by: the checks and the first messages.
+
+Both transports (the WebSocket in ``websocket.py``, the HTTP fallback in
+``http_transport.py``) refuse and accept a client the same way, here:
+everything that can refuse it (the origin, the per-address limit) is checked
+before any session is looked up or created, so a refused request costs no
+session and never sets a cookie. Once the transport has made its
+:class:`~ss.realtime.connection.Connection`, :func:`start_connection`
+registers it, sends the init message and runs the open hooks.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any, NamedTuple
+
+import tornado.web
+
+from .. import protocol
+from ..errors import CallError
+from ..sessions.cookie import set_session_cookie
+from . import compat
+from .origin import origin_allowed
+
+__all__ = ["Accepted", "accept_client", "start_connection"]
+
+_TAB_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class Accepted(NamedTuple):
+    session: Any
+    tab: str
+    recovering: bool
+
+
+async def accept_client(handler: tornado.web.RequestHandler, app: Any, log: Any, what: str) -> Accepted:
+    """Check a new client's request and pick its session (``what``: "WebSocket", "HTTP connection").
+
+    Raises tornado.web.HTTPError: 403 for a foreign origin, 429 over
+    ``limits.max_connections_per_ip``, the CallError's status (503) when the
+    store cannot give a session. Sets the session cookie on ``handler`` when
+    the session is new.
+    """
+    request = handler.request
+    origin = request.headers.get("Origin")
+    if origin is not None and not origin_allowed(origin, request, app.config):
+        raise tornado.web.HTTPError(403, f"cross-origin {what} refused (security.allowed_origins)")
+    per_ip = int(app.config.limits.get("max_connections_per_ip") or 0)
+    if per_ip and app.connections.count_from(request.remote_ip) >= per_ip:
+        log.warning("refusing a %s from %s: already %d open (limits.max_connections_per_ip)",
+                    what, request.remote_ip, per_ip)
+        raise tornado.web.HTTPError(429, "too many connections from this address")
+    tab = handler.get_query_argument("tab", "")
+    # The tab id names this page load across reconnects, so retried calls are recognised.
+    tab = tab if _TAB_ID.match(tab) else secrets.token_hex(8)
+    cookie = handler.get_cookie(app.config.session.cookie_name)
+    compat.forget_parsed_cookies(request)
+    try:
+        session = await app.sessions.for_request(cookie)
+    except CallError as exc:
+        raise tornado.web.HTTPError(exc.http_status, exc.message) from None
+    if session.id != cookie:
+        set_session_cookie(handler, session.id)
+    return Accepted(session, tab, handler.get_query_argument("recover", None) == "1")
+
+
+async def start_connection(app: Any, connection: Any) -> None:
+    """Register an accepted connection, send its init message and run the open hooks."""
+    app.connections.add(connection)
+    extra = {}
+    if app.pipeline is not None:
+        version = await app.pipeline.version()
+        if version is not None:
+            extra["assets"] = version  # development: a tab that missed a reload sees it differs
+    connection.send(protocol.encode_init(connection.id, app.env, app.client_config(), app.tree.describe(),
+                                         **extra))
+    await app.sessions.hooks.socket_opened(connection)

@@ -1,0 +1,112 @@
+"""A Python client of the HTTP transport (ss/realtime/http_transport.py), as the browser speaks it."""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookies
+from typing import Any
+
+import orjson
+import tornado.httpclient
+
+
+class HttpClient:
+    """Opens an HTTP connection, polls it in the background and sends calls as POSTs."""
+
+    def __init__(self, base: str, cookie: str | None = None, stream: bool = False, origin: str | None = None,
+                 bases: list[str] | None = None):
+        self.bases = bases or [base]   # several: each request goes to the next (a round-robin balancer)
+        self._turn = 0
+        self.cookie = cookie
+        self.stream = stream
+        self.origin = origin
+        self.cid = ""
+        self.secret = ""
+        self.init: dict = {}
+        self.messages: asyncio.Queue = asyncio.Queue()
+        self.replies: dict[Any, asyncio.Future] = {}
+        self.events: asyncio.Queue = asyncio.Queue()
+        self.gone: asyncio.Future | None = None
+        self._poller: asyncio.Task | None = None
+        self._next = 0
+
+    def base(self) -> str:
+        base = self.bases[self._turn % len(self.bases)]
+        self._turn += 1
+        return base
+
+    async def fetch(self, path: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None,
+                    timeout: float = 40) -> tornado.httpclient.HTTPResponse:
+        all_headers = {**({"Cookie": self.cookie} if self.cookie else {}),
+                       **({"Origin": self.origin} if self.origin else {}), **(headers or {})}
+        return await tornado.httpclient.AsyncHTTPClient().fetch(
+            self.base() + path, method=method, body=body, headers=all_headers, raise_error=False,
+            request_timeout=timeout, allow_nonstandard_methods=True)
+
+    async def open(self, query: str = "tab=t1") -> "HttpClient":
+        response = await self.fetch(f"/_ss/http/open?{query}", "POST", b"", {"X-SS-Transport": "http"})
+        assert response.code == 200, (response.code, response.body)
+        for header in response.headers.get_list("Set-Cookie"):
+            morsel = http.cookies.SimpleCookie(header).get("ss_session")
+            if morsel is not None:
+                self.cookie = f"ss_session={morsel.value}"
+        answer = orjson.loads(response.body)
+        self.cid, self.secret = answer["connection"], answer["secret"]
+        self.gone = asyncio.get_running_loop().create_future()
+        self._poller = asyncio.create_task(self._poll_forever())
+        self.init = await asyncio.wait_for(self.messages.get(), 10)
+        assert self.init["type"] == "init", self.init
+        return self
+
+    async def poll_once(self, stream: bool | None = None, secret: str | None = None):
+        stream = self.stream if stream is None else stream
+        return await self.fetch(f"/_ss/http/poll?c={self.cid}" + ("&stream=1" if stream else ""),
+                                headers={"X-SS-Secret": secret or self.secret})
+
+    async def _poll_forever(self) -> None:
+        while True:
+            response = await self.poll_once()
+            if response.code != 200:
+                if not self.gone.done():
+                    self.gone.set_result((response.code, orjson.loads(response.body)))
+                return
+            for line in response.body.split(b"\n"):
+                if line.strip():
+                    self._dispatch(orjson.loads(line))
+
+    def _dispatch(self, message: dict) -> None:
+        kind = message.get("type")
+        if kind in ("reply", "error") and message.get("id") in self.replies:
+            future = self.replies.pop(message["id"])
+            if not future.done():
+                future.set_result(message)
+        elif kind == "event":
+            self.events.put_nowait(message)
+        else:
+            self.messages.put_nowait(message)
+
+    async def send_raw(self, body: bytes, secret: str | None = None, cid: str | None = None):
+        return await self.fetch(f"/_ss/http/send?c={cid or self.cid}", "POST", body,
+                                {"X-SS-Secret": secret or self.secret, "Content-Type": "text/plain"})
+
+    async def send(self, *messages: dict) -> None:
+        response = await self.send_raw(b"\n".join(orjson.dumps(m) for m in messages))
+        assert response.code == 204, (response.code, response.body)
+
+    async def call(self, method: str, *args: Any, timeout: float = 10) -> dict:
+        """The reply or error message of one call."""
+        self._next += 1
+        future = asyncio.get_running_loop().create_future()
+        self.replies[self._next] = future
+        await self.send({"type": "call", "id": self._next, "method": method, "args": list(args)})
+        return await asyncio.wait_for(future, timeout)
+
+    async def close(self) -> None:
+        if self.cid:
+            await self.fetch(f"/_ss/http/close?c={self.cid}", "POST", b"", {"X-SS-Secret": self.secret})
+        if self._poller is not None:
+            self._poller.cancel()
+            try:
+                await self._poller
+            except BaseException:
+                pass
