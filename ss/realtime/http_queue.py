@@ -32,6 +32,8 @@ import time
 from collections import deque
 from typing import Any, Awaitable, Callable
 
+from ..errors import SSError
+
 __all__ = ["Gone", "BadSecret", "LocalQueues", "SharedQueues", "LINGER"]
 
 #: Seconds a closed connection's close code stays readable (its client's next poll learns why).
@@ -40,7 +42,7 @@ LINGER = 60.0
 Receiver = Callable[[bytes], Awaitable[None] | None]
 
 
-class Gone(Exception):
+class Gone(SSError):
     """The connection is closed or unknown. ``close`` is ``(code, reason)`` when the server closed it."""
 
     def __init__(self, close: tuple[int, str] | None = None, owner_lost: bool = False):
@@ -49,7 +51,7 @@ class Gone(Exception):
         self.owner_lost = owner_lost
 
 
-class BadSecret(Exception):
+class BadSecret(SSError):
     """The request does not carry the connection's secret."""
 
 

@@ -75,6 +75,12 @@ OPEN_HEADER = "X-SS-Transport"
 _BATCH = 16
 #: A POST body may hold this many times limits.max_frame_bytes (one message stays under max_frame_bytes).
 _BODY_FRAMES = 8
+SEND_PATH = "/_ss/http/send"
+
+
+def send_body_limit(max_frame_bytes: int) -> int:
+    """The body limit of a POST of the HTTP transport: a batch of up to eight full-size messages."""
+    return max_frame_bytes * _BODY_FRAMES
 CLOSE_ABNORMAL = 1006
 #: Seconds between checks, during a held poll, that the instance owning the connection still lives.
 OWNER_CHECK = 3.0
@@ -215,7 +221,7 @@ class HttpTransports:
         # A poll holds the connection for poll_timeout; idle must leave room for the next one to arrive.
         self.idle_timeout = max(float(limits.http_idle_timeout), self.poll_timeout + 5)
         self.max_bytes = int(limits.max_outgoing_bytes)
-        self.max_body = int(limits.max_frame_bytes) * _BODY_FRAMES
+        self.max_body = send_body_limit(limits.max_frame_bytes)
         self.queues: LocalQueues | SharedQueues = SharedQueues(app.store) if app.store.shared else LocalQueues()
         self.local: dict[str, HttpTransport] = {}
         self.flushing: set[asyncio.Future] = set()  # transports moving messages (or their close) to the store

@@ -34,6 +34,7 @@ import tornado.httputil
 import tornado.iostream
 import tornado.web
 
+from ..realtime.http_transport import SEND_PATH, send_body_limit
 from ..errors import CallError, StartupError, error_body
 
 __all__ = ["Guard", "GuardedApplication", "server_options", "host_allowed", "parse_networks",
@@ -156,8 +157,12 @@ class Guard:
         self.allowed_hosts = list(allowed) + ([str(domain)] if domain else [])
         self.check_hosts = check_hosts
         self.max_body = max_body_bytes(config)
+        # Unless http.max_body_bytes is set, a POST of the HTTP transport may carry a batch of messages.
+        self.batch_body = send_body_limit(config.limits.max_frame_bytes) if config.http.max_body_bytes is None else None
 
     def body_limit(self, path: str) -> int:
+        if path == SEND_PATH and self.batch_body is not None:
+            return self.batch_body  # the HTTP transport's batches of messages (ss/realtime/http_transport.py)
         return min(SMALL_BODY_ROUTES.get(path, self.max_body), self.max_body)
 
     def apply_forwarded(self, request: tornado.httputil.HTTPServerRequest) -> None:
@@ -189,7 +194,7 @@ def server_options(config) -> dict:
     return {
         # Forwarded headers are applied by Guard, and only from http.trusted_proxies.
         "xheaders": False,
-        "max_body_size": max_body_bytes(config),
+        "max_body_size": max(max_body_bytes(config), send_body_limit(config.limits.max_frame_bytes)),  # Guard: per URL
         "max_header_size": int(http.get("max_header_bytes") or 65536),
         # Tornado uses this both for a request's headers to arrive and for an idle keep-alive connection.
         "idle_connection_timeout": float(http.get("header_timeout") or 30),

@@ -246,7 +246,7 @@ async def test_a_dropped_poll_ends_at_once_and_is_no_sign_of_life(make_app):
         await asyncio.sleep(0.1)
         seen_before = entry.seen
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        writer.write(f"GET /_ss/http/poll?c={client.cid}&stream=1 HTTP/1.1\r\nHost: x\r\n"
+        writer.write(f"GET /_ss/http/poll?c={client.cid}&stream=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      f"X-SS-Secret: {client.secret}\r\n\r\n".encode())
         await writer.drain()
         for _ in range(50):
