@@ -11,11 +11,6 @@ from .base import Handler, PubSubBus, Store
 
 log = logging.getLogger("ss.store")
 
-# One in-memory server per process, so every client made here (ss's own, the
-# app's ss.R, the console's) sees the same data.
-_SERVER = fakeredis.FakeServer()
-
-
 class LocalBus(PubSubBus):
     """Delivers published payloads straight to this process's handlers."""
 
@@ -56,7 +51,10 @@ class EmbeddedStore(Store):
 
     def __init__(self, key_prefix: str = ""):
         super().__init__(key_prefix)
-        self._redis = fakeredis.FakeAsyncRedis(server=_SERVER)
+        # The store owns its in-memory server: ss's own code, the app's ss.R and the console all
+        # use this one client, and two apps in one process (tests) never see each other's data.
+        self.server = fakeredis.FakeServer()
+        self._redis = fakeredis.FakeAsyncRedis(server=self.server)
         self._bus = LocalBus()
 
     @property
