@@ -5,22 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.ops.redis_procs import RedisProcess
-from tests.tools.conftest import Process
-
-
-@pytest.fixture
-def ss_process():
-    """ss_process(root, ["start", ...], env) -> a running Process; all are stopped after the test."""
-    started: list[Process] = []
-
-    def start(root, args: list[str], env: dict[str, str] | None = None) -> Process:
-        process = Process(root, args, env)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
+from tests.tools.conftest import ss_process  # noqa: F401  (the same fixture as the tools tests)
 
 
 @pytest.fixture
