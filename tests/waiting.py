@@ -51,11 +51,22 @@ async def eventually(check: Callable[[], Any], timeout: float = DEFAULT_TIMEOUT,
 
 
 def wait_until(check: Callable[[], Any], timeout: float = DEFAULT_TIMEOUT, interval: float = DEFAULT_INTERVAL,
-               what: str | Callable[[], str] | None = None) -> Any:
-    """Call ``check()`` until it returns something truthy; return that value (blocking: for sync code)."""
+               what: str | Callable[[], str] | None = None,
+               retry_on: tuple[type[BaseException], ...] = ()) -> Any:
+    """Call ``check()`` until it returns something truthy; return that value (blocking: for sync code).
+
+    ``retry_on``: exceptions that mean "not yet" (a server still starting) rather than a failure.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        value = check()
+        try:
+            value = check()
+        except retry_on as exc:
+            value = exc
+            if time.monotonic() >= deadline:
+                raise _failure(check, what, timeout, value) from exc
+            time.sleep(interval)
+            continue
         if value:
             return value
         if time.monotonic() >= deadline:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ops.redis_procs import RedisProcess
+from tests.processes import RedisProcess
 from tests.tools.conftest import ss_process  # noqa: F401  (the same fixture as the tools tests)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from ss.testing import CallFailed, Client
 from tests.conftest import free_port
-from tests.ops.redis_procs import RedisProcess
+from tests.processes import RedisProcess
 from tests.tools.conftest import fetch
 
 ACTIONS = """

@@ -10,11 +10,14 @@ import time
 import uuid
 
 import pytest
+import redis
 
 from ss.testing import CallFailed, Client
 from tests.conftest import free_port
-from tests.ops.redis_procs import wait_until
 from tests.tools.conftest import fetch
+from tests.waiting import wait_until
+
+NOT_YET = (redis.RedisError,)  # a server or sentinel still starting or switching
 
 MASTER = "ssmaster"
 
@@ -43,7 +46,8 @@ ACTIONS = """
 def sentinel_setup(redis_procs):
     master = redis_procs()
     replica = redis_procs(extra=[f"replicaof 127.0.0.1 {master.port}"])
-    wait_until(lambda: replica.client().info("replication")["master_link_status"] == "up", 15, "replica in sync")
+    wait_until(lambda: replica.client().info("replication")["master_link_status"] == "up", 15, what="replica in sync",
+               retry_on=NOT_YET)
     sentinels = [redis_procs(sentinel=True, extra=[
         f"sentinel monitor {MASTER} 127.0.0.1 {master.port} 2",
         f"sentinel down-after-milliseconds {MASTER} 1000",
@@ -60,7 +64,8 @@ def sentinel_setup(redis_procs):
                 return False
         return True
 
-    wait_until(all_know_each_other, 30, "the three sentinels seeing each other and the replica")
+    wait_until(all_know_each_other, 30, what="the three sentinels seeing each other and the replica",
+               retry_on=NOT_YET)
     return master, replica, sentinels
 
 
@@ -116,7 +121,7 @@ async def test_the_master_dies_under_connected_clients(make_app, ss_process, sen
     master.kill()                                               # the master dies, calls in flight
     killed_at = len(acknowledged)
     await asyncio.to_thread(wait_until, lambda: master_port(sentinels[0]) == replica.port, 30,
-                            "the sentinels promoting the replica")
+                            what="the sentinels promoting the replica", retry_on=NOT_YET)
     await each_caller_acknowledged(len(acknowledged), 30)      # calls flow again, on the new master
     stop.set()
     await asyncio.gather(*tasks)
