@@ -54,7 +54,37 @@ def fetch(url: str, headers: dict | None = None, timeout: float = 5) -> tuple[in
         return exc.code, dict(exc.headers), exc.read()
 
 
-class SSProcess:
+class _Child:
+    """What every process of the tests shares: is it running, kill it, or end it politely."""
+
+    proc: subprocess.Popen | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.running:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def _terminate(self, timeout: float) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+        if self.running:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def redis_binary() -> str:
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: run `make deps` (tests needing Redis are never skipped)"
+    return binary
+
+
+class SSProcess(_Child):
     """``python -m ss <args>`` in an app folder, its output (stdout and stderr) kept in ``log_path``."""
 
     stop_timeout = 20.0
@@ -95,10 +125,6 @@ class SSProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def stop(self, sig: int = signal.SIGTERM, timeout: float | None = None) -> int:
         """Send ``sig``, wait up to ``timeout`` for the exit (then kill); the exit code."""
         if self.proc is None:
@@ -113,11 +139,6 @@ class SSProcess:
         if self.log is not None:
             self.log.close()
         return self.proc.returncode
-
-    def kill(self) -> None:
-        if self.running:
-            self.proc.kill()
-            self.proc.wait(5)
 
 
 class ServerProcess(SSProcess):
@@ -140,7 +161,7 @@ class ServerProcess(SSProcess):
         return self
 
 
-class RedisServer:
+class RedisServer(_Child):
     """A ``redis-server`` of the test's own on a spare port (no persistence), optionally with a password."""
 
     def __init__(self, password: str | None = None, port: int | None = None):
@@ -165,9 +186,7 @@ class RedisServer:
             return False
 
     def start(self, timeout: float = 10) -> "RedisServer":
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed: run `make deps` (tests needing Redis are never skipped)"
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        args = [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         if self.password:
             args += ["--requirepass", self.password]
         with open(self.log_path, "ab") as log:
@@ -184,23 +203,9 @@ class RedisServer:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def stop(self, timeout: float = 5) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
-        if self.running:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def kill(self) -> None:
-        if self.running:
-            self.proc.kill()
-            self.proc.wait(5)
+        self._terminate(timeout)
 
     def restart(self, timeout: float = 10) -> "RedisServer":
         """Stop it and start it again on the same port (with empty data: nothing is persisted)."""
@@ -218,13 +223,7 @@ class RedisServer:
         self.close()
 
 
-def redis_binary() -> str:
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed: run `make deps` (tests needing Redis are never skipped)"
-    return binary
-
-
-class RedisProcess:
+class RedisProcess(_Child):
     """One redis-server, or a Redis Sentinel (``sentinel=True``), run from a config file in ``folder``
     (replicas and sentinels need theirs: ``extra`` lines are added to it)."""
 
@@ -257,15 +256,5 @@ class RedisProcess:
                    retry_on=(redis.RedisError,))
         return self
 
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self._terminate(5)
