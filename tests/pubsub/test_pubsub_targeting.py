@@ -163,3 +163,29 @@ async def test_bad_arguments_are_refused_with_a_clear_message(start_app, targeti
 
 def test_publish_error_is_a_value_error():
     assert issubclass(PublishError, ValueError)
+
+
+async def test_every_target_works_over_the_http_transport_too(start_app, targeting_root):
+    from tests.fallback.http_client import HttpClient
+
+    async with start_app(root=targeting_root) as app:
+        async with app.client() as ws:
+            http = await HttpClient(app.url).open()
+            try:
+                await ws.call("app.subscribe", "room1")
+                assert (await http.call("app.subscribe", "room1"))["result"] == ["room1"]
+                http_id = http.init["connection_id"]
+                await ws.call("targets.to_socket", http_id, "direct", "over http")
+                assert (await asyncio.wait_for(http.events.get(), 5))["data"] == "over http"
+                await ws.call("targets.to_room_but_me", "room1", "said", "from ws")
+                assert (await asyncio.wait_for(http.events.get(), 5))["data"] == "from ws"
+                await http.call("targets.to_room_but_me", "room1", "said", "from http")
+                assert (await ws.next_event("said"))["data"] == "from http"
+                await asyncio.sleep(0.3)
+                assert http.events.empty()                     # not its own
+                assert (await http.call("app.login", "carol"))["type"] == "reply"
+                await ws.call("targets.kick", "carol", "bye")
+                code, body = await asyncio.wait_for(http.gone, 5)
+                assert body["close"] == {"code": 4002, "reason": "bye"}
+            finally:
+                await http.close()
