@@ -86,12 +86,12 @@ class SsUnbatchedTarget(SsTarget):
 
 
 class SsExcludeTarget(SsTarget):
-    """ss whose bench broadcasts pass ``exclude=`` (the controlling connection): shows that an
-    exclusion costs nothing per other socket (``SS_BENCH_EXCLUDE=1`` adds this column)."""
+    """ss whose bench broadcasts pass ``exclude=``: shows that an exclusion costs nothing per
+    other socket (``SS_BENCH_EXCLUDE=1`` adds this column)."""
 
     def command(self, port, redis_url):
         argv, cwd, env = super().command(port, redis_url)
-        env["SS_BENCH_EXCLUDE"] = "1"  # read by bench/app/app/server/bench.py
+        env["SS_BENCH_APP_EXCLUDE"] = "1"  # read by bench/app/app/server/bench.py
         return argv, cwd, env
 
 

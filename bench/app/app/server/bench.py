@@ -23,8 +23,10 @@ async def _maybe_await(value):
     return value
 
 
-# bench/run.py's "ss-exclude" column: every broadcast skips the connection that started it.
-EXCLUDE = bool(os.environ.get("SS_BENCH_EXCLUDE"))
+# bench/run.py's "ss-exclude" column: every broadcast carries exclude= with an id of this instance
+# that no connection has (the counter starts at 1), so every receiver still counts while each
+# instance parses the header and looks the id up.
+EXCLUDE = os.environ.get("SS_BENCH_APP_EXCLUDE") == "1"
 
 
 async def _publish_ticks(count: int, rate: float, tag, exclude=None) -> None:
@@ -52,7 +54,7 @@ async def _publish_ticks(count: int, rate: float, tag, exclude=None) -> None:
 class Actions(ss.Actions):
     def broadcast(self, count, rate, tag=0):
         """Publish `count` tick events to everyone at `rate` per second (0: as fast as possible)."""
-        exclude = self.connection if EXCLUDE else None
+        exclude = self.connection.id.split(".")[0] + ".0" if EXCLUDE else None
         task = asyncio.get_running_loop().create_task(_publish_ticks(int(count), float(rate), tag, exclude))
         _running.add(task)
         task.add_done_callback(_running.discard)
