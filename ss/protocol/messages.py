@@ -36,6 +36,7 @@ __all__ = [
     "encode_client_call",
     "CLIENT_ERROR_CODES",
     "MAX_CLIENT_ERROR_LENGTH",
+    "MAX_METHOD_LENGTH",
     "CLOSE_TOO_BIG",
     "CLOSE_SERVICE_RESTART",
     "CLOSE_POLICY",

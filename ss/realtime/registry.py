@@ -2,8 +2,9 @@
 
 :class:`Connections` counts connections per client address
 (``limits.max_connections_per_ip``), finds a session's connections by its id
-(other tabs of one browser follow a channel change or a sign-out), hands out
-connection ids that are unique across instances, and owns the pinger.
+(other tabs of one browser follow a channel change or a sign-out), finds a
+connection by its id, hands out connection ids that are unique across instances,
+and owns the pinger.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Connections:
     """The set of open connections of one app, with indexes by address and by session id."""
 
     def __init__(self) -> None:
-        self._all: set[Any] = set()
+        self._all: dict[str, Any] = {}   # by connection id (what a set of them would cost, and found by id)
         self._per_ip: dict[str, int] = {}
         # session id -> its connection, or a set of them when a browser has several tabs here
         # (one connection per session is the rule: no set per idle socket).
@@ -31,11 +32,20 @@ class Connections:
         self._instance = secrets.token_urlsafe(6)
         self._counter = itertools.count(1)
 
+    @property
+    def instance(self) -> str:
+        """This instance's part of its connection ids (``<instance>.<hex>``)."""
+        return self._instance
+
     def new_id(self) -> str:
         return f"{self._instance}.{next(self._counter):x}"
 
+    def get(self, connection_id: str) -> Any:
+        """The open connection of this id, or None."""
+        return self._all.get(connection_id)
+
     def add(self, connection: Any) -> None:
-        self._all.add(connection)
+        self._all[connection.id] = connection
         ip = connection.request.remote_ip or "?"
         self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
         self._index(connection, connection.session.id)
@@ -52,9 +62,9 @@ class Connections:
 
     def remove(self, connection: Any) -> bool:
         """Forget ``connection``; False when it was not registered (closed twice, or never opened)."""
-        if connection not in self._all:
+        if connection not in self:
             return False
-        self._all.discard(connection)
+        del self._all[connection.id]
         ip = connection.request.remote_ip or "?"
         if self._per_ip.get(ip, 0) > 1:
             self._per_ip[ip] -= 1
@@ -93,15 +103,15 @@ class Connections:
 
     def session_renamed(self, connection: Any, old_id: str) -> None:
         """``connection``'s session got a new id (sign-in): index it under the new one."""
-        if connection in self._all:
+        if connection in self:
             self._unindex(connection, old_id)
             self._index(connection, connection.session.id)
 
     def __contains__(self, connection: Any) -> bool:
-        return connection in self._all
+        return self._all.get(connection.id) is connection
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(list(self._all))
+        return iter(list(self._all.values()))
 
     def __len__(self) -> int:
         return len(self._all)

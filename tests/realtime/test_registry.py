@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
 from ss.realtime.registry import Connections
 
 
+_ids = itertools.count(1)
+
+
 class FakeConnection:
-    """What the registry reads of a connection: session id, client address, transport (hashed by identity)."""
+    """What the registry reads of a connection: id, session id, client address, transport (hashed by identity)."""
 
     def __init__(self, session_id: str, ip: str | None):
+        self.id = f"test.{next(_ids):x}"
         self.session = SimpleNamespace(id=session_id)
         self.request = SimpleNamespace(remote_ip=ip)
         self.transport = SimpleNamespace(name="websocket")
@@ -118,3 +123,15 @@ def test_ids_are_unique_within_and_across_instances():
     assert len(set(ids)) == len(ids)
     prefix_1, prefix_2 = {i.split(".")[0] for i in ids[:1000]}, {i.split(".")[0] for i in ids[1000:]}
     assert len(prefix_1) == len(prefix_2) == 1 and prefix_1 != prefix_2
+
+
+def test_a_connection_is_found_by_its_id_while_open():
+    registry = Connections()
+    a, b = conn(), conn()
+    registry.add(a)
+    registry.add(b)
+    assert registry.get(a.id) is a and registry.get(b.id) is b
+    assert registry.get("test.nothing") is None
+    registry.remove(a)
+    assert registry.get(a.id) is None and registry.get(b.id) is b
+    assert registry.new_id().startswith(registry.instance + ".")
