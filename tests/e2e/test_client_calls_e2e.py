@@ -11,6 +11,8 @@ import uuid
 
 import pytest
 
+from tests.fallback.proxy import REFUSE, Proxy
+
 pytestmark = pytest.mark.e2e
 
 CLIENT = """
@@ -99,6 +101,21 @@ def test_an_action_calls_its_own_tab_and_another_one(browser, calls_app, ss_serv
         assert errors == [] and other_errors == []
     finally:
         page.context.close()
+
+
+def test_a_tab_on_the_http_transport_answers_too(browser, calls_app, ss_server):
+    server = ss_server(calls_app)
+    proxy = Proxy([server.port], REFUSE).start()     # no WebSocket gets through: the client falls back to HTTP
+    try:
+        page, errors = open_page(browser, proxy.url)
+        assert page.evaluate("SS.transport") == "http"
+        assert page.evaluate("SS.server.asks.ask('asks.later', [4], 5)") == 8
+        failed = page.evaluate("SS.server.asks.ask_caught('asks.boom', [], 5)")
+        assert failed["code"] == "client_error"
+        assert errors == []
+        page.context.close()
+    finally:
+        proxy.stop()
 
 
 @pytest.fixture
