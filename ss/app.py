@@ -17,6 +17,7 @@ from .project import Project
 from .protocol.frames import text_frame
 from .realtime.client_calls import ClusterConnections
 from .realtime.hooks import RealtimeHooks
+from .realtime.instance_bus import InstanceBus
 from .realtime.outbox import Flusher, send_frame_to_many
 from .realtime.presence import Presence
 from .realtime.registry import Connections
@@ -61,12 +62,13 @@ class App:
         self.sessions.rotate_on_login = config.session.rotate_on_login
         self.publish = Publisher(self.store, config)
         self.router = LocalRouter(self)
-        self.users = Users(self.store, config)
+        self.users = Users(self.store, config, self.publish)
         self.presence = Presence(self)
         self.tree = ApiTree()
         self.dispatcher = Dispatcher(self.tree, show_traceback=config.errors.show_traceback,
                                      store_description=self.store.description, outage=self.outage)
-        self.connections = Connections()  # open connections, by address and session (ss/realtime/registry.py)
+        self.connections = Connections()  # open connections, by id, address and session (ss/realtime/registry.py)
+        self.instance_bus = InstanceBus(self)  # this instance's bus topic (ss/realtime/instance_bus.py)
         self.cluster_connections = ClusterConnections(self)  # ss.connections: by id, on any instance
         self.max_pending_calls = config.limits.max_pending_calls
         self.max_pending_bytes = config.limits.max_pending_bytes
@@ -122,6 +124,7 @@ class App:
         await self.db.start()  # config/db.py: after the config merge, before actions import anything
         self.load_actions()
         await self.router.start()
+        await self.instance_bus.start()
         self.users.online.start()
         self.presence.start()
 
@@ -136,6 +139,7 @@ class App:
         await self.users.online.close()
         await self.presence.close()
         await self.publish.flush()
+        await self.instance_bus.close()
         await self.db.stop()
         await self.store.close()
         if _current is self:

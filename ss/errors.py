@@ -36,7 +36,7 @@ from typing import Any
 __all__ = ["ErrorCode", "SSError", "StartupError", "CallError", "ClientCallError", "ClientCallArgumentError",
            "error_body", "http_status",
            "CLOSE_PROTOCOL_ERROR", "CLOSE_INVALID_DATA", "CLOSE_POLICY", "CLOSE_TOO_BIG", "CLOSE_SERVICE_RESTART",
-           "CLOSE_SESSION_CHANGED"]
+           "CLOSE_SESSION_CHANGED", "CLOSE_DISCONNECTED"]
 
 # WebSocket close codes ss uses (RFC 6455 section 7.4, and 4000-4999 for ss's own).
 CLOSE_PROTOCOL_ERROR = 1002    # a frame broke RFC 6455
@@ -45,6 +45,7 @@ CLOSE_POLICY = 1008            # refused by policy (e.g. not read fast enough)
 CLOSE_TOO_BIG = 1009           # a message over limits.max_frame_bytes
 CLOSE_SERVICE_RESTART = 1012   # the server is shutting down: reconnect (elsewhere)
 CLOSE_SESSION_CHANGED = 4001   # the session signed in on another connection: reconnect with the new cookie
+CLOSE_DISCONNECTED = 4002      # the app disconnected this user (ss.users.disconnect): do not reconnect on your own
 
 
 class ErrorCode(str, enum.Enum):

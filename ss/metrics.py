@@ -24,7 +24,7 @@ ss_connections_closed_total             reason                       connections
 ss_calls_total                          action, code                 calls answered, ``code`` ok or an error code
 ss_call_duration_seconds                action                       time from receiving a call to its reply
 ss_api_requests_total                   status                       HTTP API requests, by HTTP status
-ss_pubsub_published_total               kind                         messages published (user, channel, broadcast)
+ss_pubsub_published_total               kind                         messages published (user, channel, broadcast, socket)
 ss_pubsub_delivered_total               kind                         messages queued to this process's sockets
 ss_slow_reader_disconnects_total                                     sockets cut off for not reading
 ss_outgoing_queued_bytes                                             bytes waiting in socket buffers (sampled 1/s)
@@ -52,7 +52,7 @@ UNKNOWN_ACTION = "(unknown)"
 DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 ASSET_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 ASSET_KINDS = frozenset({".coffee", ".js", ".styl", ".sass", ".scss", ".css", ".jade", ".pug", ".html"})
-PUBSUB_KINDS = ("user", "channel", "broadcast")
+PUBSUB_KINDS = ("user", "channel", "broadcast", "socket")
 
 _on = False
 _registry: Any = None          # single-process mode: the private registry scraped by exposition()

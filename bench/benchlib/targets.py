@@ -85,6 +85,16 @@ class SsUnbatchedTarget(SsTarget):
     write_delay_ms = 0
 
 
+class SsExcludeTarget(SsTarget):
+    """ss whose bench broadcasts pass ``exclude=`` (the controlling connection): shows that an
+    exclusion costs nothing per other socket (``SS_BENCH_EXCLUDE=1`` adds this column)."""
+
+    def command(self, port, redis_url):
+        argv, cwd, env = super().command(port, redis_url)
+        env["SS_BENCH_EXCLUDE"] = "1"  # read by bench/app/app/server/bench.py
+        return argv, cwd, env
+
+
 class SsBaselineTarget(SsTarget):
     """Another checkout of ss (``$SS_BENCH_BASELINE``), run by the same interpreter and app: the
     "before" of a change, measured in the same run as the "after" so the two compare."""
@@ -146,4 +156,9 @@ if BASELINE:
     TARGETS.insert(1, SsBaselineTarget("ss-before", "ss-before", "ss", scenarios=RPC | FANOUT | {"idle"}))
     TARGETS.insert(2, SsBaselineTarget("ss-before+redis", "ss-before", "ss", redis=True, scenarios=FANOUT | {"xuser"}))
     COLUMNS.insert(1, "ss-before")
+#: ``SS_BENCH_EXCLUDE=1``: adds an ``ss-exclude`` column, fan-out with ``exclude=`` on every broadcast.
+if os.environ.get("SS_BENCH_EXCLUDE"):
+    TARGETS.insert(1, SsExcludeTarget("ss-exclude", "ss-exclude", "ss", scenarios=FANOUT))
+    TARGETS.insert(2, SsExcludeTarget("ss-exclude+redis", "ss-exclude", "ss", redis=True, scenarios=FANOUT))
+    COLUMNS.insert(1, "ss-exclude")
 PEERS = COLUMNS[1:]

@@ -36,7 +36,7 @@ call_log = logging.getLogger("ss.calls")
 
 #: the ``reason`` label of ss_connections_closed_total for each close code ss sends (bounded)
 CLOSE_REASONS = {1012: "shutdown", 1009: "too_big", 1008: "policy", 1007: "invalid_data", 1002: "protocol_error",
-                 4001: "session_changed", 1000: "normal", 1011: "error"}
+                 4001: "session_changed", 4002: "disconnected", 1000: "normal", 1011: "error"}
 
 
 class Transport(Protocol):

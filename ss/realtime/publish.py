@@ -1,4 +1,4 @@
-"""Publishing events to browsers: ``ss.publish.broadcast / user / users / channel``.
+"""Publishing events to browsers: ``ss.publish.broadcast / user / users / channel / socket``.
 
 A publish encodes the event message once and puts those bytes on the store's
 bus under a topic (``ss:broadcast``, ``ss:user:<id>``, ``ss:channel:<name>``).
@@ -17,6 +17,13 @@ Redis instead of a PUBLISH, one deque append in process), never per socket,
 so fan-out stays one frame per message per instance. Apps that broadcast at
 very high rates and do not need recovery can set
 ``pubsub.history.broadcast = False``.
+
+``exclude=`` (a connection, its id, or a list of them) puts a short header
+before the message on the bus (ss/protocol/bus.py); each instance looks up
+only the excluded ids among its own connections, so the exclusion costs
+nothing per other socket and the message is still encoded once. ``socket()``
+sends to the bus topic of the instance that holds the connection (its id
+starts with that instance's name).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from collections import deque
 from typing import Any, Iterable
 
 from .. import metrics, protocol
+from ..protocol import bus
 from .recovery import Outgoing, history_for
 from ..errors import SSError
 
@@ -49,10 +57,27 @@ def _check_event(event: Any, data: Any) -> None:
         raise PublishError(f"data must be given for event {event!r} (pass None for an event without data)")
 
 
-def _check_user_id(user_id: Any) -> str:
+def check_user_id(user_id: Any) -> str:
     if user_id is None or isinstance(user_id, (dict, list, tuple, set, bool)) or user_id == "":
         raise PublishError(f"user id must be a string or a number, not {user_id!r}")
     return str(user_id)
+
+
+def _connection_id(value: Any, what: str) -> str:
+    connection_id = getattr(value, "id", value)  # a Connection, or its id
+    if not bus.valid_connection_id(connection_id):
+        raise PublishError(f"{what} must be a connection (self.connection) or a connection id "
+                           f"(self.connection.id), not {value!r}")
+    return connection_id
+
+
+def _exclusion(exclude: Any) -> bytes:
+    """The bus header for ``exclude=`` (b"" for None)."""
+    if exclude is None:
+        return b""
+    items = list(exclude) if isinstance(exclude, (list, tuple, set, frozenset)) else [exclude]
+    ids = dict.fromkeys(_connection_id(item, "exclude") for item in items)
+    return bus.exclusion_header(ids) if ids else b""
 
 
 def _channel_names(names: Any) -> list[str]:
@@ -76,11 +101,11 @@ class _PlainSender:
     async def send(self, batch: Iterable[Outgoing]) -> None:
         if not self.store.shared:
             for item in batch:
-                await self.store.bus.publish(item.topic, item.payload)
+                await self.store.bus.publish(item.topic, item.prefix + item.payload if item.prefix else item.payload)
             return
         async with self.store.redis.pipeline(transaction=False) as pipe:
             for item in batch:
-                pipe.publish(item.topic, item.payload)
+                pipe.publish(item.topic, item.prefix + item.payload if item.prefix else item.payload)
             await pipe.execute()
 
 
@@ -105,7 +130,8 @@ class Publisher:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
-        return "<ss.publish: .broadcast(event, data) .user(id, ...) .users([ids], ...) .channel(names, ...)>"
+        return ("<ss.publish: .broadcast(event, data) .user(id, ...) .users([ids], ...) .channel(names, ...) "
+                ".socket(connection_id, ...); exclude=self.connection>")
 
     def stream_of(self, topic: str) -> str:
         """``ss:channel:room1`` -> ``channel:room1``: the name browsers use for recovery."""
@@ -115,45 +141,72 @@ class Publisher:
         """True when messages of ``stream`` are numbered and kept (see ``pubsub.history``)."""
         return self.history is not None and (stream != "broadcast" or self._keep_broadcast)
 
-    def _outgoing(self, topic: str, payload: bytes, keep: bool = True) -> Outgoing:
+    def _outgoing(self, topic: str, payload: bytes, keep: bool = True, prefix: bytes = b"") -> Outgoing:
         stream = self.stream_of(topic) if keep and self.history is not None else None
-        return Outgoing(topic, payload, stream)
+        return Outgoing(topic, payload, stream, prefix)
 
-    def broadcast(self, event: str, data: Any = _MISSING) -> "asyncio.Future | concurrent.futures.Future | None":
-        """Send ``event`` with ``data`` to every connected browser on every instance."""
+    def broadcast(self, event: str, data: Any = _MISSING, *,
+                  exclude: Any = None) -> "asyncio.Future | concurrent.futures.Future | None":
+        """Send ``event`` with ``data`` to every connected browser on every instance
+        (but the connections in ``exclude``: a connection, an id or a list of them)."""
         _check_event(event, data)
+        prefix = _exclusion(exclude)
         metrics.published("broadcast")
         return self._submit([self._outgoing(self.store.key("broadcast"), protocol.encode_event(event, data),
-                                            self._keep_broadcast)])
+                                            self._keep_broadcast, prefix)])
 
-    def user(self, user_id: Any, event: str, data: Any = _MISSING) -> "asyncio.Future | concurrent.futures.Future | None":
+    def user(self, user_id: Any, event: str, data: Any = _MISSING, *,
+             exclude: Any = None) -> "asyncio.Future | concurrent.futures.Future | None":
         """Send to every socket signed in as ``user_id``, whichever instance it is on."""
-        uid = _check_user_id(user_id)
+        uid = check_user_id(user_id)
         _check_event(event, data)
+        prefix = _exclusion(exclude)
         metrics.published("user")
-        return self._submit([self._outgoing(self.store.key("user", uid), protocol.encode_event(event, data))])
+        return self._submit([self._outgoing(self.store.key("user", uid), protocol.encode_event(event, data),
+                                            prefix=prefix)])
 
-    def users(self, user_ids: Iterable[Any], event: str,
-              data: Any = _MISSING) -> "asyncio.Future | concurrent.futures.Future | None":
+    def users(self, user_ids: Iterable[Any], event: str, data: Any = _MISSING, *,
+              exclude: Any = None) -> "asyncio.Future | concurrent.futures.Future | None":
         """Send to each of ``user_ids`` (the message is encoded once)."""
         if isinstance(user_ids, (str, bytes, dict)) or not isinstance(user_ids, Iterable):
             raise PublishError("user_ids must be a list of user ids, e.g. publish.users([1, 2], 'event', data)")
-        uids = list(dict.fromkeys(_check_user_id(u) for u in user_ids))
+        uids = list(dict.fromkeys(check_user_id(u) for u in user_ids))
         _check_event(event, data)
+        prefix = _exclusion(exclude)
         payload = protocol.encode_event(event, data)
         metrics.published("user", len(uids))
-        return self._submit([self._outgoing(self.store.key("user", uid), payload) for uid in uids])
+        return self._submit([self._outgoing(self.store.key("user", uid), payload, prefix=prefix) for uid in uids])
 
-    def channel(self, names: str | Iterable[str], event: str,
-                data: Any = _MISSING) -> "asyncio.Future | concurrent.futures.Future | None":
+    def channel(self, names: str | Iterable[str], event: str, data: Any = _MISSING, *,
+                exclude: Any = None) -> "asyncio.Future | concurrent.futures.Future | None":
         """Send to every socket subscribed to the channel ``names`` (a name or a list of names)."""
         names = _channel_names(names)
         _check_event(event, data)
+        prefix = _exclusion(exclude)
         metrics.published("channel", len(names))
         return self._submit([self._outgoing(self.store.key("channel", name),
-                                            protocol.encode_event(event, data, channel=name)) for name in names])
+                                            protocol.encode_event(event, data, channel=name), prefix=prefix)
+                             for name in names])
+
+    def socket(self, connection_id: Any, event: str,
+               data: Any = _MISSING) -> "asyncio.Future | concurrent.futures.Future | None":
+        """Send to one connection (one browser tab), whichever instance holds it.
+
+        ``connection_id`` is ``self.connection.id`` of an action (or the connection itself).
+        Not kept for recovery: a tab that reconnects is a new connection with a new id.
+        An id no instance holds any more is not an error: nobody gets the message.
+        """
+        target = _connection_id(connection_id, "the connection id")
+        _check_event(event, data)
+        metrics.published("socket")
+        topic = self.store.key("instance", bus.instance_of(target))
+        return self._submit([Outgoing(topic, protocol.encode_event(event, data), None, bus.direct(target, b""))])
 
     channels = channel
+
+    def send_raw(self, topic: str, payload: bytes) -> "asyncio.Future | concurrent.futures.Future | None":
+        """Put ``payload`` on ``topic`` as it is, in order with the publishes before it (see ss/protocol/bus.py)."""
+        return self._submit([Outgoing(topic, payload)])
 
     def _submit(self, items: list[Outgoing]) -> "asyncio.Future | concurrent.futures.Future | None":
         try:

@@ -42,11 +42,16 @@ DEFAULT_MAX_TOTAL_BYTES = 64 << 20
 
 @dataclass(slots=True)
 class Outgoing:
-    """One message on its way to one topic. ``stream`` is None when it is not kept for recovery."""
+    """One message on its way to one topic. ``stream`` is None when it is not kept for recovery.
+
+    ``prefix`` (see ss/protocol/bus.py) goes on the bus before the message and is never kept:
+    a replay sends the message as every browser gets it.
+    """
 
     topic: str
     payload: bytes
     stream: str | None = None
+    prefix: bytes = b""
 
 
 @dataclass(slots=True)
@@ -193,7 +198,7 @@ class LocalHistory:
                 state.last = now
                 payload = splice(payload, orjson.dumps(item.stream), state.top)
                 self._keep(state, state.top, payload)
-            await self.bus.publish(item.topic, payload)
+            await self.bus.publish(item.topic, item.prefix + payload if item.prefix else payload)
 
     async def read(self, stream: str, after: int) -> RecoveryResult:
         """The messages of ``stream`` after offset ``after``, or why they cannot be given."""
@@ -209,7 +214,8 @@ class LocalHistory:
 # KEYS: the totals hash (bytes, seq) and the publish-order index of every stream, then per
 # message its counter, history and meta (bytes, cut) keys. ARGV: ttl, size, meta_ttl,
 # max_bytes, max_total_bytes, the history and meta key prefixes, then per message topic,
-# stream, stream (JSON), payload. An index member is "<offset> <bytes> <stream>"; the total
+# stream, stream (JSON), payload, and the bus prefix published before it but never kept.
+# An index member is "<offset> <bytes> <stream>"; the total
 # cap pops the oldest. string.format keeps big offsets out of Lua's %.14g notation.
 _PUBLISH_LUA = """
 local ttl, size, meta_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -264,7 +270,7 @@ end
 
 for i = 1, n do
   local counter, hist, meta = KEYS[3 * i], KEYS[3 * i + 1], KEYS[3 * i + 2]
-  local a = 7 + 4 * (i - 1)
+  local a = 7 + 5 * (i - 1)
   local topic, stream, stream_json, body = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local s = state_of(stream, counter, hist, meta)
   local offset = string.format('%.0f', redis.call('INCR', counter))
@@ -273,7 +279,7 @@ for i = 1, n do
   redis.call('ZADD', hist, offset, message)
   redis.call('ZADD', index, first_seq + i, offset .. ' ' .. len .. ' ' .. stream)
   s.count, s.bytes, total = s.count + 1, s.bytes + len, total + len
-  redis.call('PUBLISH', topic, message)
+  redis.call('PUBLISH', topic, ARGV[a + 5] .. message)
 end
 
 for _, stream in ipairs(order) do
@@ -351,10 +357,10 @@ class RedisHistory:
                     if len(keys) > 2:  # flush the script run so far, keeping the order of the batch
                         await self._script(keys=keys, args=args, client=pipe)
                         keys, args = list(self._global_keys), self._args()
-                    pipe.publish(item.topic, item.payload)
+                    pipe.publish(item.topic, item.prefix + item.payload if item.prefix else item.payload)
                 else:
                     keys.extend(self._keys(item.stream))
-                    args.extend((item.topic, item.stream, orjson.dumps(item.stream), item.payload))
+                    args.extend((item.topic, item.stream, orjson.dumps(item.stream), item.payload, item.prefix))
             if len(keys) > 2:
                 await self._script(keys=keys, args=args, client=pipe)
             await pipe.execute()

@@ -1,10 +1,10 @@
 """The open connections of this process, indexed so nothing scans them all on a login or channel change.
 
 :class:`Connections` counts connections per client address
-(``limits.max_connections_per_ip``), finds a session's connections by its id
-(other tabs of one browser follow a channel change or a sign-out), finds a
-connection by its id, hands out connection ids that are unique across instances,
-and owns the pinger.
+(``limits.max_connections_per_ip``), finds a connection by its id
+(``ss.publish.socket``, ``exclude=``) and a session's connections by the
+session id (other tabs of one browser follow a channel change or a sign-out),
+and hands out connection ids that are unique across instances.
 """
 
 from __future__ import annotations
@@ -22,26 +22,22 @@ class Connections:
     """The set of open connections of one app, with indexes by address and by session id."""
 
     def __init__(self) -> None:
-        self._all: dict[str, Any] = {}   # by connection id (what a set of them would cost, and found by id)
+        self._all: dict[str, Any] = {}  # connection id -> connection
         self._per_ip: dict[str, int] = {}
         # session id -> its connection, or a set of them when a browser has several tabs here
         # (one connection per session is the rule: no set per idle socket).
         self._by_session: dict[str, Any] = {}
         # Connection ids: this instance's random prefix and a counter, so ids never repeat across
         # instances or restarts, and say nothing about the session.
-        self._instance = secrets.token_urlsafe(6)
+        # (token_urlsafe has no "."; ss.protocol.bus.instance_of splits there.)
+        self.instance = secrets.token_urlsafe(6)
         self._counter = itertools.count(1)
 
-    @property
-    def instance(self) -> str:
-        """This instance's part of its connection ids (``<instance>.<hex>``)."""
-        return self._instance
-
     def new_id(self) -> str:
-        return f"{self._instance}.{next(self._counter):x}"
+        return f"{self.instance}.{next(self._counter):x}"
 
     def get(self, connection_id: str) -> Any:
-        """The open connection of this id, or None."""
+        """The open connection of this process with that id, or None."""
         return self._all.get(connection_id)
 
     def add(self, connection: Any) -> None:

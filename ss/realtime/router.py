@@ -1,21 +1,27 @@
 """Which of this process's connections each pub/sub topic reaches; delivers bus payloads to them.
 
 A payload from the bus is framed once and the same frame is queued for every
-member connection (see ss/realtime/outbox.py).
+member connection (see ss/realtime/outbox.py). A payload in an envelope
+(ss/protocol/bus.py) either skips some connections (``exclude=``) or tells the
+members to close (``ss.users.disconnect``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import orjson
 
 from .. import metrics
+from ..protocol import bus
 from ..protocol.frames import text_frame
 from .outbox import send_frame_to_many
 
 __all__ = ["LocalRouter"]
+
+log = logging.getLogger("ss.pubsub")
 
 
 class LocalRouter:
@@ -43,6 +49,51 @@ class LocalRouter:
 
     def _deliver(self, topic: str, payload: bytes) -> None:
         members = self._members.get(topic)
+        if not members:
+            return
+        if payload[0] != 0x7B:  # not "{": an envelope
+            self._deliver_envelope(topic, members, payload)
+            return
+        self._fan_out(topic, members, payload)
+
+    def _deliver_envelope(self, topic: str, members: set, payload: bytes) -> None:
+        kind, ids, message = bus.split(payload)
+        if kind == bus.CONTROL:
+            self._control(topic, members, message)
+            return
+        if kind != bus.EXCLUDE:
+            log.warning("ignoring a bus message on %s of unknown kind %r", topic, payload[:1])
+            return
+        lookup = self.app.connections.get
+        excluded = [c for c in map(lookup, ids) if c is not None and c in members]
+        # Out of the set for the length of one synchronous fan-out: the others cost nothing more.
+        members.difference_update(excluded)
+        try:
+            self._fan_out(topic, members, message)
+        finally:
+            members.update(excluded)
+
+    def _control(self, topic: str, members: set, message: bytes) -> None:
+        try:
+            instruction = orjson.loads(message)
+            op = instruction["op"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            op = None
+        if op != "close":
+            log.warning("ignoring an instruction on %s this instance does not know: %.200r", topic, message)
+            return
+        for connection in list(members):
+            connection.close(int(instruction["code"]), str(instruction.get("reason", "")))
+
+    def send_to(self, connection, topic: str, payload: bytes) -> None:
+        """One message for one connection (``ss.publish.socket``); kept aside while it is held."""
+        held = self._held.get(connection)
+        if held is None:
+            connection.send(payload)
+        else:
+            held.append((topic, payload))
+
+    def _fan_out(self, topic: str, members: set, payload: bytes) -> None:
         if not members:
             return
         if metrics.enabled():

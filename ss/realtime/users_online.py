@@ -20,11 +20,16 @@ from typing import Any, Callable
 
 import orjson
 
+from ..errors import CLOSE_DISCONNECTED
 from ..periodic import Periodic
+from ..protocol import bus
+from .publish import PublishError, check_user_id
 
 __all__ = ["Users", "UsersOnline"]
 
 log = logging.getLogger("ss.users")
+
+MAX_CLOSE_REASON = 123  # bytes: what a WebSocket close frame can carry
 
 
 class UsersOnline:
@@ -73,10 +78,30 @@ class UsersOnline:
 
 
 class Users:
-    """``ss.users``: ``ss.users.online.now()``."""
+    """``ss.users``: ``ss.users.online.now()``, ``ss.users.disconnect(user_id, reason=...)``."""
 
-    def __init__(self, store, config):
+    def __init__(self, store, config, publish=None):
         self.online = UsersOnline(store, config)
+        self._store = store
+        self._publish = publish
 
     def __repr__(self) -> str:
-        return "<ss.users: ss.users.online.now()>"
+        return "<ss.users: ss.users.online.now(), ss.users.disconnect(user_id, reason=...)>"
+
+    def disconnect(self, user_id: Any, reason: str = "disconnected by the server") -> Any:
+        """Close every connection of ``user_id``, on every instance, with close code 4002 and ``reason``.
+
+        The browser emits ``disconnect`` on ``SS.events`` with the reason and does not
+        reconnect on its own (``SS.reconnect()`` does). The session stays signed in: to keep
+        the user out, also refuse them in your authentication. ``reason`` is cut to 123 bytes
+        (the limit of a WebSocket close). Returns an awaitable, like ``ss.publish``.
+        """
+        uid = check_user_id(user_id)
+        if not isinstance(reason, str):
+            raise PublishError(f"reason must be a string, e.g. ss.users.disconnect(uid, reason='banned'), "
+                               f"not {reason!r}")
+        reason = reason.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
+        if self._publish is None:
+            raise RuntimeError("ss.users.disconnect needs a running app")
+        return self._publish.send_raw(self._store.key("user", uid),
+                                      bus.control("close", code=CLOSE_DISCONNECTED, reason=reason))

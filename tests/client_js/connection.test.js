@@ -155,6 +155,20 @@ test("unreadable frames and unknown types are survived", () => {
   assert.match(out.lines[0][1], /unreadable message/);
 });
 
+test("a 4002 close (ss.users.disconnect) emits disconnect on SS.events with the reason, once", () => {
+  const { SS, transport, seen } = setup();
+  const got = [];
+  SS.events.on("disconnect", (reason) => got.push(reason));
+  transport.open();
+  transport.deliver(init());
+  transport.state = "closed";
+  transport.onclose({ code: 4002, reason: "banned for spam", wasOpen: true, reconnect: false, delay: 0 });
+  assert.deepEqual(got, ["banned for spam"]);
+  assert.deepEqual(seen, ["connect", "disconnect"]);
+  transport.lose(1006);                            // other closes are SS.socket's business only
+  assert.deepEqual(got, ["banned for spam"]);
+});
+
 test("a client_call goes to the client calls", () => {
   const m = load("emitter", "calls", "events", "heartbeat", "connection");
   const transport = fakeTransport();

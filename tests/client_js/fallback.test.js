@@ -188,3 +188,40 @@ test("leaving the page closes an HTTP connection on the server (keepalive reques
   assert.equal(close.init.headers["X-SS-Secret"], "s");
   assert.equal(chooser.state, "idle");
 });
+
+test("after a close that does not reconnect (4002), reconnect() opens again; while open it does nothing", async () => {
+  for (const kind of ["websocket", "http"]) {
+    const { chooser, clock, WebSocket, server, events } = setup(kind === "http" ? { hasWebSocket: false } : {});
+    chooser.start();
+    if (kind === "websocket") {
+      WebSocket.last.open();
+      WebSocket.last.receive({ type: "init" });
+      WebSocket.last.drop(4002, "banned");
+    } else {
+      await openHttp(server);
+      server.answer(server.take("/poll"), 410, { close: { code: 4002, reason: "banned" } });
+      await flush();
+    }
+    assert.deepEqual(events.at(-1), ["close", 4002], kind);
+    assert.equal(chooser.state, "closed", kind);
+    const sockets = WebSocket.sockets.length;
+    clock.advance(60000);                          // nothing reconnects by itself
+    assert.equal(WebSocket.sockets.length, sockets, kind);
+    assert.equal(server.requests.filter((r) => r.url.includes("/open")).length, 0, kind);
+    chooser.reconnect();
+    if (kind === "websocket") {
+      assert.equal(WebSocket.sockets.length, sockets + 1);
+      WebSocket.last.open();
+      assert.equal(chooser.state, "open");
+      chooser.reconnect();                         // open: nothing happens
+      assert.equal(WebSocket.sockets.length, sockets + 1);
+      assert.equal(WebSocket.last.closedWith, undefined);
+    } else {
+      await openHttp(server);
+      assert.equal(chooser.state, "open");
+      chooser.reconnect();
+      await flush();
+      assert.equal(server.requests.filter((r) => r.url.includes("/open")).length, 0);
+    }
+  }
+});

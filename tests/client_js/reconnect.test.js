@@ -56,3 +56,8 @@ test("a code listed with reconnect: false stays closed", () => {
   codes[4003] = { reason: "go away", reconnect: false };
   assert.deepEqual(plan(4003, 0, {}, Math.random), { reconnect: false, delay: 0, backoff: false, reason: "go away" });
 });
+
+test("4002 (the app disconnected this user) stays closed", () => {
+  const plan = reconnectPlan(4002, 0, {}, Math.random);
+  assert.deepEqual([plan.reconnect, plan.reason], [false, "disconnected by the server"]);
+});

@@ -8,14 +8,13 @@ from types import SimpleNamespace
 from ss.realtime.registry import Connections
 
 
-_ids = itertools.count(1)
-
-
 class FakeConnection:
     """What the registry reads of a connection: id, session id, client address, transport (hashed by identity)."""
 
+    ids = itertools.count(1)
+
     def __init__(self, session_id: str, ip: str | None):
-        self.id = f"test.{next(_ids):x}"
+        self.id = f"test.{next(self.ids):x}"
         self.session = SimpleNamespace(id=session_id)
         self.request = SimpleNamespace(remote_ip=ip)
         self.transport = SimpleNamespace(name="websocket")
@@ -125,13 +124,16 @@ def test_ids_are_unique_within_and_across_instances():
     assert len(prefix_1) == len(prefix_2) == 1 and prefix_1 != prefix_2
 
 
-def test_a_connection_is_found_by_its_id_while_open():
+def test_finds_an_open_connection_by_its_id_and_forgets_it_when_it_goes():
     registry = Connections()
     a, b = conn(), conn()
     registry.add(a)
     registry.add(b)
     assert registry.get(a.id) is a and registry.get(b.id) is b
-    assert registry.get("test.nothing") is None
-    registry.remove(a)
-    assert registry.get(a.id) is None and registry.get(b.id) is b
-    assert registry.new_id().startswith(registry.instance + ".")
+    assert registry.get("test.nope") is None
+    assert registry.remove(a)
+    assert registry.get(a.id) is None and a not in registry and b in registry
+    assert not registry.remove(a)                       # twice: nothing happens
+    ids = {registry.new_id() for _ in range(3)}
+    assert len(ids) == 3 and all(i.startswith(registry.instance + ".") for i in ids)
+    assert "." not in registry.instance                 # ss.protocol.bus.instance_of splits at the first "."

@@ -2,6 +2,8 @@
  * events, session or the dev hooks; keeps the page's view of the connection (SS.socket: state, connect /
  * disconnect / reconnect, send) and runs SS.client.app.init once, on the first init. */
 
+var CLOSE_DISCONNECTED = 4002;
+
 /* deps: SS, transport, calls, clientCalls, events, session, dev, heartbeat, socketEvents (an Emitter), log, console. */
 function createConnection(deps) {
   var SS = deps.SS, transport = deps.transport, calls = deps.calls, events = deps.events;
@@ -74,6 +76,11 @@ function createConnection(deps) {
     initialised = false;
     deps.heartbeat.stop();
     calls.dropVolatile();
+    if (info.code === CLOSE_DISCONNECTED) {
+      // ss.users.disconnect: the app wants this user off; no reconnect until SS.reconnect()
+      deps.log("info", "ss: disconnected by the server: " + info.reason + " (SS.reconnect() connects again)");
+      SS.events.emit("disconnect", info.reason);
+    }
     if (!wasConnected) return;
     deps.log("info", "ss: connection lost" + (info.code === 1006 ? "" : " (" + info.code + (info.reason ? " " + info.reason : "") + ")") +
              (info.reconnect ? ", reconnecting" : ""));

@@ -34,6 +34,9 @@ function createTransportChooser(deps) {
     onmessage: function () {},
     onclose: function () {},
     start: start,
+    /* SS.reconnect(): connect now after a close that does not reconnect by itself (4002), or
+     * skip the wait before the next attempt. Nothing when connected or connecting. */
+    reconnect: function () { if (current) current.reconnect(); else start(); },
     send: function (frame) { return current ? current.send(frame) : false; },
     /* The page is going away for good: an HTTP connection tells the server now (a socket's
      * close does that by itself), so the tab leaves channels and presence at once. */

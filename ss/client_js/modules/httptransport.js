@@ -24,6 +24,10 @@ function createHttpTransport(deps) {
     onmessage: function () {},
     onclose: function () {},
     start: function () { if (transport.state === "idle") open(); },
+    /* Closed for good (e.g. 4002) or waiting to retry: connect now. */
+    reconnect: function () {
+      if (transport.state === "closed" || transport.state === "waiting") { transport.stop(); open(); }
+    },
     /* Leave for good (the page moves to a WebSocket): tells the server, back to "idle". */
     stop: function () {
       var c = conn;

@@ -99,6 +99,8 @@ connection = createConnection({
 });
 
 SS.call = calls.call;
+// After ss.users.disconnect (which does not reconnect by itself), or to skip the wait before a retry.
+SS.reconnect = function () { transport.reconnect(); };
 SS.socket = {
   on: function (n, fn) { socketEvents.on(n, fn); return SS.socket; },
   off: function (n, fn) { socketEvents.off(n, fn); return SS.socket; },

@@ -10,7 +10,9 @@
 var CLOSE_CODES = {
   // Signed in in another tab, which is now fetching the new session cookie: wait until
   // it is in place, or this tab would reconnect with the old one.
-  4001: { reason: "session changed", delay: [1000, 1500] }
+  4001: { reason: "session changed", delay: [1000, 1500] },
+  // The app disconnected this user (ss.users.disconnect): only SS.reconnect() connects again.
+  4002: { reason: "disconnected by the server", reconnect: false }
 };
 
 /* attempt: closes in a row without the server speaking. cfg: client.reconnect (seconds). */

@@ -4,6 +4,7 @@
  * another one (an HTTP streaming fallback) can take its place:
  *   start()          open the first connection
  *   stop()           close without reconnecting, back to "idle" (another transport takes over)
+ *   reconnect()      closed for good (e.g. 4002) or waiting to retry: connect now; open: nothing
  *   send(frame)      write one text frame now -> true, or false when not open (nothing is queued here)
  *   state            "idle" | "connecting" | "open" | "waiting" (closed, will retry) | "closed" (for good)
  *   onopen()         the connection is open (the server speaks first: wait for its init)
@@ -23,6 +24,9 @@ function createWebSocketTransport(deps) {
     onmessage: function () {},
     onclose: function () {},
     start: function () { if (transport.state === "idle") open(); },
+    reconnect: function () {
+      if (transport.state === "closed" || transport.state === "waiting") { transport.stop(); open(); }
+    },
     stop: function () {
       var socket = ws;
       ws = null;

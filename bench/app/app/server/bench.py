@@ -6,6 +6,7 @@ identical: broadcast(count, rate, tag), login(uid), send_user(uid, data).
 
 import asyncio
 import inspect
+import os
 import time
 
 import ss
@@ -22,7 +23,11 @@ async def _maybe_await(value):
     return value
 
 
-async def _publish_ticks(count: int, rate: float, tag) -> None:
+# bench/run.py's "ss-exclude" column: every broadcast skips the connection that started it.
+EXCLUDE = bool(os.environ.get("SS_BENCH_EXCLUDE"))
+
+
+async def _publish_ticks(count: int, rate: float, tag, exclude=None) -> None:
     start = time.monotonic()
     for i in range(count):
         if rate > 0:
@@ -37,13 +42,18 @@ async def _publish_ticks(count: int, rate: float, tag) -> None:
             await asyncio.sleep(0)
         # t is the wall clock in ms: the generator subtracts it from its own
         # wall clock on receipt (same machine, same clock).
-        await _maybe_await(ss.publish.broadcast("tick", {"seq": i, "t": time.time() * 1000, "tag": tag}))
+        data = {"seq": i, "t": time.time() * 1000, "tag": tag}
+        if exclude is None:
+            await _maybe_await(ss.publish.broadcast("tick", data))
+        else:
+            await _maybe_await(ss.publish.broadcast("tick", data, exclude=exclude))
 
 
 class Actions(ss.Actions):
     def broadcast(self, count, rate, tag=0):
         """Publish `count` tick events to everyone at `rate` per second (0: as fast as possible)."""
-        task = asyncio.get_running_loop().create_task(_publish_ticks(int(count), float(rate), tag))
+        exclude = self.connection if EXCLUDE else None
+        task = asyncio.get_running_loop().create_task(_publish_ticks(int(count), float(rate), tag, exclude))
         _running.add(task)
         task.add_done_callback(_running.discard)
         return True
