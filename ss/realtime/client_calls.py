@@ -19,7 +19,10 @@ import itertools
 import logging
 from typing import Any
 
+import orjson
+
 from .. import protocol
+from ..protocol import bus
 from ..errors import ClientCallArgumentError, ClientCallError
 
 __all__ = ["ClusterConnections", "call", "answer", "fail_all", "check_method"]
@@ -61,8 +64,7 @@ async def call(connection: Any, method: str, args: tuple[Any, ...] | list[Any], 
     try:
         payload = protocol.encode_client_call(call_id, method, args)
     except TypeError as exc:
-        raise ClientCallArgumentError(f"SS.client.{method}: an argument cannot be sent as JSON ({exc}): pass "
-                                      "dicts, lists, strings, numbers, booleans or None") from None
+        raise _argument_error(method, exc) from None
     loop = asyncio.get_running_loop()
     future: asyncio.Future[protocol.ClientReply] = loop.create_future()
     if pending is None:
@@ -102,44 +104,65 @@ def fail_all(connection: Any) -> None:
             _settle(future, protocol.ClientReply(call_id, None, ("connection_gone", "")))
 
 
-def _settle(future: asyncio.Future, reply: protocol.ClientReply) -> None:
+def _settle(future: asyncio.Future, outcome: Any) -> None:
     if not future.done():
-        future.set_result(reply)
+        future.set_result(outcome)
 
 
 def _error(connection: Any, method: str, code: str, browser_message: str, timeout: float) -> ClientCallError:
+    return ClientCallError(code, _message(connection.id, method, code, browser_message, timeout), method, connection.id)
+
+
+def _message(connection_id: str, method: str, code: str, browser_message: str, timeout: float) -> str:
+    """What went wrong, naming the method, and what to do: the one place these messages are written."""
     where = f"SS.client.{method}"
     if code == "client_error":
-        text = f"{where} failed in the browser: {browser_message}"
-    elif code == "no_such_function":
-        text = (f"{where} is not a function in the browser ({browser_message}): define it in app/client, "
+        return f"{where} failed in the browser: {browser_message}"
+    if code == "no_such_function":
+        return (f"{where} is not a function in the browser ({browser_message}): define it in app/client, "
                 "or catch ss.ClientCallError")
-    elif code == "bad_result":
-        text = f"{where} gave a result that cannot be sent as JSON ({browser_message}): return JSON values"
-    elif code == "timeout":
-        text = (f"{where} did not answer within {timeout:g} s on connection {connection.id}: the tab may be busy "
+    if code == "bad_result":
+        return f"{where} gave a result that cannot be sent as JSON ({browser_message}): return JSON values"
+    if code == "timeout":
+        return (f"{where} did not answer within {timeout:g} s on connection {connection_id}: the tab may be busy "
                 "or waiting for its user; raise the timeout, or catch ss.ClientCallError to carry on without it")
-    else:
-        text = (f"connection {connection.id} closed before {where} answered: the tab was closed or reloaded; "
-                "catch ss.ClientCallError to carry on without it")
-    return ClientCallError(code, text, method, connection.id)
+    return (f"connection {connection_id} closed before {where} answered: the tab was closed or reloaded; "
+            "catch ss.ClientCallError to carry on without it")
+
+
+def _argument_error(method: str, exc: TypeError) -> ClientCallArgumentError:
+    return ClientCallArgumentError(f"SS.client.{method}: an argument cannot be sent as JSON ({exc}): pass "
+                                   "dicts, lists, strings, numbers, booleans or None")
 
 
 class ClusterConnections:
     """``ss.connections``: connections by id, whichever instance holds them.
 
     ``get(id)`` is the Connection when it is on this instance; ``call(id, method, *args)``
-    runs ``SS.client.<method>`` in that tab, here or on another instance.
+    runs ``SS.client.<method>`` in that tab, here or on another instance. Between instances
+    the request goes to the holding instance's bus topic (``ss/realtime/instance_bus.py``)
+    as ``client_call`` with a request id and this instance's name; that instance runs
+    :func:`call` on its connection and sends ``client_call_done`` back. The caller keeps its
+    own timer, so a dead instance (nobody to answer) ends in ``timeout``.
     """
 
     def __init__(self, app: Any, max_pending: int = MAX_PENDING):
         self.app = app
         self.max_pending = max_pending   # client calls waiting per connection
         self._ids = itertools.count(1)
+        # calls this instance asked other instances to make, by request id (made when one waits)
+        self._asked: dict[int, asyncio.Future[dict]] | None = None
+        app.instance_bus.on(_ASK, self._call_for_another_instance)
+        app.instance_bus.on(_DONE, self._answer_from_another_instance)
 
     def next_id(self) -> int:
         """A client call id, unique in this process (so unique on each of its connections)."""
         return next(self._ids)
+
+    @property
+    def waiting(self) -> int:
+        """Calls sent to other instances and not answered yet."""
+        return len(self._asked) if self._asked is not None else 0
 
     def get(self, connection_id: str) -> Any:
         """The open connection of this id on this instance, or None."""
@@ -148,13 +171,88 @@ class ClusterConnections:
     async def call(self, connection_id: str, method: str, *args: Any, timeout: float = DEFAULT_TIMEOUT) -> Any:
         """Run ``SS.client.<method>(*args)`` in the tab of ``connection_id``; its result.
 
-        Raises :class:`ClientCallError` (``connection_gone`` at once for an id no instance holds),
-        :class:`ClientCallArgumentError` and ValueError as :meth:`Connection.call` does.
+        Raises :class:`ClientCallError` (``connection_gone`` at once for an id this instance gave
+        and no longer holds, or that the holding instance does not know; ``timeout`` when no
+        instance answers), :class:`ClientCallArgumentError` and ValueError as
+        :meth:`Connection.call` does.
         """
         connection = self.get(connection_id)
-        if connection is not None:
+        if connection is not None:  # here: no bus
             return await call(connection, method, args, timeout)
         check_method(method)
-        raise ClientCallError("connection_gone", f"no open connection {connection_id!r} for SS.client.{method}: the "
-                              "tab was closed or reloaded (a reload opens a new connection with a new id)",
-                              method, connection_id)
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        instance_bus = self.app.instance_bus
+        if (not bus.valid_connection_id(connection_id) or instance_bus.is_local(connection_id)
+                or not self.app.store.shared):  # with the embedded store, there is no other instance
+            raise _gone(connection_id, method)
+        try:
+            # as it goes to the browser (sets become lists), and refused here if JSON cannot carry it
+            json_args = orjson.loads(protocol.encode_client_call(0, method, args))["args"]
+        except TypeError as exc:
+            raise _argument_error(method, exc) from None
+        request = self.next_id()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict] = loop.create_future()
+        asked = self._asked
+        if asked is None:
+            asked = self._asked = {}
+        asked[request] = future
+        timer = loop.call_later(timeout, _settle, future, {"code": "timeout"})
+        try:
+            sent = instance_bus.send(instance_bus.instance_of(connection_id), _ASK, reply_to=instance_bus.instance,
+                                     request=request, connection=connection_id, method=method, args=json_args,
+                                     timeout=timeout)
+            if sent is not None:
+                await sent
+            answer = await future
+        finally:
+            timer.cancel()
+            asked.pop(request, None)
+            if not asked and self._asked is asked:
+                self._asked = None
+        if "code" not in answer:
+            return answer.get("result")
+        code = answer["code"] if answer["code"] in _CODES else "client_error"
+        message = answer.get("message") or _message(connection_id, method, code, "", timeout)
+        raise ClientCallError(code, message, method, connection_id)
+
+    async def _call_for_another_instance(self, request: dict) -> None:
+        """Another instance asks for a call in a tab of this one: make it, send the outcome back."""
+        connection_id: Any = request.get("connection")
+        method: Any = request.get("method")
+        connection = self.get(connection_id) if isinstance(connection_id, str) else None
+        answer: dict[str, Any]
+        if connection is None:
+            gone = _gone(str(connection_id), str(method))
+            answer = {"code": "connection_gone", "message": gone.message}
+        else:
+            try:
+                answer = {"result": await call(connection, method, request.get("args") or [],
+                                               float(request.get("timeout") or DEFAULT_TIMEOUT))}
+            except ClientCallError as exc:
+                answer = {"code": str(exc.code), "message": exc.message}
+            except (ValueError, TypeError) as exc:  # the caller checks these first: a caller of another version
+                answer = {"code": "client_error", "message": f"the call was refused: {exc}"}
+        sent = self.app.instance_bus.send(request["reply_to"], _DONE, request=request["request"], **answer)
+        if sent is not None:
+            await sent
+
+    async def _answer_from_another_instance(self, answer: dict) -> None:
+        future = self._asked.get(answer.get("request")) if self._asked is not None else None  # type: ignore[arg-type]
+        if future is None or future.done():
+            log.debug("an answer from another instance to client call request %s, which no longer waits (timed out): "
+                      "ignored", answer.get("request"))
+            return
+        future.set_result(answer)
+
+
+_ASK = "client_call"        # instance bus ops
+_DONE = "client_call_done"
+_CODES = frozenset({"no_such_function", "client_error", "bad_result", "timeout", "connection_gone", "too_many_calls"})
+
+
+def _gone(connection_id: str, method: str) -> ClientCallError:
+    return ClientCallError("connection_gone", f"no open connection {connection_id!r} for SS.client.{method}: the tab "
+                           "was closed or reloaded (a reload opens a new connection with a new id)",
+                           method, connection_id)
