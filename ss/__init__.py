@@ -14,6 +14,8 @@ What apps use::
     ss.publish.user(uid, "event", data) # pub/sub, also .users / .broadcast / .channel
     await ss.users.online.now()         # ids of users online, on every instance
     await ss.presence.channel("room1")  # ids of users in a channel, on every instance
+    await self.connection.call("app.confirm", "Sure?")  # run SS.client.app.confirm in the caller's tab
+    await ss.connections.call(connection_id, "app.confirm", "Sure?")  # any tab, on any instance
     ss.shared.calculate.circumference(20)  # app/shared code, run on the server
     ss.db.M                             # what config/db.py set up
 """
@@ -22,12 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import ClientCallArgumentError, ClientCallError
 from .rpc.actions import Actions, in_thread
 from .escaping import escape
 from .version import __version__
 
 __all__ = ["Actions", "in_thread", "escape", "__version__", "config", "server", "R", "env", "publish", "users", "presence",
-           "shared", "db"]
+           "connections", "shared", "db", "ClientCallError", "ClientCallArgumentError"]
 
 
 _RUNTIME_ATTRIBUTES = {
@@ -38,6 +41,7 @@ _RUNTIME_ATTRIBUTES = {
     "publish": lambda app: app.publish,
     "users": lambda app: app.users,
     "presence": lambda app: app.presence,
+    "connections": lambda app: app.cluster_connections,  # ss.realtime.client_calls.ClusterConnections
     "shared": lambda app: _shared_code(app),  # app/shared JS/CoffeeScript, run in V8 on the server
     "db": lambda app: app.db,                 # the names config/db.py defines
 }

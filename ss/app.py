@@ -15,6 +15,7 @@ from . import protocol
 from .db_setup import DbFile
 from .project import Project
 from .protocol.frames import text_frame
+from .realtime.client_calls import ClusterConnections
 from .realtime.hooks import RealtimeHooks
 from .realtime.instance_bus import InstanceBus
 from .realtime.outbox import Flusher, send_frame_to_many
@@ -68,6 +69,7 @@ class App:
                                      store_description=self.store.description, outage=self.outage)
         self.connections = Connections()  # open connections, by id, address and session (ss/realtime/registry.py)
         self.instance_bus = InstanceBus(self)  # this instance's bus topic (ss/realtime/instance_bus.py)
+        self.cluster_connections = ClusterConnections(self)  # ss.connections: by id, on any instance
         self.max_pending_calls = config.limits.max_pending_calls
         self.max_pending_bytes = config.limits.max_pending_bytes
         limits = config.limits

@@ -13,7 +13,9 @@ Exceptions ss raises on purpose::
      |    +-- WorkersError        --workers that cannot share the store (ss.workers)
      |    +-- NotAnApp            no app in this folder (ss.project)
      +-- CallError                a call (socket, HTTP API, ss.server) answered with an error:
-     |                            ``code`` is an :class:`ErrorCode`
+     |    |                       ``code`` is an :class:`ErrorCode`
+     |    +-- ClientCallError     a call to the browser (Connection.call, ss.connections.call) gave no result
+     +-- ClientCallArgumentError  an argument of a call to the browser cannot be sent as JSON (also a TypeError)
      +-- AssetError               the asset pipeline (ss.assets.errors: CompileError, NodeWorkerError, PackError)
      +-- SharedCodeError, JSError app/shared code on the server (ss.shared_code)
      +-- AuthModuleError          a lib/server auth module missing or answering wrongly (ss.sessions.auth)
@@ -31,7 +33,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-__all__ = ["ErrorCode", "SSError", "StartupError", "CallError", "error_body", "http_status",
+__all__ = ["ErrorCode", "SSError", "StartupError", "CallError", "ClientCallError", "ClientCallArgumentError",
+           "error_body", "http_status",
            "CLOSE_PROTOCOL_ERROR", "CLOSE_INVALID_DATA", "CLOSE_POLICY", "CLOSE_TOO_BIG", "CLOSE_SERVICE_RESTART",
            "CLOSE_SESSION_CHANGED", "CLOSE_DISCONNECTED"]
 
@@ -75,6 +78,11 @@ class ErrorCode(str, enum.Enum):
     CONNECTION_GONE = ("connection_gone", 410)
     ORIGIN_REFUSED = ("origin_refused", 403)
     TOO_MANY_CONNECTIONS = ("too_many_connections", 429)
+    # A call to the browser (ss.ClientCallError) that gave no result: the browser is the failing party.
+    NO_SUCH_FUNCTION = ("no_such_function", 502)
+    CLIENT_ERROR = ("client_error", 502)
+    BAD_RESULT = ("bad_result", 502)
+    TIMEOUT = ("timeout", 504)
 
     def __str__(self) -> str:
         return self._value_
@@ -108,6 +116,25 @@ class CallError(SSError):
     @property
     def http_status(self) -> int:
         return self.code.http_status
+
+
+class ClientCallError(CallError):
+    """A call to the browser gave no result. ``code``: ``no_such_function``, ``client_error``, ``bad_result``
+    (the browser said so), ``timeout``, ``connection_gone`` or ``too_many_calls``.
+
+    ``method`` is the ``SS.client`` path called, ``connection_id`` the connection's id. Uncaught in an
+    action, it answers the action's own caller with the same code and message (it is a CallError).
+    """
+
+    def __init__(self, code: "ErrorCode | str", message: str, method: str | None = None,
+                 connection_id: str | None = None):
+        super().__init__(code, message)
+        self.method = method
+        self.connection_id = connection_id
+
+
+class ClientCallArgumentError(SSError, TypeError):
+    """An argument of a call to the browser cannot be sent as JSON; raised before anything is sent."""
 
 
 def error_body(code: str, message: str, traceback: str | None = None) -> dict[str, Any]:

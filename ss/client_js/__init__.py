@@ -31,6 +31,7 @@ MODULES = (
     "fallback",
     "heartbeat",
     "calls",
+    "clientcalls",
     "events",
     "session",
     "devhooks",

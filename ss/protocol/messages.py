@@ -23,6 +23,7 @@ __all__ = [
     "Call",
     "Heartbeat",
     "Recover",
+    "ClientReply",
     "ProtocolError",
     "FrameTooBig",
     "Limits",
@@ -32,6 +33,10 @@ __all__ = [
     "encode_error",
     "encode_event",
     "encode_init",
+    "encode_client_call",
+    "CLIENT_ERROR_CODES",
+    "MAX_CLIENT_ERROR_LENGTH",
+    "MAX_METHOD_LENGTH",
     "CLOSE_TOO_BIG",
     "CLOSE_SERVICE_RESTART",
     "CLOSE_POLICY",
@@ -43,6 +48,10 @@ CLOSE_POLICY = 1008
 
 MAX_ID_LENGTH = 64
 MAX_METHOD_LENGTH = 256
+MAX_CLIENT_ERROR_LENGTH = 1000   # a client_reply's error message is cut to this many characters
+
+#: what a browser may answer a client_call with when SS.client.<method> did not give a result
+CLIENT_ERROR_CODES = frozenset({"no_such_function", "client_error", "bad_result"})
 
 
 class ProtocolError(Exception):
@@ -94,7 +103,19 @@ class Recover:
     streams: dict[str, int]
 
 
-Message = Call | Heartbeat | Recover
+@dataclass(slots=True)
+class ClientReply:
+    """``{"type":"client_reply"}``: the browser's answer to the server's ``client_call`` ``id``.
+
+    ``error`` is ``(code, message)`` (a code of :data:`CLIENT_ERROR_CODES`), or None and ``result`` holds the value.
+    """
+
+    id: int
+    result: Any
+    error: tuple[str, str] | None
+
+
+Message = Call | Heartbeat | Recover | ClientReply
 
 _HEARTBEAT = Heartbeat()
 
@@ -127,6 +148,12 @@ def parse(frame: str | bytes, limits: Limits = Limits()) -> Message:
         return _HEARTBEAT
     if kind == "recover":
         return _parse_recover(data)
+    if kind == "client_reply":
+        if isinstance(frame, bytes):
+            nesting = frame.count(b"[") + frame.count(b"{")
+        else:
+            nesting = frame.count("[") + frame.count("{")
+        return _parse_client_reply(data, limits, nesting)
     if not isinstance(kind, str):
         raise ProtocolError("bad_message", 'a message needs a "type" string')
     raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}")
@@ -183,6 +210,34 @@ def _parse_recover(data: dict[str, Any]) -> Recover:
     ):
         raise ProtocolError("bad_message", '"streams" must map stream names to integer offsets')
     return Recover(streams)
+
+
+def _parse_client_reply(data: dict[str, Any], limits: Limits, nesting: int) -> ClientReply:
+    # Errors here never carry the id: an error reply with an id answers the browser's own call of that id.
+    reply_id = data.get("id")
+    if isinstance(reply_id, bool) or not isinstance(reply_id, int):
+        raise ProtocolError("bad_message", 'a client_reply needs the integer "id" of its client_call')
+    if not -(2**53) < reply_id < 2**53:
+        raise ProtocolError("bad_message", '"id" is outside the safe integer range')
+    error = data.get("error")
+    if error is None:
+        result = data.get("result")
+        if nesting > limits.max_depth and _too_deep(result, limits.max_depth):
+            raise ProtocolError("bad_message", f"the result nests deeper than {limits.max_depth} levels")
+        return ClientReply(reply_id, result, None)
+    if "result" in data:
+        raise ProtocolError("bad_message", 'a client_reply has a "result" or an "error", not both')
+    if not isinstance(error, dict):
+        raise ProtocolError("bad_message", '"error" must be an object {"code": ..., "message": ...}')
+    code = error.get("code")
+    if code not in CLIENT_ERROR_CODES:
+        raise ProtocolError("bad_message", f'"error.code" must be one of {", ".join(sorted(CLIENT_ERROR_CODES))}')
+    message = error.get("message")
+    if not isinstance(message, str):
+        raise ProtocolError("bad_message", '"error.message" must be a string')
+    if len(message) > MAX_CLIENT_ERROR_LENGTH:
+        message = message[:MAX_CLIENT_ERROR_LENGTH] + "…"
+    return ClientReply(reply_id, None, (code, message))
 
 
 def _too_deep(value: Any, limit: int) -> bool:
@@ -243,6 +298,14 @@ def encode_event(event: str, data: Any, channel: str | None = None, stream: str 
         message["stream"] = stream
         message["offset"] = offset
     return encode(message)
+
+
+def encode_client_call(call_id: int, method: str, args: list[Any] | tuple[Any, ...]) -> bytes:
+    """The server asks the browser to run ``SS.client.<method>(*args)`` and answer ``client_reply`` ``call_id``.
+
+    Raises TypeError for arguments JSON cannot carry.
+    """
+    return encode({"type": "client_call", "id": call_id, "method": method, "args": args})
 
 
 def encode_init(connection_id: str, env: str, client_config: dict[str, Any], api: dict[str, Any], **extra: Any) -> bytes:

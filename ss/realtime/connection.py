@@ -26,7 +26,7 @@ from ..logs import CALLS
 from ..protocol.frames import text_frame
 from ..rpc.limiter import TokenBucket
 from ..rpc.request import RequestInfo
-from . import compat
+from . import client_calls, compat
 from .outbox import send_frame_to_many
 
 __all__ = ["Connection", "Transport"]
@@ -66,7 +66,7 @@ class Connection:
     """
 
     __slots__ = ("id", "app", "transport", "session", "tab", "request", "pending", "pending_bytes", "tasks", "closed",
-                 "draining", "outbox", "pong_due", "bucket", "recovering", "recovered", "close_reason")
+                 "draining", "outbox", "pong_due", "bucket", "recovering", "recovered", "close_reason", "client_calls")
 
     def __init__(self, app: Any, transport: Transport, session: Any, tab: str, request: RequestInfo,
                  recovering: bool = False):
@@ -86,6 +86,8 @@ class Connection:
         self.recovering = recovering               # reconnected, and will ask for missed pub/sub messages
         self.recovered = False                     # it asked (once per connection: see RealtimeHooks.recover)
         self.close_reason: str | None = None       # why ss closed it (metrics); None: the client left
+        # calls to the browser waiting for its answer, by id; made by the first, dropped when none waits
+        self.client_calls: dict[int, asyncio.Future] | None = None
         limiter = app.config.limiter
         self.bucket = TokenBucket(float(limiter.websockets.rps)) if limiter.enabled else None
         session.request = request
@@ -112,6 +114,8 @@ class Connection:
                 self._start_call(msg, len(message))
         elif type(msg) is protocol.Heartbeat:
             self._spawn(self.app.sessions.hooks.heartbeat(self))
+        elif type(msg) is protocol.ClientReply:
+            client_calls.answer(self, msg)
         else:
             assert type(msg) is protocol.Recover  # the one message type left
             self._spawn(self.app.sessions.hooks.recover(self, msg.streams))
@@ -219,6 +223,18 @@ class Connection:
             self.send(reply)
         return reply
 
+    # ---- calls to the browser ----
+
+    async def call(self, method: str, *args: Any, timeout: float = client_calls.DEFAULT_TIMEOUT) -> Any:
+        """Run ``SS.client.<method>(*args)`` in this tab; its result (a Promise's resolved value).
+
+        Raises ``ss.ClientCallError`` with ``code`` ``no_such_function``, ``client_error``,
+        ``bad_result`` (what the browser said), ``timeout``, ``connection_gone`` or
+        ``too_many_calls``; ``ss.ClientCallArgumentError`` (a TypeError) for an argument JSON
+        cannot carry; ValueError for a method outside ``SS.client``.
+        """
+        return await client_calls.call(self, method, args, timeout)
+
     # ---- outgoing ----
 
     def send(self, payload: bytes) -> None:
@@ -267,6 +283,8 @@ class Connection:
         """The transport is gone: leave the registry, then run 'disconnect' listeners and the close hooks."""
         self.closed = True
         self.outbox = None
+        if self.client_calls:
+            client_calls.fail_all(self)
         if self.app.connections.remove(self):
             self._spawn(self._after_close())
 

@@ -114,3 +114,28 @@ test("wss for an https page", () => {
   c.clock.advance(0);
   assert.match(c.WebSocket.last.url, /^wss:\/\//);
 });
+
+test("a client_call runs SS.client.<method> and its answer goes back on the socket; a lost one is dropped", async () => {
+  const { SS, WebSocket, clock } = connected();
+  let resolve;
+  SS.define("client", "app", (exports) => {
+    exports.confirm = (question) => question === "Sure?";
+    exports.later = () => new Promise((r) => { resolve = r; });
+  });
+  WebSocket.last.receive({ type: "client_call", id: 1, method: "app.confirm", args: ["Sure?"] });
+  WebSocket.last.receive({ type: "client_call", id: 2, method: "app.nothing", args: [] });
+  WebSocket.last.receive({ type: "client_call", id: 3, method: "app.later", args: [] });
+  assert.deepEqual(WebSocket.last.messages, [
+    { type: "client_reply", id: 1, result: true },
+    { type: "client_reply", id: 2, error: { code: "no_such_function", message: "SS.client.app.nothing is not a function" } },
+  ]);
+  const first = WebSocket.last;
+  first.drop();
+  clock.advance(10000);
+  WebSocket.last.open();
+  WebSocket.last.receive(init({ connection_id: "conn-2" }));
+  resolve("after the reconnect");
+  await flush();
+  assert.equal(first.messages.length, 2);
+  assert.deepEqual(WebSocket.last.messages.filter((m) => m.type === "client_reply"), []);
+});

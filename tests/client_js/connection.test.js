@@ -168,3 +168,19 @@ test("a 4002 close (ss.users.disconnect) emits disconnect on SS.events with the 
   transport.lose(1006);                            // other closes are SS.socket's business only
   assert.deepEqual(got, ["banned for spam"]);
 });
+
+test("a client_call goes to the client calls", () => {
+  const m = load("emitter", "calls", "events", "heartbeat", "connection");
+  const transport = fakeTransport();
+  const received = [];
+  const connection = m.createConnection({
+    SS: { client: {}, server: {}, config: {} }, transport, calls: { receive() {}, mount() {}, resend() {}, dropVolatile() {} },
+    clientCalls: { receive: (msg) => received.push(msg) },
+    events: m.createEvents({ emit() {}, failed() {}, log() {} }), dev: { staleAssets: () => false },
+    session: { rotated() {} }, heartbeat: { start() {}, stop() {} }, socketEvents: new m.Emitter(), log() {}, console: quietConsole(),
+  });
+  transport.open();
+  transport.deliver({ type: "client_call", id: 1, method: "app.x", args: [] });
+  assert.deepEqual(received, [{ type: "client_call", id: 1, method: "app.x", args: [] }]);
+  assert.equal(connection.state(), "connecting");
+});

@@ -1,10 +1,10 @@
-/* connection: one per page. Hands each message from the transport to calls, events, session
- * or the dev hooks; keeps the page's view of the connection (SS.socket: state, connect /
+/* connection: one per page. Hands each message from the transport to calls, client calls,
+ * events, session or the dev hooks; keeps the page's view of the connection (SS.socket: state, connect /
  * disconnect / reconnect, send) and runs SS.client.app.init once, on the first init. */
 
 var CLOSE_DISCONNECTED = 4002;
 
-/* deps: SS, transport, calls, events, session, dev, heartbeat, socketEvents (an Emitter), log, console. */
+/* deps: SS, transport, calls, clientCalls, events, session, dev, heartbeat, socketEvents (an Emitter), log, console. */
 function createConnection(deps) {
   var SS = deps.SS, transport = deps.transport, calls = deps.calls, events = deps.events;
   var initialised = false;   // this transport connection got its init
@@ -15,6 +15,7 @@ function createConnection(deps) {
     init: init,
     reply: calls.receive,
     error: calls.receive,
+    client_call: function (msg) { deps.clientCalls.receive(msg); },
     event: events.deliver,
     session: deps.session.rotated,
     recovery_failed: events.recoveryFailed,

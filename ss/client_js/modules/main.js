@@ -76,10 +76,17 @@ var calls = createCalls({
   console: global.console,
   isDevelopment: function () { return SS.env === "development"; }
 });
+var clientCalls = createClientCalls({
+  tree: function () { return SS.client; },
+  connectionId: function () { return SS.connection_id; },
+  send: function (frame) { return connection.connected() && transport.send(frame); },
+  log: log
+});
 connection = createConnection({
   SS: SS,
   transport: transport,
   calls: calls,
+  clientCalls: clientCalls,
   events: events,
   session: createSession({ fetch: host.fetch, log: log }),
   dev: createDevHooks({ location: global.location, document: global.document, console: global.console,
