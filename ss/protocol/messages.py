@@ -23,6 +23,7 @@ __all__ = [
     "Call",
     "Heartbeat",
     "Recover",
+    "PresenceRequest",
     "ProtocolError",
     "FrameTooBig",
     "Limits",
@@ -32,6 +33,9 @@ __all__ = [
     "encode_error",
     "encode_event",
     "encode_init",
+    "encode_presence_state",
+    "encode_presence_refused",
+    "encode_presence_diff",
     "CLOSE_TOO_BIG",
     "CLOSE_SERVICE_RESTART",
     "CLOSE_POLICY",
@@ -43,6 +47,7 @@ CLOSE_POLICY = 1008
 
 MAX_ID_LENGTH = 64
 MAX_METHOD_LENGTH = 256
+MAX_CHANNEL_LENGTH = 256
 
 
 class ProtocolError(Exception):
@@ -94,7 +99,14 @@ class Recover:
     streams: dict[str, int]
 
 
-Message = Call | Heartbeat | Recover
+@dataclass(slots=True)
+class PresenceRequest:
+    """``{"type":"presence"}``: send me the presence state of ``channel``."""
+
+    channel: str
+
+
+Message = Call | Heartbeat | Recover | PresenceRequest
 
 _HEARTBEAT = Heartbeat()
 
@@ -127,6 +139,8 @@ def parse(frame: str | bytes, limits: Limits = Limits()) -> Message:
         return _HEARTBEAT
     if kind == "recover":
         return _parse_recover(data)
+    if kind == "presence":
+        return _parse_presence(data)
     if not isinstance(kind, str):
         raise ProtocolError("bad_message", 'a message needs a "type" string')
     raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}")
@@ -183,6 +197,13 @@ def _parse_recover(data: dict[str, Any]) -> Recover:
     ):
         raise ProtocolError("bad_message", '"streams" must map stream names to integer offsets')
     return Recover(streams)
+
+
+def _parse_presence(data: dict[str, Any]) -> PresenceRequest:
+    channel = data.get("channel")
+    if not isinstance(channel, str) or not channel or len(channel) > MAX_CHANNEL_LENGTH:
+        raise ProtocolError("bad_message", f'"channel" must be a channel name (1 to {MAX_CHANNEL_LENGTH} characters)')
+    return PresenceRequest(channel)
 
 
 def _too_deep(value: Any, limit: int) -> bool:
@@ -250,3 +271,18 @@ def encode_init(connection_id: str, env: str, client_config: dict[str, Any], api
     cookie's secret, and page scripts must not be able to read it (an XSS would steal the session)."""
     return encode({"type": "init", "connection_id": connection_id, "env": env, "config": client_config, "api": api,
                    **extra})
+
+
+def encode_presence_state(channel: str, state: dict[str, list[Any]], version: int) -> bytes:
+    """The answer to a presence request: every tracked connection of ``channel``, as ``{user id: [meta, ...]}``."""
+    return encode({"type": "presence_state", "channel": channel, "state": state, "version": version})
+
+
+def encode_presence_refused(channel: str, code: str, message: str) -> bytes:
+    """The answer to a presence request that cannot be given (``not_subscribed``, ``presence_off``)."""
+    return encode({"type": "presence_state", "channel": channel, "error": {"code": code, "message": message}})
+
+
+def encode_presence_diff(channel: str, joins: dict[str, list[Any]], leaves: dict[str, list[Any]], version: int) -> bytes:
+    """What changed in ``channel``'s presence: metas that left, then metas that joined (an update is both)."""
+    return encode({"type": "presence_diff", "channel": channel, "joins": joins, "leaves": leaves, "version": version})
