@@ -32,6 +32,7 @@ MODULES = (
     "heartbeat",
     "calls",
     "events",
+    "presence",
     "session",
     "devhooks",
     "connection",

@@ -227,13 +227,13 @@ class Connection:
         """Be present in ``channel`` with ``meta`` (a small JSON object), on every instance, until
         :meth:`untrack`, an unsubscribe, a sign-out or the close of this connection.
 
-        Needs a signed-in session subscribed to ``channel``; raises ``ss.PresenceError`` otherwise,
+        Needs a signed-in session subscribed to ``channel``; raises PresenceError (a ValueError) otherwise,
         or when ``meta`` is not a dict or over 4 KB as JSON. Tracking again replaces the meta.
         """
         await self.app.presence.track(self, channel, meta)
 
     async def update(self, channel: str, meta: dict) -> None:
-        """Replace the meta this connection tracks in ``channel`` (``ss.PresenceError`` when it does not)."""
+        """Replace the meta this connection tracks in ``channel`` (PresenceError when it does not)."""
         await self.app.presence.update(self, channel, meta)
 
     async def untrack(self, channel: str) -> None:

@@ -2,7 +2,8 @@
  * or the dev hooks; keeps the page's view of the connection (SS.socket: state, connect /
  * disconnect / reconnect, send) and runs SS.client.app.init once, on the first init. */
 
-/* deps: SS, transport, calls, events, session, dev, heartbeat, socketEvents (an Emitter), log, console. */
+/* deps: SS, transport, calls, events, session, dev, heartbeat, socketEvents (an Emitter), log, console,
+ * presence (optional). */
 function createConnection(deps) {
   var SS = deps.SS, transport = deps.transport, calls = deps.calls, events = deps.events;
   var initialised = false;   // this transport connection got its init
@@ -16,6 +17,8 @@ function createConnection(deps) {
     event: events.deliver,
     session: deps.session.rotated,
     recovery_failed: events.recoveryFailed,
+    presence_state: function (msg) { if (deps.presence) deps.presence.state(msg); },
+    presence_diff: function (msg) { if (deps.presence) deps.presence.diff(msg); },
     api: function (msg) { calls.mount(msg.api); },
     reload: function () { deps.dev.reload(); },
     css: function (msg) { deps.dev.css(msg.href); },
@@ -56,6 +59,7 @@ function createConnection(deps) {
     var waiting = queue;
     queue = [];
     waiting.forEach(function (frame) { transport.send(frame); });
+    if (deps.presence) deps.presence.connected();   // presence diffs are not kept: ask for the states again
     deps.heartbeat.start(SS.config.heartbeat_interval);
     deps.socketEvents.emit("connect");
     if (everConnected) {

@@ -76,6 +76,10 @@ var calls = createCalls({
   console: global.console,
   isDevelopment: function () { return SS.env === "development"; }
 });
+var presence = createPresence({
+  send: function (message) { return connection.send(message, true); },
+  log: log
+});
 connection = createConnection({
   SS: SS,
   transport: transport,
@@ -87,11 +91,13 @@ connection = createConnection({
   heartbeat: createHeartbeat({ setInterval: host.setInterval, clearInterval: host.clearInterval,
                                send: function (frame) { return connection.connected() && transport.send(frame); } }),
   socketEvents: socketEvents,
+  presence: presence,
   log: log,
   console: global.console
 });
 
 SS.call = calls.call;
+SS.presence = presence.channel;
 SS.socket = {
   on: function (n, fn) { socketEvents.on(n, fn); return SS.socket; },
   off: function (n, fn) { socketEvents.off(n, fn); return SS.socket; },
