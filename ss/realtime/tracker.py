@@ -81,6 +81,7 @@ class PresenceTracker:
         self._tracked: dict[Any, dict[str, tuple[str, bytes]]] = {}
         # channels a local connection asked the state of: swept by this instance too, while it has members there
         self._watched: set[str] = set()
+        self._ttl = int(timeout * 2) + 1  # seconds the keys of a channel outlive its last refresh
 
     def _keys(self, channel: str) -> tuple[str, str]:
         return self.store.key("tracked", channel), self.store.key("tracked_meta", channel)
@@ -188,22 +189,24 @@ class PresenceTracker:
         return raw, int(metas.get(VERSION, 0))
 
     def _bump(self, pipe: Any, meta_key: str) -> None:
-        """Queue the version bump of a change (its result is the new version)."""
+        """Queue the version bump of a change: three commands, the second's result is the new version.
+
+        The expiry is set again so that a hash made here (its keys expired meanwhile) is not kept for ever.
+        """
         pipe.hsetnx(meta_key, VERSION, int(time.time() * 1000) * 1000)
         pipe.hincrby(meta_key, VERSION, 1)
+        pipe.expire(meta_key, self._ttl)
 
     async def _put(self, connection: Any, channel: str, entry: tuple[str, bytes], old_meta: bytes | None) -> None:
         """Write ``entry`` and announce it, then make sure the store still says what this instance holds."""
         member, meta_json = entry
         key, meta_key = self._keys(channel)
-        ttl = int(self.timeout * 2) + 1
         async with self.store.redis.pipeline(transaction=True) as pipe:
             self._bump(pipe, meta_key)
             pipe.hset(meta_key, member, meta_json)
             pipe.zadd(key, {member: time.time() + self.timeout})
-            pipe.expire(key, ttl)
-            pipe.expire(meta_key, ttl)
-            _, version, _, added, _, _ = await pipe.execute()
+            pipe.expire(key, self._ttl)
+            _, version, _, _, added, _ = await pipe.execute()
         if added or old_meta != meta_json:
             # Still there (not swept meanwhile): its old meta leaves in the same diff as the new one joins.
             leaves = {member: old_meta} if not added and old_meta is not None else {}
@@ -230,7 +233,7 @@ class PresenceTracker:
         for channel in channels:
             count = len(members[channel])
             removed, version = results[at:at + count], results[at + count + 2]
-            at += count + 3
+            at += count + 4
             leaves = {m: metas[m] for m, n in zip(members[channel], removed) if n}
             if leaves:
                 await self._announce(channel, {}, leaves, version)
@@ -255,7 +258,7 @@ class PresenceTracker:
                 by_channel.setdefault(channel, {})[member] = b""
         self._watched = {c for c in self._watched if self.app.router.members(self.store.key("channel", c))}
         plan = []
-        ttl = int(self.timeout * 2) + 1
+        ttl = self._ttl
         for channel in by_channel.keys() | self._watched:
             key, meta_key = self._keys(channel)
             members = by_channel.get(channel)
@@ -295,7 +298,7 @@ class PresenceTracker:
                     pipe.zrem(key, *expired)
                     pipe.hdel(meta_key, *expired)
                     self._bump(pipe, meta_key)
-                    *_, version = await pipe.execute()
+                    *_, version, _ = await pipe.execute()
                 except WatchError:
                     continue  # refreshed or changed meanwhile: look again
                 leaves = {m: meta for m, meta in zip(expired, metas) if meta is not None}

@@ -128,6 +128,8 @@ async def test_join_update_untrack_and_close_reach_members_as_diffs(start):
         gone = await next_of(watcher, "presence_diff")
         assert gone["leaves"] == {"ann": [{"status": "back", "connection_id": ann.cid}]}
         assert await watcher.call("app.list", "room") == {}
+        store = app.app.store
+        assert await store.redis.ttl(store.key("tracked_meta", "room")) > 0   # its version lasts a while, not for ever
         await watcher.close()
 
 
