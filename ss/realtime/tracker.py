@@ -140,14 +140,13 @@ class PresenceTracker:
         if entries is not None and not entries:
             del self._tracked[connection]
         if entry is not None:
-            await self._remove({channel: [entry[0]]}, {entry[0]: entry[1]})
+            await self._remove({channel: [entry]})
 
     async def untrack_all(self, connection: Any) -> None:
         """The connection closed (or signed out): out of every channel at once, in one transaction."""
         entries = self._tracked.pop(connection, None)
         if entries:
-            await self._remove({channel: [member] for channel, (member, _) in entries.items()},
-                               dict(entries.values()))
+            await self._remove({channel: [entry] for channel, entry in entries.items()})
 
     async def listing(self, channel: str) -> dict[Any, list[dict]]:
         """``{user_id: [meta, ...]}``: one meta per connection tracked in ``channel``, on every instance."""
@@ -214,27 +213,27 @@ class PresenceTracker:
         current = self._tracked.get(connection, {}).get(channel)
         if current is None:
             # Untracked (or closed) while this write was on its way: its removal may have run first.
-            await self._remove({channel: [member]}, {member: meta_json})
+            await self._remove({channel: [entry]})
         elif current != entry:
             await self._put(connection, channel, current, meta_json)  # a later update that may have run first
 
-    async def _remove(self, members: dict[str, list[str]], metas: dict[str, bytes]) -> None:
-        """Remove these members (per channel) in one transaction; announce the ones that were there."""
-        channels = list(members)
+    async def _remove(self, entries: dict[str, list[tuple[str, bytes]]]) -> None:
+        """Remove these (member, meta) entries, per channel, in one transaction; announce the ones that were there."""
+        channels = list(entries)
         async with self.store.redis.pipeline(transaction=True) as pipe:
             for channel in channels:
                 key, meta_key = self._keys(channel)
-                for member in members[channel]:
+                for member, _ in entries[channel]:
                     pipe.zrem(key, member)
-                pipe.hdel(meta_key, *members[channel])
+                pipe.hdel(meta_key, *(member for member, _ in entries[channel]))
                 self._bump(pipe, meta_key)
             results = await pipe.execute()
         at = 0
         for channel in channels:
-            count = len(members[channel])
+            count = len(entries[channel])
             removed, version = results[at:at + count], results[at + count + 2]
             at += count + 4
-            leaves = {m: metas[m] for m, n in zip(members[channel], removed) if n}
+            leaves = {member: meta for (member, meta), n in zip(entries[channel], removed) if n}
             if leaves:
                 await self._announce(channel, {}, leaves, version)
 

@@ -251,3 +251,38 @@ async def test_connections_that_never_track_cost_nothing(start):
             await client.call("app.login", "x")
             await client.call("app.subscribe", "room")
             assert app.app.presence.tracked_connections() == 0
+
+
+async def test_an_instance_that_only_serves_states_sweeps_too(start):
+    """Watchers on an instance with no tracked connection still see a dead instance's members leave."""
+    async with start() as app:
+        watcher = await member(app, "watcher")
+        store = app.app.store
+        ghost = '"ghost"|dead.2'
+        meta = {"connection_id": "dead.2"}
+        async with store.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(store.key("tracked", "room"), {ghost: time.time() + 1})
+            pipe.hset(store.key("tracked_meta", "room"), ghost, orjson.dumps(meta))
+            await pipe.execute()
+        assert (await state_of(watcher))["state"] == {"ghost": [meta]}
+        left = await next_of(watcher, "presence_diff", timeout=30)
+        assert left["leaves"] == {"ghost": [meta]}
+        await watcher.close()
+
+
+async def test_a_closing_connection_leaves_every_channel_it_tracks(start):
+    async with start() as app:
+        watcher = await member(app, "watcher")
+        await watcher.call("app.subscribe", "hall")
+        ann = await member(app, "ann", meta={"where": "room"})
+        await ann.call("app.subscribe", "hall")
+        await ann.call("app.track", "hall", {"where": "hall"})
+        await next_of(watcher, "presence_diff")
+        await next_of(watcher, "presence_diff")
+        assert app.app.presence.tracked_connections() == 1
+        await ann.close()
+        gone = [await next_of(watcher, "presence_diff") for _ in range(2)]
+        assert sorted((d["channel"], d["leaves"]["ann"][0]["where"]) for d in gone) == [("hall", "hall"),
+                                                                                         ("room", "room")]
+        await eventually(lambda: app.app.presence.tracked_connections() == 0)
+        await watcher.close()
