@@ -116,8 +116,13 @@ class PresenceTracker:
         return f"{uid_json}|{connection.id}", meta_json
 
     async def track(self, connection: Any, channel: str, meta: Any) -> None:
-        """``connection`` is in ``channel`` with ``meta`` (tracking it again replaces its meta, as update does)."""
+        """``connection`` is in ``channel`` with ``meta`` (tracking it again replaces its meta, as update does).
+
+        Nothing happens once the connection is closed: its close already untracked it everywhere.
+        """
         entry = self._entry(connection, channel, meta)
+        if connection.closed:
+            return
         entries = self._tracked.setdefault(connection, {})
         old = entries.get(channel)
         entries[channel] = entry
@@ -126,6 +131,8 @@ class PresenceTracker:
     async def update(self, connection: Any, channel: str, meta: Any) -> None:
         """Replace the meta ``connection`` tracks in ``channel`` with (members see a leave and a join of it)."""
         old = self._tracked.get(connection, {}).get(channel)
+        if connection.closed:
+            return
         if old is None:
             raise PresenceError(f"this connection does not track presence in {channel!r}: "
                                 f"call track({channel!r}, meta) first")

@@ -1,5 +1,6 @@
 """Presence with metadata (connection.track / update / untrack, ss.presence.list, the presence messages), both stores."""
 
+import asyncio
 import time
 
 import orjson
@@ -10,6 +11,7 @@ from ss.testing import CallFailed
 from pubsub_helpers import eventually
 
 SERVER = '''
+import asyncio
 import ss
 
 class Actions(ss.Actions):
@@ -39,6 +41,11 @@ class Actions(ss.Actions):
     async def untrack(self, name):
         await self.connection.untrack(name)
         return True
+
+    async def close_then_track(self, name, meta):
+        self.connection.close(1000, "bye")
+        await asyncio.sleep(0.2)                 # its close hooks ran meanwhile
+        await self.connection.track(name, meta)
 
     async def list(self, name):
         return {repr(uid): metas for uid, metas in (await ss.presence.list(name)).items()}
@@ -285,4 +292,16 @@ async def test_a_closing_connection_leaves_every_channel_it_tracks(start):
         assert sorted((d["channel"], d["leaves"]["ann"][0]["where"]) for d in gone) == [("hall", "hall"),
                                                                                          ("room", "room")]
         await eventually(lambda: app.app.presence.tracked_connections() == 0)
+        await watcher.close()
+
+
+async def test_tracking_after_the_close_does_nothing(start):
+    async with start() as app:
+        ann = await member(app, "ann")
+        watcher = await member(app, "watcher")
+        with pytest.raises(ConnectionError):
+            await ann.call("app.close_then_track", "room", {"late": True})
+        await asyncio.sleep(0.5)
+        assert app.app.presence.tracked_connections() == 0
+        assert await watcher.call("app.list", "room") == {}
         await watcher.close()
