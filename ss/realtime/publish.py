@@ -155,10 +155,9 @@ class Publisher:
 
     channels = channel
 
-    def channel_message(self, name: str, payload: bytes) -> "asyncio.Future | concurrent.futures.Future | None":
-        """Send an encoded protocol message to channel ``name``'s sockets, in order with its events but not
-        kept for recovery (presence diffs: a browser that reconnects asks for the whole state instead)."""
-        return self._submit([Outgoing(self.store.key("channel", name), payload, None)])
+    def send_raw(self, topic: str, payload: bytes) -> "asyncio.Future | concurrent.futures.Future | None":
+        """Put ``payload`` on ``topic`` as it is, in order with the publishes before it (see ss/protocol/bus.py)."""
+        return self._submit([Outgoing(topic, payload)])
 
     def _submit(self, items: list[Outgoing]) -> "asyncio.Future | concurrent.futures.Future | None":
         try:

@@ -251,8 +251,10 @@ class PresenceTracker:
                 grouped.setdefault(_wire_uid(_uid_json(member)), []).append(orjson.loads(meta))
             return grouped
 
+        # On the channel's topic, in order with its events; not kept for recovery (no stream): a browser
+        # that reconnects asks for the whole state instead.
         payload = protocol.encode_presence_diff(channel, by_user(joins), by_user(leaves), version)
-        await self.app.publish.channel_message(channel, payload)
+        await self.app.publish.send_raw(self.store.key("channel", channel), payload)
 
     # ---- the periodic refresh (one pipelined round trip, shared with ss.presence's own) ----
 

@@ -2,14 +2,14 @@
  * or the dev hooks; keeps the page's view of the connection (SS.socket: state, connect /
  * disconnect / reconnect, send) and runs SS.client.app.init once, on the first init. */
 
-/* deps: SS, transport, calls, events, session, dev, heartbeat, socketEvents (an Emitter), log, console,
- * presence (optional). */
+/* deps: SS, transport, calls, events, session, dev, heartbeat, socketEvents (an Emitter), log, console. */
 function createConnection(deps) {
   var SS = deps.SS, transport = deps.transport, calls = deps.calls, events = deps.events;
   var initialised = false;   // this transport connection got its init
   var everConnected = false;
   var queue = [];            // SS.socket.send frames waiting for a connection
 
+  // deps.presence (presence.js) is optional: the unit tests of this module leave it out.
   var handlers = {
     init: init,
     reply: calls.receive,

@@ -80,6 +80,7 @@ var presence = createPresence({
   send: function (message) { return connection.send(message, true); },
   log: log
 });
+SS.presence = presence.channel;   // SS.presence("room1"): who is in a channel (presence.js)
 connection = createConnection({
   SS: SS,
   transport: transport,
@@ -97,7 +98,6 @@ connection = createConnection({
 });
 
 SS.call = calls.call;
-SS.presence = presence.channel;
 SS.socket = {
   on: function (n, fn) { socketEvents.on(n, fn); return SS.socket; },
   off: function (n, fn) { socketEvents.off(n, fn); return SS.socket; },
