@@ -28,6 +28,19 @@ def test_heartbeat_and_recover():
     assert parse('{"type":"recover","streams":{"user":3}}') == Recover({"user": 3})
 
 
+def test_presence_request_and_answers():
+    assert parse('{"type":"presence","channel":"room1"}') == protocol.PresenceRequest("room1")
+    state = orjson.loads(protocol.encode_presence_state("room1", {"7": [{"connection_id": "a.1"}]}, 12))
+    assert state == {"type": "presence_state", "channel": "room1", "state": {"7": [{"connection_id": "a.1"}]},
+                     "version": 12}
+    refused = orjson.loads(protocol.encode_presence_refused("room1", "not_subscribed", "subscribe first"))
+    assert refused == {"type": "presence_state", "channel": "room1",
+                       "error": {"code": "not_subscribed", "message": "subscribe first"}}
+    diff = orjson.loads(protocol.encode_presence_diff("room1", {"ann": [{"s": 1}]}, {}, 13))
+    assert diff == {"type": "presence_diff", "channel": "room1", "joins": {"ann": [{"s": 1}]}, "leaves": {},
+                    "version": 13}
+
+
 @pytest.mark.parametrize("frame, code, message", [
     ("nope", "bad_json", "frame is not valid JSON"),
     (b"\xff\xfe", "bad_json", "frame is not valid JSON"),
@@ -47,6 +60,9 @@ def test_heartbeat_and_recover():
     ('{"type":"call","id":1,"method":"_secret.x"}', "private_action",
      "'_secret.x' is private: names starting with _ cannot be called"),
     ('{"type":"recover","streams":{"a":"x"}}', "bad_message", '"streams" must map stream names to integer offsets'),
+    ('{"type":"presence"}', "bad_message", '"channel" must be a channel name'),
+    ('{"type":"presence","channel":""}', "bad_message", '"channel" must be a channel name'),
+    ('{"type":"presence","channel":["a"]}', "bad_message", '"channel" must be a channel name'),
 ])
 def test_bad_frames(frame, code, message):
     error = error_of(frame)

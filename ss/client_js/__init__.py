@@ -33,6 +33,7 @@ MODULES = (
     "calls",
     "clientcalls",
     "events",
+    "presence",
     "session",
     "devhooks",
     "connection",

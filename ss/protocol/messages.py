@@ -24,6 +24,7 @@ __all__ = [
     "Heartbeat",
     "Recover",
     "ClientReply",
+    "PresenceRequest",
     "ProtocolError",
     "FrameTooBig",
     "Limits",
@@ -37,6 +38,9 @@ __all__ = [
     "CLIENT_ERROR_CODES",
     "MAX_CLIENT_ERROR_LENGTH",
     "MAX_METHOD_LENGTH",
+    "encode_presence_state",
+    "encode_presence_refused",
+    "encode_presence_diff",
     "CLOSE_TOO_BIG",
     "CLOSE_SERVICE_RESTART",
     "CLOSE_POLICY",
@@ -52,6 +56,7 @@ MAX_CLIENT_ERROR_LENGTH = 1000   # a client_reply's error message is cut to this
 
 #: what a browser may answer a client_call with when SS.client.<method> did not give a result
 CLIENT_ERROR_CODES = frozenset({"no_such_function", "client_error", "bad_result"})
+MAX_CHANNEL_LENGTH = 256
 
 
 class ProtocolError(Exception):
@@ -115,7 +120,14 @@ class ClientReply:
     error: tuple[str, str] | None
 
 
-Message = Call | Heartbeat | Recover | ClientReply
+@dataclass(slots=True)
+class PresenceRequest:
+    """``{"type":"presence"}``: send me the presence state of ``channel``."""
+
+    channel: str
+
+
+Message = Call | Heartbeat | Recover | ClientReply | PresenceRequest
 
 _HEARTBEAT = Heartbeat()
 
@@ -154,6 +166,8 @@ def parse(frame: str | bytes, limits: Limits = Limits()) -> Message:
         else:
             nesting = frame.count("[") + frame.count("{")
         return _parse_client_reply(data, limits, nesting)
+    if kind == "presence":
+        return _parse_presence(data)
     if not isinstance(kind, str):
         raise ProtocolError("bad_message", 'a message needs a "type" string')
     raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}")
@@ -240,6 +254,13 @@ def _parse_client_reply(data: dict[str, Any], limits: Limits, nesting: int) -> C
     return ClientReply(reply_id, None, (code, message))
 
 
+def _parse_presence(data: dict[str, Any]) -> PresenceRequest:
+    channel = data.get("channel")
+    if not isinstance(channel, str) or not channel or len(channel) > MAX_CHANNEL_LENGTH:
+        raise ProtocolError("bad_message", f'"channel" must be a channel name (1 to {MAX_CHANNEL_LENGTH} characters)')
+    return PresenceRequest(channel)
+
+
 def _too_deep(value: Any, limit: int) -> bool:
     """True when lists/objects nest more than ``limit`` levels (iterative: no recursion limit)."""
     stack = [(value, 1)]
@@ -313,3 +334,18 @@ def encode_init(connection_id: str, env: str, client_config: dict[str, Any], api
     cookie's secret, and page scripts must not be able to read it (an XSS would steal the session)."""
     return encode({"type": "init", "connection_id": connection_id, "env": env, "config": client_config, "api": api,
                    **extra})
+
+
+def encode_presence_state(channel: str, state: dict[str, list[Any]], version: int) -> bytes:
+    """The answer to a presence request: every tracked connection of ``channel``, as ``{user id: [meta, ...]}``."""
+    return encode({"type": "presence_state", "channel": channel, "state": state, "version": version})
+
+
+def encode_presence_refused(channel: str, code: str, message: str) -> bytes:
+    """The answer to a presence request that cannot be given (``not_subscribed``, ``presence_off``)."""
+    return encode({"type": "presence_state", "channel": channel, "error": {"code": code, "message": message}})
+
+
+def encode_presence_diff(channel: str, joins: dict[str, list[Any]], leaves: dict[str, list[Any]], version: int) -> bytes:
+    """What changed in ``channel``'s presence: metas that left, then metas that joined (an update is both)."""
+    return encode({"type": "presence_diff", "channel": channel, "joins": joins, "leaves": leaves, "version": version})

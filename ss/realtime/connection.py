@@ -116,6 +116,8 @@ class Connection:
             self._spawn(self.app.sessions.hooks.heartbeat(self))
         elif type(msg) is protocol.ClientReply:
             client_calls.answer(self, msg)
+        elif type(msg) is protocol.PresenceRequest:
+            self._spawn(self.app.presence.send_state(self, msg.channel))
         else:
             assert type(msg) is protocol.Recover  # the one message type left
             self._spawn(self.app.sessions.hooks.recover(self, msg.streams))
@@ -234,6 +236,25 @@ class Connection:
         cannot carry; ValueError for a method outside ``SS.client``.
         """
         return await client_calls.call(self, method, args, timeout)
+
+    # ---- presence (kept in ss.presence, so a connection that never tracks costs nothing) ----
+
+    async def track(self, channel: str, meta: dict) -> None:
+        """Be present in ``channel`` with ``meta`` (a small JSON object), on every instance, until
+        :meth:`untrack`, an unsubscribe, a sign-out or the close of this connection.
+
+        Needs a signed-in session subscribed to ``channel``; raises PresenceError (a ValueError) otherwise,
+        or when ``meta`` is not a dict or over 4 KB as JSON. Tracking again replaces the meta.
+        """
+        await self.app.presence.track(self, channel, meta)
+
+    async def update(self, channel: str, meta: dict) -> None:
+        """Replace the meta this connection tracks in ``channel`` (PresenceError when it does not)."""
+        await self.app.presence.update(self, channel, meta)
+
+    async def untrack(self, channel: str) -> None:
+        """No longer present in ``channel`` (nothing happens when this connection was not tracked there)."""
+        await self.app.presence.untrack(self, channel)
 
     # ---- outgoing ----
 

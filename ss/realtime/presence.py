@@ -13,12 +13,14 @@ first socket joins and last socket leaves. Each add/remove runs in a MULTI
 transaction with a read of the entries left, so two instances never both
 announce the same join or leave.
 
-(The module is not called ``presence.py``: a submodule of that name would shadow
-the runtime attribute ``ss.presence``.)
+Presence with metadata (``connection.track``, ``ss.presence.list``, the
+``presence_state`` / ``presence_diff`` messages) lives in ``tracker.py``; this
+object hands those calls over and runs both refreshes in one pipelined round trip.
 """
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import logging
 import secrets
@@ -27,9 +29,11 @@ from typing import Any
 
 import orjson
 
+from .. import protocol
 from ..periodic import Periodic
+from .tracker import PresenceError, PresenceTracker
 
-__all__ = ["Presence"]
+__all__ = ["Presence", "PresenceError"]
 
 log = logging.getLogger("ss.presence")
 
@@ -55,18 +59,55 @@ class Presence:
         self._socket_ids: dict[Any, str] = {}
         # connection -> {channel: member}: this instance's entries, refreshed by the loop
         self._entries: dict[Any, dict[str, str]] = {}
+        self.tracker = PresenceTracker(app, self.timeout)
         self._refresher = Periodic("presence refresh", self.refresh_interval, self.refresh)
 
     def _key(self, channel: str) -> str:
         return self.store.key("presence", channel)
 
     def __repr__(self) -> str:
-        return f"<ss.presence: await ss.presence.channel(name); events {'on' if self.events else 'off'}>"
+        return (f"<ss.presence: await ss.presence.channel(name), await ss.presence.list(name); "
+                f"events {'on' if self.events else 'off'}>")
 
     async def channel(self, name: str) -> list:
         """The ids of the users with a socket in channel ``name``, each once (the order means nothing)."""
         raw = await self.store.redis.zrangebyscore(self._key(name), time.time(), "+inf")
         return list(dict.fromkeys(_uid_of(member) for member in raw))
+
+    async def list(self, channel: str) -> dict[Any, builtins.list[dict]]:
+        """``{user_id: [meta, ...]}``: one meta per connection tracking itself in ``channel``, on every instance.
+
+        User ids come back as they were set (a number stays a number); each meta carries the
+        ``connection_id`` of the connection that tracks it.
+        """
+        return await self.tracker.listing(channel)
+
+    def _check_enabled(self) -> None:
+        if not self.enabled:
+            raise PresenceError("presence is off in this app's config: set presence.enabled = True to track")
+
+    async def track(self, connection, channel: str, meta: dict) -> None:
+        """``connection`` (signed in, subscribed to ``channel``) is present there with ``meta`` (see Connection.track)."""
+        self._check_enabled()
+        await self.tracker.track(connection, channel, meta)
+
+    async def update(self, connection, channel: str, meta: dict) -> None:
+        self._check_enabled()
+        await self.tracker.update(connection, channel, meta)
+
+    async def untrack(self, connection, channel: str) -> None:
+        await self.tracker.untrack(connection, channel)
+
+    async def send_state(self, connection, channel: str) -> None:
+        """Answer a browser's ``{"type":"presence","channel":...}`` with the channel's state."""
+        if not self.enabled:
+            connection.send(protocol.encode_presence_refused(
+                channel, "presence_off", "presence is off in this app's config (presence.enabled)"))
+            return
+        await self.tracker.send_state(connection, channel)
+
+    def tracked_connections(self) -> int:
+        return self.tracker.tracked_connections()
 
     async def join(self, connection, channel: str, user_id: Any) -> None:
         """``connection`` (signed in as ``user_id``) is in ``channel``."""
@@ -93,7 +134,8 @@ class Presence:
             await self._announce(channel, "presence:join", user_id)
 
     async def leave(self, connection, channel: str) -> None:
-        """``connection`` left ``channel`` (unsubscribe, logout)."""
+        """``connection`` left ``channel`` (unsubscribe, logout): it is no longer listed nor tracked there."""
+        await self.tracker.untrack(connection, channel)
         entries = self._entries.get(connection)
         member = entries.pop(channel, None) if entries else None
         if entries is not None and not entries:
@@ -102,12 +144,13 @@ class Presence:
             await self._remove(channel, [member])
 
     async def leave_all(self, connection) -> None:
-        """The socket closed (or signed out): out of every channel."""
+        """The socket closed (or signed out): out of every channel, untracked everywhere."""
         self._socket_ids.pop(connection, None)
+        await self.tracker.untrack_all(connection)
         for channel in list(self._entries.get(connection, {})):
             await self.leave(connection, channel)
 
-    async def _remove(self, channel: str, members: list[str]) -> None:
+    async def _remove(self, channel: str, members: builtins.list[str]) -> None:
         key, now = self._key(channel), time.time()
         async with self.store.redis.pipeline(transaction=True) as pipe:
             for member in members:
@@ -126,13 +169,15 @@ class Presence:
         await self.app.publish.channel(channel, event, {"channel": channel, "user_id": user_id})
 
     async def refresh(self) -> None:
-        """Push this instance's deadlines forward and sweep out entries that ran out (dead instances)."""
-        by_channel: dict[str, list[str]] = {}
+        """Push this instance's deadlines forward and sweep out entries that ran out (dead instances).
+
+        One pipelined round trip for both sets (the user ids and the tracked metas); more
+        only when something expired or was swept while this instance stalled.
+        """
+        by_channel: dict[str, builtins.list[str]] = {}
         for entries in self._entries.values():
             for channel, member in entries.items():
                 by_channel.setdefault(channel, []).append(member)
-        if not by_channel:
-            return
         now = time.time()
         redis = self.store.redis
         async with redis.pipeline(transaction=False) as pipe:
@@ -141,10 +186,15 @@ class Presence:
                 pipe.zadd(key, dict.fromkeys(members, now + self.timeout))
                 pipe.expire(key, int(self.timeout * 2) + 1)
                 pipe.zrangebyscore(key, "-inf", f"({now}")
+            plan = self.tracker.queue_refresh(pipe, now)
+            if not by_channel and not plan:
+                return
             results = await pipe.execute()
-        for channel, expired in zip(by_channel, results[2::3]):
+        ours = 3 * len(by_channel)
+        for channel, expired in zip(by_channel, results[2:ours:3]):
             if expired:
                 await self._remove(channel, [m.decode() for m in expired])
+        await self.tracker.refreshed(plan, results[ours:])
 
     def start(self) -> None:
         if self.enabled:

@@ -139,3 +139,27 @@ test("a client_call runs SS.client.<method> and its answer goes back on the sock
   assert.equal(first.messages.length, 2);
   assert.deepEqual(WebSocket.last.messages.filter((m) => m.type === "client_reply"), []);
 });
+
+test("SS.presence: asks for the state once connected, follows diffs, asks again after a reconnect", () => {
+  const c = startClient();
+  const { SS, WebSocket, clock } = c;
+  const room = SS.presence("room1");
+  assert.equal(SS.presence("room1"), room);
+  const seen = [];
+  room.on("join", (uid, metas) => seen.push(["join", uid, metas.length])).on("sync", () => seen.push(["sync"]));
+  clock.advance(0);
+  WebSocket.last.open();
+  WebSocket.last.receive(init());
+  assert.deepEqual(WebSocket.last.messages, [{ type: "presence", channel: "room1" }]);
+  const ann = { name: "Ann", connection_id: "a.1" };
+  WebSocket.last.receive({ type: "presence_state", channel: "room1", state: { ann: [ann] }, version: 4 });
+  WebSocket.last.receive({ type: "presence_diff", channel: "room1", joins: { "7": [{ connection_id: "a.2" }] },
+                           leaves: {}, version: 5 });
+  assert.deepEqual(room.list(), { ann: [ann], "7": [{ connection_id: "a.2" }] });
+  assert.deepEqual(seen, [["join", "ann", 1], ["sync"], ["join", "7", 1]]);
+  WebSocket.last.drop();
+  clock.advance(10000);
+  WebSocket.last.open();
+  WebSocket.last.receive(init());
+  assert.deepEqual(WebSocket.last.messages, [{ type: "presence", channel: "room1" }]);
+});

@@ -11,6 +11,7 @@ function createConnection(deps) {
   var everConnected = false;
   var queue = [];            // SS.socket.send frames waiting for a connection
 
+  // deps.presence (presence.js) is optional: the unit tests of this module leave it out.
   var handlers = {
     init: init,
     reply: calls.receive,
@@ -19,6 +20,8 @@ function createConnection(deps) {
     event: events.deliver,
     session: deps.session.rotated,
     recovery_failed: events.recoveryFailed,
+    presence_state: function (msg) { if (deps.presence) deps.presence.state(msg); },
+    presence_diff: function (msg) { if (deps.presence) deps.presence.diff(msg); },
     api: function (msg) { calls.mount(msg.api); },
     reload: function () { deps.dev.reload(); },
     css: function (msg) { deps.dev.css(msg.href); },
@@ -59,6 +62,7 @@ function createConnection(deps) {
     var waiting = queue;
     queue = [];
     waiting.forEach(function (frame) { transport.send(frame); });
+    if (deps.presence) deps.presence.connected();   // presence diffs are not kept: ask for the states again
     deps.heartbeat.start(SS.config.heartbeat_interval);
     deps.socketEvents.emit("connect");
     if (everConnected) {

@@ -82,6 +82,11 @@ var clientCalls = createClientCalls({
   send: function (frame) { return connection.connected() && transport.send(frame); },
   log: log
 });
+var presence = createPresence({
+  send: function (message) { return connection.send(message, true); },
+  log: log
+});
+SS.presence = presence.channel;   // SS.presence("room1"): who is in a channel (presence.js)
 connection = createConnection({
   SS: SS,
   transport: transport,
@@ -94,6 +99,7 @@ connection = createConnection({
   heartbeat: createHeartbeat({ setInterval: host.setInterval, clearInterval: host.clearInterval,
                                send: function (frame) { return connection.connected() && transport.send(frame); } }),
   socketEvents: socketEvents,
+  presence: presence,
   log: log,
   console: global.console
 });
