@@ -11,9 +11,13 @@ What apps use::
     ss.config                           # the merged config, attribute access
     await ss.server.app.square(25)      # call actions from server code
     ss.R                                # redis.asyncio client of the app's store
-    ss.publish.user(uid, "event", data) # pub/sub, also .users / .broadcast / .channel
+    ss.publish.user(uid, "event", data) # pub/sub, also .users / .broadcast / .channel / .socket(connection_id, ...)
+    ss.publish.channel("room1", "said", data, exclude=self.connection)  # everyone but the caller
     await ss.users.online.now()         # ids of users online, on every instance
+    await ss.users.disconnect(uid, reason="banned")  # close that user's tabs, on every instance
     await ss.presence.channel("room1")  # ids of users in a channel, on every instance
+    await self.connection.track("room1", {"status": "typing"})  # presence with metadata
+    await ss.presence.list("room1")     # {user_id: [meta, ...]}, on every instance
     await self.connection.call("app.confirm", "Sure?")  # run SS.client.app.confirm in the caller's tab
     await ss.connections.call(connection_id, "app.confirm", "Sure?")  # any tab, on any instance
     ss.shared.calculate.circumference(20)  # app/shared code, run on the server
@@ -24,13 +28,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ClientCallArgumentError, ClientCallError
+from .errors import ClientCallArgumentError, ClientCallError, PresenceError, PublishError
 from .rpc.actions import Actions, in_thread
 from .escaping import escape
 from .version import __version__
 
 __all__ = ["Actions", "in_thread", "escape", "__version__", "config", "server", "R", "env", "publish", "users", "presence",
-           "connections", "shared", "db", "ClientCallError", "ClientCallArgumentError"]
+           "connections", "shared", "db", "ClientCallError", "ClientCallArgumentError", "PublishError",
+           "PresenceError"]
 
 
 _RUNTIME_ATTRIBUTES = {

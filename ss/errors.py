@@ -34,6 +34,7 @@ import enum
 from typing import Any
 
 __all__ = ["ErrorCode", "SSError", "StartupError", "CallError", "ClientCallError", "ClientCallArgumentError",
+           "PublishError", "PresenceError",
            "error_body", "http_status",
            "CLOSE_PROTOCOL_ERROR", "CLOSE_INVALID_DATA", "CLOSE_POLICY", "CLOSE_TOO_BIG", "CLOSE_SERVICE_RESTART",
            "CLOSE_SESSION_CHANGED", "CLOSE_DISCONNECTED"]
@@ -135,6 +136,14 @@ class ClientCallError(CallError):
 
 class ClientCallArgumentError(SSError, TypeError):
     """An argument of a call to the browser cannot be sent as JSON; raised before anything is sent."""
+
+
+class PublishError(SSError, ValueError):
+    """A publish (or ``ss.users.disconnect``) called with bad arguments (the message says which)."""
+
+
+class PresenceError(SSError, ValueError):
+    """track / update / untrack called in a way that cannot work (the message says what to do)."""
 
 
 def error_body(code: str, message: str, traceback: str | None = None) -> dict[str, Any]:

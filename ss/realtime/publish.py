@@ -37,17 +37,13 @@ from typing import Any, Iterable
 from .. import metrics, protocol
 from ..protocol import bus
 from .recovery import Outgoing, history_for
-from ..errors import SSError
+from ..errors import PublishError
 
 __all__ = ["Publisher", "PublishError"]
 
 log = logging.getLogger("ss.pubsub")
 
 _MISSING = object()
-
-
-class PublishError(SSError, ValueError):
-    """A publish call with bad arguments (the message says which)."""
 
 
 def _check_event(event: Any, data: Any) -> None:

@@ -40,7 +40,7 @@ import orjson
 from redis.exceptions import WatchError
 
 from .. import protocol
-from ..errors import SSError
+from ..errors import PresenceError
 
 __all__ = ["PresenceError", "PresenceTracker", "MAX_META_BYTES"]
 
@@ -50,10 +50,6 @@ log = logging.getLogger("ss.presence")
 MAX_META_BYTES = 4096
 VERSION = "#version"  # never a member: members always hold a "|"
 _SWEEP_ATTEMPTS = 5
-
-
-class PresenceError(SSError, ValueError):
-    """track / update / untrack called in a way that cannot work (the message says what to do)."""
 
 
 def _uid_json(member: str) -> str:
