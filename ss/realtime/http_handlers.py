@@ -21,7 +21,7 @@ import tornado.web
 from ..errors import ErrorCode, error_body
 from . import compat
 from .http_queue import BadSecret, Gone
-from .http_transport import HTTP_PREFIX, OPEN_HEADER, SECRET_HEADER, PollWatch, hub_of
+from .http_transport import HTTP_PREFIX, OPEN_HEADER, SECRET_HEADER, SEQ_HEADER, PollWatch, hub_of
 
 log = logging.getLogger("ss.socket")
 
@@ -222,25 +222,34 @@ class SendEndpoint:
             _reply(request, 413, error_body(ErrorCode.TOO_BIG, f"a POST of the HTTP transport holds at most "
                                                                f"{hub.max_body} bytes: send fewer messages at once"))
             return
+        replies = b"1" in request.query_arguments.get("replies", ())
         try:
-            await hub.send(cid, secret, body)
+            first, items = await hub.send(cid, secret, body, replies)
         except Gone as exc:
             _reply(request, 410, *_gone_body(exc))
             return
         except BadSecret:
             _reply(request, 403, error_body(ErrorCode.BAD_TOKEN, "wrong secret for this connection: open a new one"))
             return
-        # One loop turn: the replies of calls that answered at once reach the poll first, so the
-        # browser reads them and this 204 together (one wake-up per call instead of two).
-        await asyncio.sleep(0)
+        if items:
+            _reply(request, 200, messages=b"\n".join(items) + b"\n", first=first)
+            return
+        if not replies:
+            # One loop turn: the replies of calls that answered at once reach the poll first, so the
+            # browser reads them and this 204 together (one wake-up per call instead of two).
+            await asyncio.sleep(0)
         _reply(request, 204)
 
 
 def _reply(request: tornado.httputil.HTTPServerRequest, status: int, error: dict | None = None,
-           close: tuple[int, str] | None = None) -> None:
+           close: tuple[int, str] | None = None, messages: bytes | None = None, first: int = 0) -> None:
     headers = tornado.httputil.HTTPHeaders({"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
-    body = None
-    if error is not None:
+    body = messages
+    if messages is not None:
+        headers["Content-Type"] = "application/x-ndjson; charset=utf-8"
+        headers["Content-Length"] = str(len(messages))
+        headers[SEQ_HEADER] = str(first)
+    elif error is not None:
         answer: dict[str, Any] = {"error": error}
         if close is not None:
             answer["close"] = {"code": close[0], "reason": close[1]}
