@@ -361,6 +361,11 @@ class HttpTransports:
             watch.listener = listener
         deadline = time.monotonic() + self.poll_timeout
         wrote = False
+        if write is not None:
+            # An empty line at once: a browser that does not get it soon knows a proxy holds the stream back.
+            if not await write([]):
+                return []
+            wrote = True
         try:
             while True:
                 if watch is not None and watch.left:
