@@ -99,9 +99,6 @@ CLOSE_ABNORMAL = 1006
 OWNER_CHECK = 3.0
 
 
-NOTHING: tuple[int, list[bytes]] = (0, [])
-
-
 class HttpTransport:
     """The Transport of one connection carried over HTTP, on the instance that owns it."""
 
@@ -216,7 +213,6 @@ class HttpTransport:
         finally:
             self._unread = 0
 
-
     async def answer(self, body: bytes) -> tuple[int, list[bytes]]:
         """Handle a POST's messages and take those ready by its answer: ``(number of the first, messages)``.
 
@@ -324,14 +320,14 @@ class HttpTransports:
             if replies:
                 return await transport.answer(body)
             await transport.receive(body)
-            return NOTHING
+            return 0, []
         queues = self.queues
         if type(queues) is not SharedQueues or not await queues.forward(cid, body):
             raise Gone(owner_lost=True)
         await queues.touch(cid, self.idle_timeout)
         if replies:  # another instance runs the calls: answer with what is queued now, the rest takes the poll
             return await queues.take_all(cid, [])
-        return NOTHING
+        return 0, []
 
     def close_from_client(self, cid: str) -> None:
         transport = self.local.get(cid)
@@ -361,12 +357,12 @@ class HttpTransports:
             watch.listener = listener
         deadline = time.monotonic() + self.poll_timeout
         wrote = False
-        if write is not None:
-            # An empty line at once: a browser that does not get it soon knows a proxy holds the stream back.
-            if not await write([]):
-                return []
-            wrote = True
         try:
+            if write is not None:
+                # An empty line at once: a browser that does not get it soon knows a proxy holds the stream back.
+                if not await write([]):
+                    return []
+                wrote = True
             while True:
                 if watch is not None and watch.left:
                     return []  # nobody reads this response: leave the messages for the next poll
