@@ -43,9 +43,9 @@ class Http1Connection {
     socket.on('data', (buf) => this.read(buf));
     socket.on('error', (err) => this.fail(err));
     socket.on('close', () => {
-      if (this.current !== null && this.state === UNTIL_CLOSE) return this.finish();
-      if (this.current !== null) this.fail(new Error('the server closed the connection'));
-      this.socket = null;
+      if (this.socket === socket) this.socket = null;  // the next request opens a new connection
+      if (this.current !== null && this.state === UNTIL_CLOSE) this.finish();
+      else if (this.current !== null) this.fail(new Error('the server closed the connection'));
     });
     this.socket = socket;
   }
