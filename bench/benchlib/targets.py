@@ -155,6 +155,7 @@ BASELINE = os.environ.get("SS_BENCH_BASELINE")
 if BASELINE:
     TARGETS.insert(1, SsBaselineTarget("ss-before", "ss-before", "ss", scenarios=RPC | FANOUT | {"idle"}))
     TARGETS.insert(2, SsBaselineTarget("ss-before+redis", "ss-before", "ss", redis=True, scenarios=FANOUT | {"xuser"}))
+    TARGETS.append(SsBaselineTarget("ss-http-before", "ss-before", "ss-http", http=True, scenarios=RPC | {"fanout500"}))
     COLUMNS.insert(1, "ss-before")
 #: ``SS_BENCH_EXCLUDE=1``: adds an ``ss-exclude`` column, fan-out with ``exclude=`` on every broadcast.
 if os.environ.get("SS_BENCH_EXCLUDE"):

@@ -2,96 +2,142 @@
 // HTTP carriers with the interface conn.js uses of RawWebSocket (onOpen, onMessage(buf, start, end),
 // onClose, onError; send(text) -> bool; terminate()), so every scenario runs unchanged over:
 //   'ss'  ss's HTTP fallback transport (docs/protocol.md, "The HTTP transport"): POST open, a
-//         streamed GET poll (stream=1, one message per line), batched POSTs (one message per line);
+//         streamed GET poll (stream=1, one message per line), batched POSTs (one message per line)
+//         asking for the replies ready by their answer (replies=1: the answer's messages are numbered
+//         from X-SS-Seq, and taken in the server's order with those of the poll);
 //   'eio' Engine.IO 4 long-polling, what python-socketio and Node Socket.IO fall back to: GET
 //         handshake ("0{sid...}"), GET polls and POSTs whose packets are separated by \x1e.
-// Sends made in one turn go out in one POST, one POST at a time per connection (as the browsers do).
-const http = require('http');
+// Two keep-alive connections per carrier, as a browser uses for one page: one for the polls, one
+// for the POSTs (and the open), each one request at a time (http1.js). Sends made in one turn go
+// out in one POST, one POST at a time per carrier (as the browsers do).
+const { Http1Connection } = require('./http1');
 
 const RS = 0x1e;
+const NL = 10;
 
 class HttpSocket {
   constructor(url, handlers, flavor) {
-    this.base = url.replace(/^ws/, 'http');
+    const u = new URL(url.replace(/^ws/, 'http'));
+    this.prefix = u.pathname + u.search;   // '/_ss/http' or '/socket.io/?EIO=4'
     this.h = handlers;
     this.flavor = flavor;
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+    const fail = (err) => this.fail(err);
+    this.poller = new Http1Connection(u.hostname, Number(u.port), fail);
+    this.poster = new Http1Connection(u.hostname, Number(u.port), fail);
     this.queue = [];
     this.posting = false;
     this.closed = false;
     this.cid = null;
-    this.secret = null;
+    this.auth = '';         // ss: the secret header line
+    this.delivered = 0;     // ss: messages taken in, in the server's numbering (the init is 0)
+    this.waiting = [];      // ss: POST answers [first, buf, lines] waiting for earlier messages on the poll
     this.open();
   }
 
-  request(method, path, headers, body, onResponse) {
-    const req = http.request(this.base + path, { method, headers, agent: this.agent }, onResponse);
-    req.setNoDelay(true);
-    req.on('error', (err) => this.fail(err));
-    req.end(body);
+  // A request whose whole body is wanted: done(status, headers, body Buffer).
+  collect(conn, method, path, head, body, done) {
+    let status = 0;
+    let headers = null;
+    const chunks = [];
+    conn.request(method, this.prefix + path, head, body, {
+      onHead: (s, h) => { status = s; headers = h; },
+      onData: (buf, start, end) => chunks.push(Buffer.from(buf.subarray(start, end))),
+      onEnd: () => done(status, headers, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
+    });
   }
 
   open() {
     if (this.flavor === 'ss') {
-      this.request('POST', '/open?tab=' + Math.random().toString(36).slice(2, 10), { 'X-SS-Transport': 'http' }, '',
-        (res) => this.collect(res, (body) => {
-          if (res.statusCode !== 200) return this.fail(new Error('open: HTTP ' + res.statusCode + ' ' + body));
-          const answer = JSON.parse(body);
-          this.cid = encodeURIComponent(answer.connection);
-          this.secret = answer.secret;
-          this.h.onOpen();
-          this.poll();
-        }));
+      const tab = Math.random().toString(36).slice(2, 10);
+      this.collect(this.poster, 'POST', '/open?tab=' + tab, 'X-SS-Transport: http\r\n', '', (status, _, body) => {
+        if (status !== 200) return this.fail(new Error('open: HTTP ' + status + ' ' + body));
+        const answer = JSON.parse(body.toString('utf8'));
+        this.cid = encodeURIComponent(answer.connection);
+        this.auth = 'X-SS-Secret: ' + answer.secret + '\r\n';
+        this.h.onOpen();
+        this.poll();
+      });
     } else {
-      this.request('GET', '&transport=polling', {}, undefined, (res) => this.collect(res, (body) => {
-        if (res.statusCode !== 200) return this.fail(new Error('handshake: HTTP ' + res.statusCode));
-        const first = body.split('\x1e')[0];
+      this.collect(this.poller, 'GET', '&transport=polling', '', undefined, (status, _, body) => {
+        if (status !== 200) return this.fail(new Error('handshake: HTTP ' + status));
+        const first = body.toString('utf8').split('\x1e')[0];
         this.cid = JSON.parse(first.slice(1)).sid;
         this.h.onOpen();
-        this.deliverPackets(Buffer.from(body));
+        this.deliverPackets(body);
         this.poll();
-      }));
+      });
     }
-  }
-
-  collect(res, done) {
-    const chunks = [];
-    res.on('data', (c) => chunks.push(c));
-    res.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
-    res.on('error', (err) => this.fail(err));
   }
 
   poll() {
     if (this.closed) return;
     if (this.flavor === 'ss') {
-      this.request('GET', '/poll?stream=1&c=' + this.cid, { 'X-SS-Secret': this.secret }, undefined, (res) => {
-        if (res.statusCode !== 200) return this.collect(res, (b) => this.fail(new Error('poll: HTTP ' + res.statusCode + ' ' + b)));
-        let rest = null;   // an incomplete line from the previous chunk
-        res.on('data', (chunk) => {
-          const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
-          let start = 0;
-          for (let i = 0; i < buf.length; i++) {
-            if (buf[i] === 10) {
-              if (i > start) this.h.onMessage(buf, start, i, false);
+      let status = 0;
+      let rest = null;   // an incomplete line from the previous chunk
+      const error = [];
+      this.poller.request('GET', this.prefix + '/poll?stream=1&c=' + this.cid, this.auth, undefined, {
+        onHead: (s) => { status = s; },
+        onData: (chunk, from, to) => {
+          if (status !== 200) { error.push(Buffer.from(chunk.subarray(from, to))); return; }
+          let buf = chunk;
+          let start = from;
+          if (rest !== null) {
+            buf = Buffer.concat([rest, chunk.subarray(from, to)]);
+            start = 0;
+            to = buf.length;
+            rest = null;
+          }
+          for (let i = start; i < to; i++) {
+            if (buf[i] === NL) {
+              if (i > start) {
+                this.delivered++;
+                this.h.onMessage(buf, start, i, false);
+                if (this.waiting.length !== 0) this.release();
+              }
               start = i + 1;
             }
           }
-          rest = start < buf.length ? buf.subarray(start) : null;
-        });
-        res.on('end', () => this.poll());
-        res.on('error', (err) => this.fail(err));
+          if (start < to) rest = Buffer.from(buf.subarray(start, to));
+        },
+        onEnd: () => {
+          if (status !== 200) return this.fail(new Error('poll: HTTP ' + status + ' ' + Buffer.concat(error)));
+          if (this.waiting.length !== 0 && this.waiting[0][0] > this.delivered) {
+            return this.fail(new Error('messages lost: the poll ended before message ' + this.delivered));
+          }
+          this.poll();
+        },
       });
     } else {
-      this.request('GET', '&transport=polling&sid=' + this.cid, {}, undefined, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          if (res.statusCode !== 200) return this.fail(new Error('poll: HTTP ' + res.statusCode));
-          this.deliverPackets(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-          this.poll();
-        });
+      this.collect(this.poller, 'GET', '&transport=polling&sid=' + this.cid, '', undefined, (status, _, body) => {
+        if (status !== 200) return this.fail(new Error('poll: HTTP ' + status));
+        this.deliverPackets(body);
+        this.poll();
       });
     }
+  }
+
+  // ss: the POST answers whose first message is the next one, in order.
+  release() {
+    while (this.waiting.length !== 0 && this.waiting[0][0] <= this.delivered) {
+      const [first, buf, lines] = this.waiting.shift();
+      for (let k = (this.delivered - first) * 2; k < lines.length; k += 2) {
+        this.delivered++;
+        this.h.onMessage(buf, lines[k], lines[k + 1], false);
+      }
+    }
+  }
+
+  answered(first, buf) {
+    const lines = [];   // start, end of each message
+    let start = 0;
+    for (let i = 0; i < buf.length; i++) {
+      if (buf[i] === NL) {
+        if (i > start) lines.push(start, i);
+        start = i + 1;
+      }
+    }
+    this.waiting.push([first, buf, lines]);
+    this.release();
   }
 
   deliverPackets(buf) {
@@ -120,13 +166,16 @@ class HttpSocket {
     this.queue = [];
     const ss = this.flavor === 'ss';
     const body = batch.join(ss ? '\n' : '\x1e');
-    const path = ss ? '/send?c=' + this.cid : '&transport=polling&sid=' + this.cid;
-    const headers = { 'Content-Type': 'text/plain;charset=UTF-8', 'Content-Length': Buffer.byteLength(body) };
-    if (ss) headers['X-SS-Secret'] = this.secret;
-    this.request('POST', path, headers, body, (res) => this.collect(res, (b) => {
-      if (res.statusCode !== (ss ? 204 : 200)) return this.fail(new Error('send: HTTP ' + res.statusCode + ' ' + b));
+    const path = ss ? '/send?replies=1&c=' + this.cid : '&transport=polling&sid=' + this.cid;
+    const head = 'Content-Type: text/plain;charset=UTF-8\r\n' + (ss ? this.auth : '');
+    this.collect(this.poster, 'POST', path, head, body, (status, headers, answer) => {
+      if (ss && status === 200) {
+        this.answered(Number(headers['x-ss-seq']), answer);
+      } else if (status !== (ss ? 204 : 200)) {
+        return this.fail(new Error('send: HTTP ' + status + ' ' + answer.toString('utf8')));
+      }
       this.post();
-    }));
+    });
   }
 
   fail(err) {
@@ -138,7 +187,8 @@ class HttpSocket {
   terminate() {
     if (this.closed) return;
     this.closed = true;
-    this.agent.destroy();
+    this.poller.destroy();
+    this.poster.destroy();
     this.h.onClose();
   }
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 from typing import Any
 
 import orjson
@@ -21,7 +22,7 @@ import tornado.web
 from ..errors import ErrorCode, error_body
 from . import compat
 from .http_queue import BadSecret, Gone
-from .http_transport import HTTP_PREFIX, OPEN_HEADER, SECRET_HEADER, PollWatch, hub_of
+from .http_transport import HTTP_PREFIX, OPEN_HEADER, SECRET_HEADER, SEQ_HEADER, PollWatch, hub_of
 
 log = logging.getLogger("ss.socket")
 
@@ -188,59 +189,102 @@ class PollHandler(_HttpHandler):
             watch.client_left()
 
 
-class SendEndpoint:
+class SendEndpoint(tornado.httputil.HTTPServerConnectionDelegate):
     """``POST /_ss/http/send``: one request per batch of calls, so it skips RequestHandler.
 
-    A Tornado route target that is a plain callable gets the whole request and answers
-    through the connection's public ``write_headers``/``finish``: about a third less
-    Python per request than a RequestHandler (no handler object, default headers,
-    transforms or access log line), which is most of what a call over HTTP costs.
+    A Tornado route target that is an ``HTTPServerConnectionDelegate`` gets the request's
+    start line, headers and body as they are read (:class:`_SendRequest`) and answers
+    through the connection's public ``write_headers``/``finish``: no handler object, no
+    second ``HTTPServerRequest`` (the router made one already), default headers,
+    transforms or access log line. That is most of what a call over HTTP costs.
     """
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def __call__(self, request: tornado.httputil.HTTPServerRequest) -> None:
-        task = asyncio.ensure_future(self._answer(request))
-        task.add_done_callback(_task_failed)
+    def start_request(self, server_conn: object,
+                      request_conn: tornado.httputil.HTTPConnection) -> tornado.httputil.HTTPMessageDelegate:
+        return _SendRequest(self.app, request_conn)
 
-    async def _answer(self, request: tornado.httputil.HTTPServerRequest) -> None:
-        stream = getattr(request.connection, "stream", None)
-        if stream is not None:
-            stream.set_nodelay(True)  # as for sockets: no Nagle delay on small answers
-        if request.method != "POST":
-            _reply(request, 405, error_body(ErrorCode.BAD_MESSAGE, "send messages with POST"))
+
+class _SendRequest(tornado.httputil.HTTPMessageDelegate):
+    __slots__ = ("app", "connection", "method", "query", "secret", "chunks")
+
+    def __init__(self, app: Any, connection: tornado.httputil.HTTPConnection) -> None:
+        self.app = app
+        self.connection = connection
+        self.method = self.query = self.secret = ""
+        self.chunks: list[bytes] = []
+
+    def headers_received(self, start_line: Any, headers: tornado.httputil.HTTPHeaders) -> None:
+        self.method = start_line.method
+        self.query = start_line.path.partition("?")[2]
+        self.secret = headers.get(SECRET_HEADER, "")
+
+    def data_received(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+
+    def finish(self) -> None:
+        # Its first step right now (most calls answer without waiting): no task, no extra loop turn.
+        compat.start_call(self._answer(b"".join(self.chunks)), _task_failed)
+
+    def on_connection_close(self) -> None:
+        self.chunks = []
+
+    async def _answer(self, body: bytes) -> None:
+        connection = self.connection
+        if self.method != "POST":
+            _reply(connection, 405, error_body(ErrorCode.BAD_MESSAGE, "send messages with POST"))
             return
-        cid = (request.query_arguments.get("c") or [b""])[-1].decode("utf-8", "replace")
-        secret = request.headers.get(SECRET_HEADER, "")
+        cid, replies = _send_query(self.query)
+        secret = self.secret
         if not cid or len(cid) > 64 or not secret or len(secret) > 128:
-            _reply(request, 400, error_body(ErrorCode.BAD_MESSAGE, _MISSING_TARGET))
+            _reply(connection, 400, error_body(ErrorCode.BAD_MESSAGE, _MISSING_TARGET))
             return
         hub = hub_of(self.app)
-        body = request.body
         if len(body) > hub.max_body:
-            _reply(request, 413, error_body(ErrorCode.TOO_BIG, f"a POST of the HTTP transport holds at most "
-                                                               f"{hub.max_body} bytes: send fewer messages at once"))
+            _reply(connection, 413, error_body(ErrorCode.TOO_BIG, f"a POST of the HTTP transport holds at most "
+                                                                  f"{hub.max_body} bytes: send fewer messages at once"))
             return
         try:
-            await hub.send(cid, secret, body)
+            first, items = await hub.send(cid, secret, body, replies)
         except Gone as exc:
-            _reply(request, 410, *_gone_body(exc))
+            _reply(connection, 410, *_gone_body(exc))
             return
         except BadSecret:
-            _reply(request, 403, error_body(ErrorCode.BAD_TOKEN, "wrong secret for this connection: open a new one"))
+            _reply(connection, 403, error_body(ErrorCode.BAD_TOKEN, "wrong secret for this connection: open a new one"))
             return
-        # One loop turn: the replies of calls that answered at once reach the poll first, so the
-        # browser reads them and this 204 together (one wake-up per call instead of two).
-        await asyncio.sleep(0)
-        _reply(request, 204)
+        if items:
+            _reply(connection, 200, messages=b"\n".join(items) + b"\n", first=first)
+            return
+        if not replies:
+            # One loop turn: the replies of calls that answered at once reach the poll first, so the
+            # browser reads them and this 204 together (one wake-up per call instead of two).
+            await asyncio.sleep(0)
+        _reply(connection, 204)
 
 
-def _reply(request: tornado.httputil.HTTPServerRequest, status: int, error: dict | None = None,
-           close: tuple[int, str] | None = None) -> None:
+def _send_query(query: str) -> tuple[str, bool]:
+    """``c`` (the connection id) and ``replies`` of a send's query string."""
+    cid, replies = "", False
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == "c":
+            cid = urllib.parse.unquote(value) if "%" in value else value
+        elif name == "replies":
+            replies = value == "1"
+    return cid, replies
+
+
+def _reply(connection: tornado.httputil.HTTPConnection, status: int, error: dict | None = None,
+           close: tuple[int, str] | None = None, messages: bytes | None = None, first: int = 0) -> None:
     headers = tornado.httputil.HTTPHeaders({"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
-    body = None
-    if error is not None:
+    body = messages
+    if messages is not None:
+        headers["Content-Type"] = "application/x-ndjson; charset=utf-8"
+        headers["Content-Length"] = str(len(messages))
+        headers[SEQ_HEADER] = str(first)
+    elif error is not None:
         answer: dict[str, Any] = {"error": error}
         if close is not None:
             answer["close"] = {"code": close[0], "reason": close[1]}
@@ -248,10 +292,9 @@ def _reply(request: tornado.httputil.HTTPServerRequest, status: int, error: dict
         headers["Content-Type"] = "application/json"
         headers["Content-Length"] = str(len(body))
     start = tornado.httputil.ResponseStartLine("HTTP/1.1", status, tornado.httputil.responses.get(status, ""))
-    assert request.connection is not None
     try:
-        request.connection.write_headers(start, headers, body)
-        request.connection.finish()
+        connection.write_headers(start, headers, body)
+        connection.finish()  # (sets TCP_NODELAY: the answer goes out now, as on a socket)
     except tornado.iostream.StreamClosedError:
         pass  # the client left; nothing to tell it
 

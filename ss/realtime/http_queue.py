@@ -19,6 +19,14 @@ them sits one of these queues:
   ``limits.http_idle_timeout``); the owner closes a connection whose key
   expired, like a socket that stopped answering pings.
 
+Both number the messages they give out, per connection, in the order given
+(``:o`` in Redis: how many were given out so far). A POST that asks for the
+replies ready by its answer (``?replies=1``) takes what is queued and says the
+number of its first message, so the browser puts POST answers and polls back in
+one order (docs/protocol.md, "The HTTP transport"); while it runs, the
+connection's messages are *held* for it: queued, without waking a poll or
+writing to a stream.
+
 Both raise :class:`Gone` for a connection that is unknown or closed (with
 the close code and reason for a while after a close) and :class:`BadSecret`
 for a request without the connection's secret.
@@ -93,7 +101,7 @@ def _settle(waiter: asyncio.Future) -> None:
 
 
 class _Entry:
-    __slots__ = ("secret", "items", "size", "listeners", "seen", "close", "poll", "sink")
+    __slots__ = ("secret", "items", "size", "listeners", "seen", "close", "poll", "sink", "given", "held")
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
@@ -104,6 +112,8 @@ class _Entry:
         self.close: tuple[int, str] | None = None
         self.poll = 0
         self.sink: Callable[[list[bytes]], bool] | None = None  # the newest poll's stream, written to directly
+        self.given = 0  # messages given out so far (to polls, streams and POST answers): the next one's number
+        self.held = 0   # POSTs waiting to answer with the messages: meanwhile no poll is woken
 
     def wake(self) -> None:
         for listener in self.listeners:
@@ -140,15 +150,46 @@ class LocalQueues:
         entry = self._entries.get(cid)
         if entry is None or entry.close is not None:
             return 0
+        if entry.held:
+            entry.items.extend(payloads)  # for the answer of the POST that holds them
+            entry.size += sum(map(len, payloads))
+            return entry.size
         sink = entry.sink
         if sink is not None and not entry.items:
             if sink(payloads):
+                entry.given += len(payloads)
                 return 0  # written to the open stream at once, like a socket write
             entry.sink = None
         entry.items.extend(payloads)
         entry.size += sum(map(len, payloads))
         entry.wake()
         return entry.size
+
+    def hold(self, cid: str) -> None:
+        """A POST will answer with the messages: queue them for it, wake no poll."""
+        entry = self._entries.get(cid)
+        if entry is not None:
+            entry.held += 1
+
+    def release(self, cid: str) -> None:
+        """End a hold (after :meth:`take_all`, or a POST that failed: then a poll takes what waits)."""
+        entry = self._entries.get(cid)
+        if entry is not None:
+            entry.held -= 1
+            if entry.items and not entry.held:
+                entry.wake()
+
+    def take_all(self, cid: str) -> tuple[int, list[bytes]]:
+        """For a POST's answer: everything queued, ``(number of the first message, messages)``."""
+        entry = self._entries.get(cid)
+        if entry is None:
+            return 0, []
+        first = entry.given
+        items = list(entry.items)
+        entry.items.clear()
+        entry.size = 0
+        entry.given += len(items)
+        return first, items
 
     def attach(self, cid: str, poll: int, sink: Callable[[list[bytes]], bool]) -> None:
         """While poll ``poll`` streams, new payloads go straight to ``sink`` (False: it cannot take them)."""
@@ -194,6 +235,7 @@ class LocalQueues:
         items = list(entry.items)
         entry.items.clear()
         entry.size = 0
+        entry.given += len(items)
         return items
 
     async def ended(self, cid: str) -> Gone | None:
@@ -231,7 +273,7 @@ class LocalQueues:
         self._entries.clear()
 
 
-# KEYS: list, bytes, poll number; ARGV: the poll's number. false: a newer poll took over.
+# KEYS: list, bytes, poll number, given; ARGV: the poll's number. false: a newer poll took over.
 _TAKE = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
@@ -240,7 +282,26 @@ if #items > 0 then
   local n = 0
   for i = 1, #items do n = n + #items[i] end
   redis.call('DECRBY', KEYS[2], n)
+  redis.call('INCRBY', KEYS[4], #items)
 end
+return items
+"""
+
+# For a POST's answer. KEYS: list, bytes, given; ARGV: the payloads held back for it (after the list's).
+# Returns the number of the first message, then the messages.
+_TAKE_ALL = """
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+if #items > 0 then
+  redis.call('DEL', KEYS[1])
+  local n = 0
+  for i = 1, #items do n = n + #items[i] end
+  redis.call('DECRBY', KEYS[2], n)
+end
+for i = 1, #ARGV do items[#items + 1] = ARGV[i] end
+local first = 0
+if #items > 0 then first = redis.call('INCRBY', KEYS[3], #items) - #items
+else first = tonumber(redis.call('GET', KEYS[3]) or '0') end
+table.insert(items, 1, first)
 return items
 """
 
@@ -254,6 +315,7 @@ class SharedQueues:
         self.store = store
         self.redis = store.redis
         self._take = self.redis.register_script(_TAKE)
+        self._take_all = self.redis.register_script(_TAKE_ALL)
         self._receivers: dict[str, Callable[[str, bytes], Awaitable[None]]] = {}  # cid -> its bus handler
 
     def _key(self, cid: str, *part: str) -> str:
@@ -265,6 +327,7 @@ class SharedQueues:
             pipe.expire(self._key(cid), int(ttl * 2) + 1)
             pipe.set(self._key(cid, "seen"), 1, ex=int(ttl) + 1)
             pipe.set(self._key(cid, "p"), 0, ex=int(ttl * 2) + 1)
+            pipe.set(self._key(cid, "o"), 0, ex=int(ttl * 2) + 1)
             await pipe.execute()
 
         async def deliver(topic: str, body: bytes) -> None:
@@ -311,9 +374,15 @@ class SharedQueues:
         await self.store.bus.unsubscribe(self._key(cid, "wake"), listener.wake)
 
     async def take(self, cid: str, poll: int) -> list[bytes] | None:
-        items = await self._take(keys=[self._key(cid, "q"), self._key(cid, "n"), self._key(cid, "p")],
-                                 args=[poll])
+        items = await self._take(keys=[self._key(cid, "q"), self._key(cid, "n"), self._key(cid, "p"),
+                                       self._key(cid, "o")], args=[poll])
         return None if items is None else list(items)
+
+    async def take_all(self, cid: str, held: list[bytes]) -> tuple[int, list[bytes]]:
+        """For a POST's answer: everything queued, then ``held``; ``(number of the first, messages)``."""
+        result = await self._take_all(keys=[self._key(cid, "q"), self._key(cid, "n"), self._key(cid, "o")],
+                                      args=held)
+        return int(result[0]), list(result[1:])
 
     async def ended(self, cid: str) -> Gone | None:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -348,6 +417,7 @@ class SharedQueues:
             for cid in cids:
                 pipe.expire(self._key(cid), int(ttl * 2) + 1)
                 pipe.expire(self._key(cid, "p"), int(ttl * 2) + 1)
+                pipe.expire(self._key(cid, "o"), int(ttl * 2) + 1)
             await pipe.execute()
 
     async def closed(self, cid: str, code: int, reason: str) -> None:
@@ -356,7 +426,8 @@ class SharedQueues:
             await self.store.bus.unsubscribe(self._key(cid, "in"), receiver)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._key(cid), mapping={"code": code, "reason": reason})
-            for key in (self._key(cid), self._key(cid, "q"), self._key(cid, "n"), self._key(cid, "p")):
+            for key in (self._key(cid), self._key(cid, "q"), self._key(cid, "n"), self._key(cid, "p"),
+                        self._key(cid, "o")):
                 pipe.expire(key, int(LINGER))
             pipe.publish(self._key(cid, "wake"), b"")
             await pipe.execute()

@@ -16,8 +16,11 @@ changes::
             limits.http_poll_timeout seconds; without it (long-poll, for proxies
             that buffer) it ends as soon as there is something, or at that timeout
             with an empty body
-    POST /_ss/http/send?c=ID                header X-SS-Secret: S, body: messages, one per line
-         -> 204
+    POST /_ss/http/send?c=ID[&replies=1]    header X-SS-Secret: S, body: messages, one per line
+         -> 204; with replies=1, 200 with the messages ready by the answer (one per
+            line, the replies of its calls that answer within REPLY_WAIT) and
+            X-SS-Seq: the number of the first (the connection's messages are
+            numbered from 0, the init, across polls and POST answers)
     POST /_ss/http/close?c=ID               header X-SS-Secret: S -> 204 (the tab is leaving)
 
 Errors are ``{"error": {"code", "message"}}`` with the status of the code:
@@ -43,6 +46,12 @@ Decisions:
   hooks run); one timer per process checks them (:class:`HttpTransports`).
 * Only the newest poll of a connection takes messages (an older one ends
   empty), so messages never split between two responses.
+* A POST with ``replies=1`` makes a sequential call one round trip instead of a
+  POST and a message on the poll. Its answer and the poll are two carriers of one
+  numbered sequence, and the browser takes messages in that order: a POST answer
+  whose first number it has not reached waits for the poll to bring the ones
+  before. While the POST runs, the connection's messages are held for it (queued;
+  no poll is woken, no stream written), so its replies go in its answer.
 * Nothing here runs per WebSocket message or fan-out member: the WebSocket
   path is unchanged.
 """
@@ -76,6 +85,10 @@ _BATCH = 16
 #: A POST body may hold this many times limits.max_frame_bytes (one message stays under max_frame_bytes).
 _BODY_FRAMES = 8
 SEND_PATH = "/_ss/http/send"
+#: Seconds a POST with replies=1 waits for its calls that did not answer at once (then their replies
+#: take the poll): short, because the browser sends its next POST only after this one's answer.
+REPLY_WAIT = 0.005
+SEQ_HEADER = "X-SS-Seq"
 
 
 def send_body_limit(max_frame_bytes: int) -> int:
@@ -89,7 +102,8 @@ OWNER_CHECK = 3.0
 class HttpTransport:
     """The Transport of one connection carried over HTTP, on the instance that owns it."""
 
-    __slots__ = ("hub", "cid", "connection", "remote_ip", "_pending", "_flushing", "_unread", "_end")
+    __slots__ = ("hub", "cid", "connection", "remote_ip", "_pending", "_flushing", "_unread", "_end", "_held",
+                 "_flush_task")
 
     name = "http"
 
@@ -102,6 +116,8 @@ class HttpTransport:
         self._flushing = False
         self._unread = 0
         self._end: tuple[int, str] | None = None
+        self._held = 0  # POSTs that will answer with the messages (in Redis: they stay in _pending meanwhile)
+        self._flush_task: asyncio.Future | None = None
 
     @property
     def unread(self) -> int:
@@ -118,7 +134,8 @@ class HttpTransport:
                 return False
             return True
         self._pending.extend(frame_payload(frame) for frame in frames)
-        self._kick()
+        if not self._held:
+            self._kick()
         return True
 
     def _too_slow(self) -> None:
@@ -147,7 +164,7 @@ class HttpTransport:
     def _kick(self) -> None:
         if not self._flushing:
             self._flushing = True
-            task = asyncio.ensure_future(self._flush())
+            self._flush_task = task = asyncio.ensure_future(self._flush())
             task.add_done_callback(_task_failed)
             self.hub.flushing.add(task)
             task.add_done_callback(self.hub.flushing.discard)
@@ -156,7 +173,7 @@ class HttpTransport:
         """Move queued payloads to the store in order; then, once closed, record the close there."""
         hub = self.hub
         try:
-            while self._pending:
+            while self._pending and not self._held:
                 batch, self._pending = self._pending, []
                 total = await hub.queues.push(self.cid, batch, hub.idle_timeout)
                 if total > hub.max_bytes and self._end is None:
@@ -174,7 +191,8 @@ class HttpTransport:
             self.hub.local.pop(self.cid, None)
         finally:
             self._flushing = False
-        if self._pending:
+            self._flush_task = None
+        if self._pending and not self._held:
             self._kick()
 
     async def receive(self, body: bytes) -> None:
@@ -194,6 +212,47 @@ class HttpTransport:
                     await asyncio.sleep(0)
         finally:
             self._unread = 0
+
+    async def answer(self, body: bytes) -> tuple[int, list[bytes]]:
+        """Handle a POST's messages and take those ready by its answer: ``(number of the first, messages)``.
+
+        Waits up to REPLY_WAIT for the calls of this POST that did not answer at once.
+        """
+        connection = self.connection
+        queues = self.hub.queues
+        if connection is None:
+            return 0, []
+        self._held += 1
+        if isinstance(queues, LocalQueues):
+            queues.hold(self.cid)
+            try:
+                await self._run(connection, body)
+                return queues.take_all(self.cid)
+            finally:
+                self._held -= 1
+                queues.release(self.cid)
+        try:
+            await self._run(connection, body)
+            while self._flush_task is not None:  # what was sent before the hold reaches the store first
+                await asyncio.shield(self._flush_task)
+            held, self._pending = self._pending, []
+            return await queues.take_all(self.cid, held)
+        finally:
+            self._held -= 1
+            if self._pending and not self._held:
+                self._kick()
+
+    async def _run(self, connection: Connection, body: bytes) -> None:
+        """Hand the messages over; wait (a little) for the calls among them that did not answer at once."""
+        running = connection.tasks
+        before = set(running) if running else ()
+        await self.receive(body)
+        running = connection.tasks
+        if running:
+            started = [task for task in running if task not in before]
+            if started:
+                await asyncio.wait(started, timeout=REPLY_WAIT)
+        connection.write_queued()  # what the flusher would write at the end of this turn
 
 
 class PollWatch:
@@ -251,17 +310,24 @@ class HttpTransports:
 
     # ---- incoming ----
 
-    async def send(self, cid: str, secret: str, body: bytes) -> None:
-        """Raises Gone or BadSecret."""
+    async def send(self, cid: str, secret: str, body: bytes, replies: bool = False) -> tuple[int, list[bytes]]:
+        """Hand a POST's messages to the connection; with ``replies``, take the messages ready by the
+        answer: ``(number of the first, messages)`` (else ``(0, [])``). Raises Gone or BadSecret."""
         await self.queues.check(cid, secret)
         transport = self.local.get(cid)
         if transport is not None:
             await self.queues.touch(cid, self.idle_timeout)
+            if replies:
+                return await transport.answer(body)
             await transport.receive(body)
-            return
-        if not self.queues.shared or not await self.queues.forward(cid, body):
+            return 0, []
+        queues = self.queues
+        if type(queues) is not SharedQueues or not await queues.forward(cid, body):
             raise Gone(owner_lost=True)
-        await self.queues.touch(cid, self.idle_timeout)
+        await queues.touch(cid, self.idle_timeout)
+        if replies:  # another instance runs the calls: answer with what is queued now, the rest takes the poll
+            return await queues.take_all(cid, [])
+        return 0, []
 
     def close_from_client(self, cid: str) -> None:
         transport = self.local.get(cid)
@@ -292,6 +358,11 @@ class HttpTransports:
         deadline = time.monotonic() + self.poll_timeout
         wrote = False
         try:
+            if write is not None:
+                # An empty line at once: a browser that does not get it soon knows a proxy holds the stream back.
+                if not await write([]):
+                    return []
+                wrote = True
             while True:
                 if watch is not None and watch.left:
                     return []  # nobody reads this response: leave the messages for the next poll

@@ -14,11 +14,15 @@ class HttpClient:
     """Opens an HTTP connection, polls it in the background and sends calls as POSTs."""
 
     def __init__(self, base: str, cookie: str | None = None, stream: bool = False, origin: str | None = None,
-                 bases: list[str] | None = None):
+                 bases: list[str] | None = None, replies: bool = False):
         self.bases = bases or [base]   # several: each request goes to the next (a round-robin balancer)
         self._turn = 0
         self.cookie = cookie
         self.stream = stream
+        self.replies_in_answer = replies  # POST with ?replies=1: its answer carries the messages ready by then
+        self.delivered = 0                 # messages taken in, in the server's order (the init is number 0)
+        self.waiting: list[tuple[int, list[bytes]]] = []  # POST answers waiting for earlier messages on a poll
+        self.answered_by_post = 0          # messages that came in POST answers
         self.origin = origin
         self.cid = ""
         self.secret = ""
@@ -72,7 +76,31 @@ class HttpClient:
                 return
             for line in response.body.split(b"\n"):
                 if line.strip():
-                    self._dispatch(orjson.loads(line))
+                    self._take_in(line)
+            if self.waiting and self.waiting[0][0] > self.delivered:
+                # The poll that was open when that answer came has ended: what it lacks was lost.
+                if not self.gone.done():
+                    self.gone.set_result((0, {"lost": (self.delivered, self.waiting[0][0])}))
+                return
+
+    def _take_in(self, line: bytes) -> None:
+        """One message from a poll, then the POST answers that were waiting for it."""
+        self.delivered += 1
+        self._dispatch(orjson.loads(line))
+        self._release_waiting()
+
+    def _release_waiting(self) -> None:
+        while self.waiting and self.waiting[0][0] <= self.delivered:
+            seq, lines = self.waiting.pop(0)
+            for message in lines[self.delivered - seq:]:
+                self.delivered += 1
+                self.answered_by_post += 1
+                self._dispatch(orjson.loads(message))
+
+    def _answer_of_post(self, seq: int, body: bytes) -> None:
+        self.waiting.append((seq, [line for line in body.split(b"\n") if line.strip()]))
+        self.waiting.sort(key=lambda pair: pair[0])
+        self._release_waiting()
 
     def _dispatch(self, message: dict) -> None:
         kind = message.get("type")
@@ -85,12 +113,17 @@ class HttpClient:
         else:
             self.messages.put_nowait(message)
 
-    async def send_raw(self, body: bytes, secret: str | None = None, cid: str | None = None):
-        return await self.fetch(f"/_ss/http/send?c={cid or self.cid}", "POST", body,
-                                {"X-SS-Secret": secret or self.secret, "Content-Type": "text/plain"})
+    async def send_raw(self, body: bytes, secret: str | None = None, cid: str | None = None,
+                       replies: bool | None = None):
+        replies = self.replies_in_answer if replies is None else replies
+        return await self.fetch(f"/_ss/http/send?c={cid or self.cid}" + ("&replies=1" if replies else ""), "POST",
+                                body, {"X-SS-Secret": secret or self.secret, "Content-Type": "text/plain"})
 
     async def send(self, *messages: dict) -> None:
         response = await self.send_raw(b"\n".join(orjson.dumps(m) for m in messages))
+        if response.code == 200 and self.replies_in_answer:
+            self._answer_of_post(int(response.headers["X-SS-Seq"]), response.body)
+            return
         assert response.code == 204, (response.code, response.body)
 
     async def call(self, method: str, *args: Any, timeout: float = 10) -> dict:

@@ -1,6 +1,9 @@
 """A test proxy between the browser and ss: forwards plain HTTP, and does to WebSocket upgrades what
 corporate proxies and middleboxes do (refuse them, or accept them and then pass nothing).
 
+With ``buffer_responses``, it also does what some buffering proxies do to streamed
+responses: passes each response on only once it is complete.
+
 Every request gets ``Connection: close`` upstream, so each TCP connection carries one request,
 and with several upstreams each request goes to the next (a round-robin balancer, not sticky).
 It runs its own event loop in a thread (the sync Playwright API holds the main thread's).
@@ -23,9 +26,10 @@ PASS = "pass"            # upgrades forwarded
 
 
 class Proxy:
-    def __init__(self, upstream_ports: list[int], upgrades: str = REFUSE):
+    def __init__(self, upstream_ports: list[int], upgrades: str = REFUSE, buffer_responses: bool = False):
         self.upstreams = list(upstream_ports)
         self.upgrades = upgrades
+        self.buffer_responses = buffer_responses
         self.port = free_port()
         self.requests: list[tuple[int, str]] = []  # (upstream port, request line)
         self.refused_upgrades = 0
@@ -123,8 +127,22 @@ class Proxy:
                 except Exception:
                     pass
 
+        async def whole(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                data = await src.read()  # upstream closes after its one response (Connection: close)
+                dst.write(data)
+                await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                try:
+                    dst.close()
+                except Exception:
+                    pass
+
+        down = whole if self.buffer_responses and not upgrade else pipe
         try:
-            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+            await asyncio.gather(pipe(reader, up_writer), down(up_reader, writer))
         finally:
             up_writer.close()
             writer.close()

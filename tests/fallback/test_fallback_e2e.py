@@ -104,6 +104,36 @@ def test_a_middlebox_that_passes_no_frames_makes_the_client_fall_back(app_root, 
         server.stop()
 
 
+def test_a_proxy_that_buffers_responses_makes_the_client_long_poll(app_root, browser):
+    server = ServerProcess(app_root).start()
+    proxy = Proxy([server.port], REFUSE, buffer_responses=True).start()
+    page, other = browser.new_page(), browser.new_page()
+    try:
+        messages: list[str] = []
+        page.on("console", lambda m: messages.append(m.text))
+        connected(page, proxy.url)
+        assert page.evaluate("SS.transport") == "http"
+        assert "long-polling: a proxy held the streamed response back" in page.evaluate("SS.transport_reason")
+        assert any("long-polling instead of streaming" in m for m in messages)   # the console says why
+        assert page.evaluate("SS.server.app.square(5)") == 25
+        polls = [line for _, line in proxy.requests if line.startswith("GET /_ss/http/poll")]
+        assert "stream=1" not in polls[-1]                                     # long-polls from then on
+        # events pushed while the page waits on a long-poll arrive at once, in order
+        connected(other, proxy.url)
+        for p in (page, other):
+            p.evaluate("SS.server.rooms.join('lobby')")
+        page.evaluate("() => { window.heard = []; SS.events.on('said', (t) => window.heard.push(t)); }")
+        for n in range(5):
+            other.evaluate(f"SS.server.rooms.say('lobby', 'm{n}')")
+        page.wait_for_function("window.heard.length >= 5", timeout=5000)
+        assert page.evaluate("window.heard") == [f"m{n}" for n in range(5)]
+    finally:
+        page.close()
+        other.close()
+        proxy.stop()
+        server.stop()
+
+
 def test_strict_mode_never_falls_back(app_root, browser):
     config = app_root / "config" / "app.py"
     config.write_text(config.read_text() + "\nconfig.setdefault('browser_check', {})['strict'] = True\n")

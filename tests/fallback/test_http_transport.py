@@ -34,6 +34,12 @@ class Actions(ss.Actions):
         await ss.publish.channel(name, "shout", text)
         return True
 
+    async def shout_many(self, name, count):
+        for n in range(count):
+            await ss.publish.channel(name, "shout", f"m{n}")
+            await asyncio.sleep(0.001)
+        return True
+
     async def login(self, uid):
         await self.session.set_user_id(uid)
         return uid
@@ -165,10 +171,10 @@ async def test_a_newer_poll_takes_over_and_messages_are_not_split(server, stream
         await asyncio.sleep(0.2)
         newer = asyncio.ensure_future(client.poll_once(stream=stream))
         old_response = await asyncio.wait_for(older, 5)
-        assert old_response.code == 200 and old_response.body == b""
+        assert old_response.code == 200 and old_response.body == (b"\n" if stream else b"")  # a stream's first line
         await client.send({"type": "call", "id": "a", "method": "app.square", "args": [4]})
         response = await asyncio.wait_for(newer, 5)
-        assert orjson.loads(response.body.split(b"\n")[0])["result"] == 16
+        assert orjson.loads(response.body.strip().split(b"\n")[0])["result"] == 16
     finally:
         await client.close()
 
@@ -261,3 +267,64 @@ async def test_a_dropped_poll_ends_at_once_and_is_no_sign_of_life(make_app):
                 break
         assert not entry.listeners         # the poll ended now, not 20 s later
         assert entry.seen == seen_at_start  # and did not keep the connection alive
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_post_asking_for_replies_carries_those_ready_by_its_answer(server, stream):
+    client = await HttpClient(server.url, stream=stream, replies=True).open()
+    try:
+        assert (await client.call("app.square", 7))["result"] == 49
+        assert (await client.call("app.slow", 0.001))["result"] == 0.001   # async, within the short wait
+        assert client.answered_by_post == 2
+        response = await client.send_raw(orjson.dumps({"type": "call", "id": 99, "method": "app.square",
+                                                       "args": [3]}))
+        assert response.code == 200 and response.headers["Content-Type"].startswith("application/x-ndjson")
+        assert int(response.headers["X-SS-Seq"]) == 3                   # init, two replies, then this one
+        assert orjson.loads(response.body) == {"type": "reply", "id": 99, "result": 9}
+        client.delivered += 1
+        # a call slower than the wait: the POST answers with nothing, the reply comes by the poll
+        response = await client.send_raw(orjson.dumps({"type": "call", "id": 100, "method": "app.slow",
+                                                       "args": [0.3]}))
+        assert response.code == 204
+        future = client.replies[100] = asyncio.get_running_loop().create_future()
+        assert (await asyncio.wait_for(future, 5))["result"] == 0.3
+        assert client.answered_by_post == 2
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_messages_split_between_polls_and_post_answers_arrive_once_each_in_order(server, stream):
+    client = await HttpClient(server.url, stream=stream, replies=True).open()
+    other = await HttpClient(server.url).open("tab=t2")
+    try:
+        await client.call("app.join", "room")
+        shouting = asyncio.ensure_future(other.call("app.shout_many", "room", 30))
+        results = [(await client.call("app.square", n))["result"] for n in range(30)]
+        await shouting
+        assert results == [n * n for n in range(30)]
+        got = [(await asyncio.wait_for(client.events.get(), 5))["data"] for _ in range(30)]
+        assert got == [f"m{n}" for n in range(30)]
+        await asyncio.sleep(0.3)
+        assert client.events.empty() and not client.waiting and not client.gone.done()
+        assert 0 < client.answered_by_post < client.delivered - 1   # both carried some (the init took a poll)
+    finally:
+        await client.close()
+        await other.close()
+
+
+async def test_a_streamed_poll_starts_with_an_empty_line_at_once(server):
+    """So that a browser behind a proxy that holds responses back notices (and long-polls)."""
+    client = await HttpClient(server.url).open()
+    client._poller.cancel()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(f"GET /_ss/http/poll?c={client.cid}&stream=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     f"X-SS-Secret: {client.secret}\r\n\r\n".encode())
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 1)   # the poll lasts 2 s: this is at once
+        assert head.startswith(b"HTTP/1.1 200") and b"chunked" in head.lower()
+        assert await asyncio.wait_for(reader.readuntil(b"\r\n\n\r\n"), 1) == b"1\r\n\n\r\n"
+        writer.close()
+    finally:
+        await client.close()

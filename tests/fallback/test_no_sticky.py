@@ -24,10 +24,10 @@ async def pair(make_app, redis_url):
         yield a, b
 
 
-@pytest.mark.parametrize("stream", [False, True])
-async def test_any_instance_answers_every_request(pair, stream):
+@pytest.mark.parametrize("stream,replies", [(False, False), (True, False), (False, True), (True, True)])
+async def test_any_instance_answers_every_request(pair, stream, replies):
     a, b = pair
-    client = await HttpClient(a.url, bases=[a.url, b.url], stream=stream).open()
+    client = await HttpClient(a.url, bases=[a.url, b.url], stream=stream, replies=replies).open()
     other = await HttpClient(b.url).open()
     try:
         owner = a.app if client.cid in a.app.http_transports.local else b.app
@@ -46,6 +46,9 @@ async def test_any_instance_answers_every_request(pair, stream):
         assert client.events.empty()
         # requests really went to both instances
         assert client._turn > 10
+        # (with replies: the POSTs that reached the owner carried their replies back, the others answered with
+        # what was queued and the replies took the poll; either way, each arrived once and in order)
+        assert not client.waiting
     finally:
         await client.close()
         await other.close()

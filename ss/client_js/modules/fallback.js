@@ -9,7 +9,8 @@
  * The choice is remembered for this browser (localStorage) for REMEMBER_MS; meanwhile a
  * WebSocket is tried again now and then (the probe), and when it brings the server's init,
  * the page moves back to it. Calls waiting for a reply are sent again on the new transport
- * (calls.js), so a switch loses none. `kind` is "websocket" or "http" (SS.transport).
+ * (calls.js), so a switch loses none. `kind` is "websocket" or "http" (SS.transport); `reason` says
+ * why HTTP, and that it long-polls when a proxy held its streamed responses back (httptransport.js).
  */
 
 var FALLBACK_KEY = "ss.transport";
@@ -29,7 +30,7 @@ function createTransportChooser(deps) {
   var probing = false;
   var chooser = {
     kind: null,
-    reason: null,          // why the page uses HTTP (for the console and SS.transport_reason)
+    reason: null,          // why the page uses HTTP, and long-polls (for the console and SS.transport_reason)
     onopen: function () {},
     onmessage: function () {},
     onclose: function () {},
@@ -73,6 +74,10 @@ function createTransportChooser(deps) {
   if (http) {
     http.onopen = function () { if (current === http) chooser.onopen(); };
     http.onmessage = function (text) { if (current === http) chooser.onmessage(text); };
+    http.onlongpoll = function (reason) {
+      chooser.reason = (chooser.reason ? chooser.reason + "; " : "") + "long-polling: " + reason;
+      deps.log("info", "ss: HTTP long-polling instead of streaming: " + reason);
+    };
     http.onclose = function (info) {
       if (current !== http) return;
       chooser.onclose(info);

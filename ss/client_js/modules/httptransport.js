@@ -2,13 +2,27 @@
  *
  *   POST {base}/open?<query>  -> {connection, secret}     (header X-SS-Transport: http)
  *   GET  {base}/poll?c=ID[&stream=1]  server messages, one per line (stream=1: read as they come)
- *   POST {base}/send?c=ID     what send() queued this turn, one message per line
+ *   POST {base}/send?c=ID&replies=1   what send() queued this turn, one message per line; the answer
+ *                             (200) carries the messages ready by then, the first numbered X-SS-Seq
  * Every request after open carries the connection's secret in X-SS-Secret. An error answer
  * with {"close": {code, reason}} ends the connection with that close code, so reconnect.js
  * decides what happens next exactly as for a WebSocket; any other failure counts as 1006.
+ *
+ * One order: the server numbers a connection's messages (the init is 0) whichever response
+ * carries them. Polls follow one another, so their messages come in order; a POST answer
+ * whose first number is ahead of what came so far waits until the poll brings the ones
+ * before. When the poll that was open as that answer came ends without them, they were lost
+ * (a response that never arrived): reconnect, as after a dropped socket.
+ *
+ * A buffering proxy: a streamed poll starts with an empty line at once. When it has not
+ * arrived within STREAM_CHECK_MS, something holds the response back: the page long-polls
+ * from then on (`longPolling` says why). A long-poll opened at once takes over from the
+ * stream (which the server then ends, and the proxy passes on); its messages are taken in
+ * after the stream's.
  */
 
 var HTTP_BATCH_CHARS = 256 * 1024;  // a POST carries at most this much (one bigger message goes alone)
+var STREAM_CHECK_MS = 2000;         // a streamed poll's first (empty) line must come within this
 
 /* deps: fetch, setTimeout, random, base ("/_ss/http"), query(), reconnectConfig(),
  * streaming() (stream the polls: true unless client.transport.streaming is false), TextDecoder. */
@@ -18,11 +32,16 @@ function createHttpTransport(deps) {
   var attempt = 0;
   var outbox = [];
   var posting = false;
+  var delivered = 0;        // messages of this connection taken in (the next one's number)
+  var waiting = [];         // POST answers ahead of the poll: {first, lines, poll}
+  var polls = 0;            // polls started on this connection
   var transport = {
     state: "idle",
+    longPolling: null,      // why streamed polls were given up (a proxy that buffers them), or null
     onopen: function () {},
     onmessage: function () {},
     onclose: function () {},
+    onlongpoll: function () {},  // (reason): streamed polls were given up
     start: function () { if (transport.state === "idle") open(); },
     /* Closed for good (e.g. 4002) or waiting to retry: connect now. */
     reconnect: function () {
@@ -64,46 +83,70 @@ function createHttpTransport(deps) {
       return res.json().then(function (answer) {
         if (gen !== generation) return;
         conn = { id: answer.connection, secret: answer.secret };
+        delivered = 0;
+        waiting = [];
+        polls = 0;
         transport.state = "open";
         transport.onopen();
-        poll(gen);
+        poll(gen, null);
       });
     }).catch(function (e) { lost(gen, e); });
   }
 
-  function poll(gen) {
+  /* One poll; `before` (a promise, or null) is the stream it takes over from: its messages go first. */
+  function poll(gen, before) {
     var c = conn;
-    var stream = deps.streaming() && typeof deps.TextDecoder === "function";
+    var number = ++polls;
+    var stream = !transport.longPolling && deps.streaming() && typeof deps.TextDecoder === "function";
+    var state = { heard: !stream, replaced: false, done: null };
+    var finished = new Promise(function (resolve) { state.done = resolve; });
+    if (stream) deps.setTimeout(function () { if (!state.heard && gen === generation) buffered(gen, state, finished); },
+                                STREAM_CHECK_MS);
     request("/poll?c=" + encodeURIComponent(c.id) + (stream ? "&stream=1" : ""), "GET", c).then(function (res) {
       if (gen !== generation) return;
       if (res.status !== 200) return failed(res, gen);
-      if (stream && res.body && typeof res.body.getReader === "function") return read(res.body.getReader(), gen);
+      if (stream && res.body && typeof res.body.getReader === "function") {
+        return after(before, function () { return read(res.body.getReader(), gen, number, state); });
+      }
       return res.text().then(function (text) {
-        if (gen !== generation) return;
-        deliver(text);
-        if (gen === generation) poll(gen);
+        return after(before, function () {
+          if (gen !== generation) return;
+          fromPoll(text);
+          ended(gen, number, state);
+        });
       });
-    }).catch(function (e) { lost(gen, e); });
+    }).catch(function (e) { lost(gen, e); }).then(function () { state.done(); });
+  }
+
+  function after(before, then) { return before ? before.then(then) : then(); }
+
+  /* The streamed poll brought nothing, not even its first line: a proxy holds it back. */
+  function buffered(gen, state, finished) {
+    transport.longPolling = "a proxy held the streamed response back (nothing within " + STREAM_CHECK_MS + " ms)";
+    transport.onlongpoll(transport.longPolling);
+    state.replaced = true;
+    poll(gen, finished);  // takes over: the server ends the stream, and the proxy passes on what it held
   }
 
   /* A streamed poll: hand each complete line over as it arrives, then poll again. */
-  function read(reader, gen) {
+  function read(reader, gen, number, state) {
     var decoder = new deps.TextDecoder();
     var buffer = "";
     function next() {
       return reader.read().then(function (chunk) {
         if (gen !== generation) { reader.cancel(); return; }
         if (chunk.done) {
-          deliver(buffer + decoder.decode());
-          if (gen === generation) poll(gen);
+          fromPoll(buffer + decoder.decode());
+          ended(gen, number, state);
           return;
         }
+        state.heard = true;
         buffer += decoder.decode(chunk.value, { stream: true });
         var end = buffer.lastIndexOf("\n");
         if (end >= 0) {
           var complete = buffer.slice(0, end);
           buffer = buffer.slice(end + 1);
-          deliver(complete);
+          fromPoll(complete);
         }
         if (gen === generation) return next();
       });
@@ -111,14 +154,45 @@ function createHttpTransport(deps) {
     return next();
   }
 
-  function deliver(text) {
+  /* A poll ended: POST answers waiting since before it started cannot get what they lack any more. */
+  function ended(gen, number, state) {
+    if (gen !== generation) return;
+    if (waiting.length && waiting[0].poll <= number && waiting[0].first > delivered) {
+      return closed({ code: 1006, reason: "messages " + delivered + " to " + (waiting[0].first - 1) + " were lost" });
+    }
+    if (!state.replaced) poll(gen, null);
+  }
+
+  function fromPoll(text) {
     var lines = text.split("\n");
     var gen = generation;
     for (var i = 0; i < lines.length && gen === generation; i++) {
       if (!lines[i]) continue;
-      attempt = 0;  // the server answered: the next drop starts the backoff afresh
-      transport.onmessage(lines[i]);
+      take(lines[i]);
+      if (waiting.length && waiting[0].first <= delivered) release();
     }
+  }
+
+  function take(line) {
+    attempt = 0;  // the server answered: the next drop starts the backoff afresh
+    delivered += 1;
+    transport.onmessage(line);
+  }
+
+  /* The POST answers whose turn has come, in order. */
+  function release() {
+    var gen = generation;
+    while (waiting.length && waiting[0].first <= delivered && gen === generation) {
+      var answer = waiting.shift();
+      for (var i = delivered - answer.first; i < answer.lines.length && gen === generation; i++) take(answer.lines[i]);
+    }
+  }
+
+  function fromPost(first, text) {
+    var lines = text.split("\n").filter(function (line) { return !!line; });
+    if (!(first >= 0)) first = delivered;  // no number (an intermediary dropped the header): take it now
+    waiting.push({ first: first, lines: lines, poll: polls });
+    release();
   }
 
   function post() {
@@ -127,10 +201,15 @@ function createHttpTransport(deps) {
     var size = 0, n = 0;
     while (n < outbox.length && (n === 0 || size + outbox[n].length <= HTTP_BATCH_CHARS)) size += outbox[n++].length + 1;
     var batch = outbox.splice(0, n);
-    request("/send?c=" + encodeURIComponent(c.id), "POST", c, batch.join("\n")).then(function (res) {
+    request("/send?c=" + encodeURIComponent(c.id) + "&replies=1", "POST", c, batch.join("\n")).then(function (res) {
       if (gen !== generation) return;
-      if (res.status !== 204) return failed(res, gen);
-      post();
+      if (res.status === 204) return post();
+      if (res.status !== 200) return failed(res, gen);
+      return res.text().then(function (text) {
+        if (gen !== generation) return;
+        fromPost(parseInt(res.headers && res.headers.get ? res.headers.get("X-SS-Seq") : "", 10), text);
+        if (gen === generation) post();
+      });
     }).catch(function (e) { lost(gen, e); });
   }
 
@@ -154,6 +233,7 @@ function createHttpTransport(deps) {
     conn = null;
     outbox = [];
     posting = false;
+    waiting = [];
     var plan = reconnectPlan(event.code, attempt, deps.reconnectConfig(), deps.random);
     if (plan.backoff) attempt += 1;
     transport.state = plan.reconnect ? "waiting" : "closed";
