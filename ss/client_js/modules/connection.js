@@ -86,7 +86,7 @@ function createConnection(deps) {
       SS.events.emit("disconnect", info.reason);
     }
     if (!wasConnected) return;
-    deps.log("info", "ss: connection lost" + (info.code === 1006 ? "" : " (" + info.code + (info.reason ? " " + info.reason : "") + ")") +
+    deps.log("info", "ss: connection lost" + (info.code === 1006 ? (info.reason ? " (" + info.reason + ")" : "") : " (" + info.code + (info.reason ? " " + info.reason : "") + ")") +
              (info.reconnect ? ", reconnecting" : ""));
     deps.socketEvents.emit("disconnect");
   }
