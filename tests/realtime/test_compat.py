@@ -1,5 +1,7 @@
 """ss/realtime/compat.py: a Tornado that changed stops ss at import with a message naming what changed."""
 
+import collections
+
 import pytest
 import tornado.websocket
 
@@ -20,6 +22,7 @@ def test_a_missing_internal_is_named_with_the_tested_versions(monkeypatch):
         compat.check()
     message = str(failed.value)
     assert "WebSocketProtocol13._receive_frame_loop" in message
+    assert "WebSocketProtocol13._accept_connection awaiting _receive_frame_loop" in message
     assert "tested with Tornado 6.6" in message and "pip install 'tornado>=6.6,<6.7'" in message
 
 
@@ -30,3 +33,24 @@ def test_the_pure_unmask_and_tornados_agree():
     for size in (0, 1, 3, 4, 5, 125, 1000):
         data = bytes(range(256)) * 4
         assert pure(mask, data[:size]) == compat.unmask(mask, data[:size])
+
+
+def test_the_lazy_deque_behaves_as_a_deque_for_what_iostream_does():
+    lazy, real = compat.LazyDeque(), collections.deque()
+    assert not lazy and len(lazy) == 0 and list(lazy) == []
+    with pytest.raises(IndexError):
+        lazy[0]
+    with pytest.raises(IndexError):
+        lazy.popleft()
+    for step in range(50):
+        for queue in (lazy, real):
+            queue.append(step)
+            queue.append(-step)
+        assert lazy.popleft() == real.popleft()
+        assert (lazy[0], lazy[-1], len(lazy), list(lazy)) == (real[0], real[-1], len(real), list(real))
+    while real:
+        assert lazy.popleft() == real.popleft()
+    assert not lazy and lazy._items is None          # the deque itself is dropped once empty
+    lazy.append(1)
+    lazy.clear()
+    assert not lazy and lazy._items is None
