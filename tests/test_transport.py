@@ -202,6 +202,7 @@ async def test_an_idle_socket_keeps_only_what_it_needs(server):
         assert "connection" not in socket.__dict__                                  # the handler's too
         assert "_left_in_read" not in socket.ws_connection.__dict__              # also the reader's
         assert socket.request.connection is None and socket.request.server_connection is None  # the upgrade's
+        assert socket.ui is None and not socket._transforms
         stream = socket.ws_connection.stream                     # write queues that cost nothing while empty
         assert isinstance(stream._write_futures, compat.LazyDeque) and not stream._write_futures
         assert isinstance(stream._write_buffer._buffers, compat.LazyDeque)

@@ -53,6 +53,9 @@ async def accept_client(handler: tornado.web.RequestHandler, app: Any, log: Any,
         log.warning("refusing a %s from %s: already %d open (limits.max_connections_per_ip)",
                     what, request.remote_ip, per_ip)
         raise tornado.web.HTTPError(429, "too many connections from this address")
+    wait = app.connections.gate.admit()
+    if wait is not None:
+        await wait  # a storm of handshakes: a few per loop turn, so other clients' calls keep their pace
     tab = handler.get_query_argument("tab", "")
     # The tab id names this page load across reconnects, so retried calls are recognised.
     tab = tab if _TAB_ID.match(tab) else secrets.token_hex(8)

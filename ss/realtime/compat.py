@@ -85,6 +85,7 @@ def check() -> None:
         # drop_upgrade_state() / discard_new_cookies(): what a handler keeps after its response.
         (_has_in_source(tornado.web.RequestHandler.set_cookie, "_new_cookie"), "RequestHandler._new_cookie"),
         (_has_in_source(tornado.web.RequestHandler.clear, "_headers"), "RequestHandler._headers"),
+        (_has_in_source(tornado.web.RequestHandler.flush, "_transforms"), "RequestHandler._transforms"),
         (_has_in_source(tornado.httputil.HTTPServerRequest.__init__, "server_connection"),
          "HTTPServerRequest.server_connection"),
         # lighten_stream(): IOStream's two write queues, and the operations it does on them.
@@ -174,12 +175,17 @@ def forget_parsed_cookies(request: tornado.httputil.HTTPServerRequest) -> None:
 def drop_upgrade_state(handler: tornado.web.RequestHandler) -> None:
     """After the 101 response: what Tornado keeps for the upgrade but a socket never uses again.
 
-    The headers and cookie built for the 101 (about 1.2 KB); the request's HTTP/1
+    The headers and cookie built for the 101 (about 1.2 KB), the output transforms
+    and template helpers (``ui``); the request's HTTP/1
     connection and server connection (the stream is detached from them, and they
     hold the finished request loop's task and coroutine, about 1 KB).
     """
     handler.__dict__.pop("_new_cookie", None)
     handler._headers = tornado.httputil.HTTPHeaders()
+    # The output transforms ran when the 101 was written, and templates are never rendered on a
+    # socket: Tornado drops ``ui`` itself when the socket closes (_break_cycles).
+    handler.__dict__["_transforms"] = ()
+    handler.ui = None
     request = handler.request
     request.connection = None
     request.server_connection = None

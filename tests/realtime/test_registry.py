@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 from ss.realtime.registry import Connections
@@ -118,3 +119,24 @@ def test_ids_are_unique_within_and_across_instances():
     assert len(set(ids)) == len(ids)
     prefix_1, prefix_2 = {i.split(".")[0] for i in ids[:1000]}, {i.split(".")[0] for i in ids[1000:]}
     assert len(prefix_1) == len(prefix_2) == 1 and prefix_1 != prefix_2
+
+
+async def test_the_handshake_gate_lets_a_few_through_per_loop_turn_in_order():
+    from ss.realtime.registry import HandshakeGate
+
+    gate = HandshakeGate(per_turn=4)
+    order: list[int] = []
+    waits = [gate.admit() for _ in range(10)]
+    assert [w is None for w in waits] == [True] * 4 + [False] * 6   # a storm's first few go on at once
+    for number, wait in enumerate(waits):
+        if wait is not None:
+            wait.add_done_callback(lambda _, n=number: order.append(n))
+    turns = 0
+    while len(order) < 6:
+        await asyncio.sleep(0)
+        turns += 1
+        assert len(order) <= 4 * turns                              # never more than per_turn a turn
+    assert order == list(range(4, 10)) and turns >= 2                # first come, first served
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert gate.admit() is None                                     # quiet again: no waiting at all
