@@ -185,7 +185,7 @@ def drop_upgrade_state(handler: tornado.web.RequestHandler) -> None:
     # The output transforms ran when the 101 was written, and templates are never rendered on a
     # socket: Tornado drops ``ui`` itself when the socket closes (_break_cycles).
     handler.__dict__["_transforms"] = ()
-    handler.ui = None
+    handler.ui = None  # type: ignore[assignment]  # as Tornado does in _break_cycles
     request = handler.request
     request.connection = None
     request.server_connection = None
