@@ -205,7 +205,7 @@ async def test_an_idle_socket_keeps_only_what_it_needs(server):
         assert socket.ui is None and not socket._transforms
         stream = socket.ws_connection.stream                     # write queues that cost nothing while empty
         assert isinstance(stream._write_futures, compat.LazyDeque) and not stream._write_futures
-        assert isinstance(stream._write_buffer._buffers, compat.LazyDeque)
+        assert isinstance(stream._write_buffer._buffers, compat.LazyDeque)   # (a socket that never had to queue)
         assert await client.call("app.square", 3) == 9         # and the socket works as before
 
 

@@ -192,54 +192,48 @@ def drop_upgrade_state(handler: tornado.web.RequestHandler) -> None:
 
 
 class LazyDeque:
-    """A deque made on first use and dropped again once empty, for IOStream's two write queues.
+    """Stands in for an empty deque of IOStream's until the first append, which puts a real one in its place.
 
     An empty ``collections.deque`` already holds a 64-slot block (about 620 bytes);
-    an idle socket has two (pending write buffers, write futures) that are empty for
-    nearly all its life. Only the operations IOStream uses are offered.
+    an idle socket has two (pending write buffers, write futures) that most sockets
+    never use: only a reader slower than its messages makes IOStream queue. Once one
+    is used, ``owner.<name>`` is a plain deque (no wrapper on the write path after that).
+    Offers what IOStream does on an empty queue.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_owner", "_name")
 
-    def __init__(self) -> None:
-        self._items: collections.deque | None = None
+    def __init__(self, owner: Any, name: str) -> None:
+        self._owner = owner
+        self._name = name
 
     def append(self, item: Any) -> None:
-        if self._items is None:
-            self._items = collections.deque()
-        self._items.append(item)
+        setattr(self._owner, self._name, collections.deque((item,)))
 
     def popleft(self) -> Any:
-        if self._items is None:
-            raise IndexError("pop from an empty deque")
-        item = self._items.popleft()
-        if not self._items:
-            self._items = None
-        return item
+        raise IndexError("pop from an empty deque")
 
     def clear(self) -> None:
-        self._items = None
+        pass
 
     def __getitem__(self, index: int) -> Any:
-        if self._items is None:
-            raise IndexError("deque index out of range")
-        return self._items[index]
+        raise IndexError("deque index out of range")
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._items) if self._items is not None else iter(())
+        return iter(())
 
     def __len__(self) -> int:
-        return len(self._items) if self._items is not None else 0
+        return 0
 
     def __bool__(self) -> bool:
-        return self._items is not None
+        return False
 
 
 def lighten_stream(stream: tornado.iostream.BaseIOStream) -> None:
     """Give a long-lived, mostly idle stream (an upgraded socket) write queues that cost nothing while empty."""
     if not stream._write_futures and not stream._write_buffer._buffers:
-        stream._write_futures = LazyDeque()  # type: ignore[assignment]
-        stream._write_buffer._buffers = LazyDeque()  # type: ignore[assignment]
+        stream._write_futures = LazyDeque(stream, "_write_futures")  # type: ignore[assignment]
+        stream._write_buffer._buffers = LazyDeque(stream._write_buffer, "_buffers")  # type: ignore[assignment]
 
 
 def discard_new_cookies(handler: tornado.web.RequestHandler) -> None:
