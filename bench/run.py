@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 
 from benchlib.procs import (BENCH, CLIENT_CPU, ROOT, SERVER_CPU, LoadgenError, Redis, Server, ServerFailed,
-                            free_port, rss_kb, run_loadgen)
+                            cpu_seconds, free_port, rss_kb, run_loadgen)
 from benchlib.report import Results, render
 from benchlib.targets import MAIN_PY, TARGETS, Target
 
-SCENARIOS = ["seq", "pipe", "fanout500", "fanout1000", "idle", "xuser", "startup", "assets"]
+SCENARIOS = ["seq", "pipe", "fanout500", "fanout1000", "idle", "storm", "xuser", "startup", "assets"]
 
 # Which result fields become which figures.
 FIELDS = {
@@ -137,13 +137,15 @@ class Bench:
 
     def idle(self, target: Target) -> None:
         """Memory per idle socket: a fresh server, a small warm-up, then RSS
-        before and after opening --idle-clients sockets."""
-        key = "idle"
+        before and after opening --idle-clients sockets; and the server's CPU
+        time for those handshakes (it does nothing else meanwhile)."""
+        key = "idle_http" if target.http else "idle"
+        figures = [f"{key}.kb_per_conn", f"{key}.open_seconds", f"{key}.cpu_ms_per_open"]
         try:
             server = target.server(self.redis_url(target), tag="-idle").start()
         except ServerFailed as err:
-            self.results.mark_na("idle.kb_per_conn", target.column, self.na_reason(err))
-            self.results.mark_na("idle.open_seconds", target.column, self.na_reason(err))
+            for figure in figures:
+                self.results.mark_na(figure, target.column, self.na_reason(err))
             return
         with server:
             url = f"http://127.0.0.1:{server.port}"
@@ -154,24 +156,64 @@ class Bench:
                 run_loadgen(base + ["--clients", "50"], [server.pid], timeout=60)
                 time.sleep(1.0)
                 rss0 = rss_kb(server.pid)
+                cpu0 = cpu_seconds([server.pid])
 
                 def on_ready(msg):
+                    cpu1 = cpu_seconds([server.pid])  # the handshakes are done: the server is idle from here
                     time.sleep(1.0)  # let the last handshakes settle
-                    return {"rss_before_kb": rss0, "rss_after_kb": rss_kb(server.pid)}
+                    return {"rss_before_kb": rss0, "rss_after_kb": rss_kb(server.pid), "open_cpu_s": cpu1 - cpu0}
 
                 r = run_loadgen(base + ["--clients", str(self.o.idle_clients)], [server.pid],
                                 on_ready=on_ready, timeout=self.o.timeout)
             except (LoadgenError, OSError) as err:
                 reason = self.na_reason(err)
-                self.results.mark_na("idle.kb_per_conn", target.column, reason)
-                self.results.mark_na("idle.open_seconds", target.column, reason)
+                for figure in figures:
+                    self.results.mark_na(figure, target.column, reason)
                 say(f"  {target.name} idle: {reason}")
                 return
         r["kb_per_conn"] = round((r["rss_after_kb"] - r["rss_before_kb"]) / r["clients"], 2)
+        r["cpu_ms_per_open"] = round(r["open_cpu_s"] / r["clients"] * 1000, 3)
         self.raw.append({"round": self.round, "target": target.name, "scenario": key, "result": r})
-        self.results.add("idle.kb_per_conn", target.column, r["kb_per_conn"])
-        self.results.add("idle.open_seconds", target.column, r["open_seconds"])
-        say(f"  {target.name} idle: {r['kb_per_conn']} KB/socket, {r['open_seconds']} s to open {r['clients']}")
+        self.results.add(f"{key}.kb_per_conn", target.column, r["kb_per_conn"])
+        self.results.add(f"{key}.open_seconds", target.column, r["open_seconds"])
+        self.results.add(f"{key}.cpu_ms_per_open", target.column, r["cpu_ms_per_open"])
+        say(f"  {target.name} idle: {r['kb_per_conn']} KB/socket, {r['open_seconds']} s to open {r['clients']}, "
+            f"{r['cpu_ms_per_open']} ms server CPU each")
+
+    def storm(self, target: Target) -> None:
+        """The reconnect storm (loadgen `storm`): --storm-clients tabs connected with cookies and
+        recovery offsets drop at once and all come back within --storm-window ms, while one more
+        client keeps calling; a fresh server."""
+        figures = ["storm.back_s", "storm.recovered_s", "storm.probe_p50_ms", "storm.probe_p99_ms",
+                   "storm.cpu_ms_per_reconnect"]
+        try:
+            server = target.server(self.redis_url(target), tag="-storm").start()
+        except ServerFailed as err:
+            for figure in figures:
+                self.results.mark_na(figure, target.column, self.na_reason(err))
+            return
+        with server:
+            args = ["--proto", target.proto, "--url", f"http://127.0.0.1:{server.port}", "--scenario", "storm",
+                    "--clients", str(self.o.storm_clients), "--window", str(self.o.storm_window)]
+            try:
+                r = run_loadgen(args, [server.pid], timeout=self.o.timeout)
+            except (LoadgenError, OSError) as err:
+                for figure in figures:
+                    self.results.mark_na(figure, target.column, self.na_reason(err))
+                say(f"  {target.name} storm: {self.na_reason(err)}")
+                return
+        r["cpu_ms_per_reconnect"] = round(r["server_cpu_s"] / r["clients"] * 1000, 3)
+        self.raw.append({"round": self.round, "target": target.name, "scenario": "storm", "result": r})
+        for figure in figures:
+            field = figure.split(".", 1)[1]
+            if field == "recovered_s" and not r.get("recovering"):
+                self.results.mark_na(figure, target.column, "n/a (no recovery: its events carry no offsets)")
+            else:
+                self.results.add(figure, target.column, r.get(field), r.get("client_cpu"))
+        say(f"  {target.name} storm: back in {r['back_s']} s, recovered in {r['recovered_s']} s "
+            f"(recovering={r['recovering']}, failed={r['recovery_failed']}, new sessions={r['new_sessions']}, "
+            f"retries={r['retries']}), probe p50 {r['probe_p50_ms']} p99 {r['probe_p99_ms']} ms "
+            f"over {r['probe_calls']} calls, {r['cpu_ms_per_reconnect']} ms server CPU each")
 
     def xuser(self, target: Target) -> None:
         """publish.user across two instances sharing one Redis."""
@@ -298,6 +340,10 @@ class Bench:
                     for t in targets:
                         if "idle" in t.scenarios:
                             self.idle(t)
+                if "storm" in o.scenarios:
+                    for t in targets:
+                        if "storm" in t.scenarios:
+                            self.storm(t)
                 if "xuser" in o.scenarios:
                     for t in targets:
                         if "xuser" in t.scenarios:
@@ -370,7 +416,8 @@ def meta(o, started: float) -> dict:
         "node": version_of(["node", "--version"]),
         "pinning": {"servers": f"taskset -c {SERVER_CPU}", "loadgen": f"taskset -c {CLIENT_CPU}"},
         "settings": {"rounds": o.rounds, "warmup_s": o.warmup, "duration_s": o.duration,
-                     "fanout_step_s": o.step, "idle_clients": o.idle_clients, "quick": o.quick},
+                     "fanout_step_s": o.step, "idle_clients": o.idle_clients, "storm_clients": o.storm_clients,
+                     "storm_window_ms": o.storm_window, "quick": o.quick},
     }
 
 
@@ -392,6 +439,8 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=float, help="seconds of warm-up before measuring (default 2, quick 1)")
     p.add_argument("--step", type=float, help="seconds per publish rate in the fan-out sweep (default 2, quick 1)")
     p.add_argument("--idle-clients", type=int, default=5000, help="sockets for the memory figure (5000)")
+    p.add_argument("--storm-clients", type=int, help="tabs in the reconnect storm (5000, quick 1000)")
+    p.add_argument("--storm-window", type=int, default=1000, help="ms over which the storm's tabs reconnect (1000)")
     p.add_argument("--only", default="", help="comma-separated targets: ss,ss+redis,tornado,py-socketio,node-socketio")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated: " + ",".join(SCENARIOS))
     p.add_argument("--timeout", type=float, default=300, help="seconds before one generator run is killed")
@@ -401,6 +450,7 @@ def parse_args(argv=None):
     o.duration = o.duration or (2 if o.quick else 5)
     o.warmup = o.warmup or (1 if o.quick else 2)
     o.step = o.step or (1 if o.quick else 2)
+    o.storm_clients = o.storm_clients or (1000 if o.quick else 5000)
     o.only = {s for s in o.only.split(",") if s}
     o.scenarios = {s for s in o.scenarios.split(",") if s}
     unknown = o.scenarios - set(SCENARIOS)

@@ -1,6 +1,8 @@
 """Sessions against both stores: create, load, save, expiry, bad ids."""
 
 
+import asyncio
+
 import pytest
 
 from ss.app import App
@@ -100,3 +102,23 @@ async def test_a_session_handle_names_it_without_giving_away_the_id(app):
     assert handle not in session.id and session.id[:6] not in handle
     assert (await app.sessions.load(session.id)).handle == handle          # stable for the session
     assert (await app.sessions.create()).handle != handle
+
+
+async def test_a_reconnect_storm_loads_and_creates_sessions_in_a_few_store_round_trips(app, monkeypatch):
+    # Thousands of handshakes within a second each want a session: they must all get one (the
+    # embedded store's pool holds 100 connections; one command per handshake ran out of them and
+    # refused the rest with store_unavailable), and the store sees one pipeline per loop turn.
+    known = [await app.sessions.create() for _ in range(300)]
+    for session in known:
+        session.attributes["n"] = session.id
+        await session.save()
+    pipelines = []
+    real_pipeline = app.store.redis.pipeline
+    monkeypatch.setattr(app.store.redis, "pipeline", lambda *a, **k: pipelines.append(1) or real_pipeline(*a, **k))
+    loaded = await asyncio.gather(*[app.sessions.for_request(s.id) for s in known],
+                                  *[app.sessions.for_request(None) for _ in range(300)])
+    assert 1 <= len(pipelines) <= 4
+    assert [s.attributes["n"] for s in loaded[:300]] == [s.id for s in known]   # each its own session
+    fresh = loaded[300:]
+    assert len({s.id for s in fresh}) == 300 and not {s.id for s in fresh} & {s.id for s in known}
+    assert [(await app.sessions.load(s.id)).id for s in fresh] == [s.id for s in fresh]   # saved

@@ -1,11 +1,14 @@
 """A raw WebSocket client sends every kind of bad message; the socket and server stay healthy."""
 
 import asyncio
+import gc
+import inspect
 
 import orjson
 import pytest
 import tornado.websocket
 
+from ss.realtime import compat
 from ss.testing import CallFailed, running_app
 from tests.waiting import eventually
 
@@ -198,6 +201,11 @@ async def test_an_idle_socket_keeps_only_what_it_needs(server):
         assert not list(socket._headers.get_all())
         assert "connection" not in socket.__dict__                                  # the handler's too
         assert "_left_in_read" not in socket.ws_connection.__dict__              # also the reader's
+        assert socket.request.connection is None and socket.request.server_connection is None  # the upgrade's
+        assert socket.ui is None and not socket._transforms
+        stream = socket.ws_connection.stream                     # write queues that cost nothing while empty
+        assert isinstance(stream._write_futures, compat.LazyDeque) and not stream._write_futures
+        assert isinstance(stream._write_buffer._buffers, compat.LazyDeque)   # (a socket that never had to queue)
         assert await client.call("app.square", 3) == 9         # and the socket works as before
 
 
@@ -211,3 +219,31 @@ async def test_connections_per_ip_are_counted_back_down_on_close(make_app, store
             await eventually(lambda: not running.app.connections.per_ip, timeout=30, interval=0.01,
                              what=lambda: f"per-address counts back to nothing ({running.app.connections.per_ip})")
             assert running.app.connections.per_ip == {}
+
+
+async def test_an_idle_socket_holds_no_task_or_suspended_coroutine(server):
+    # Between reads an open socket is a pending read with a callback: no task, no chain of
+    # suspended coroutines (the upgrade's handler, the frame loop) kept for the socket's life.
+    sockets = [await open_raw_socket(server.port)]   # the first also starts what the app shares (the bus)
+    await eventually(lambda: len(server.app.connections) == 1, timeout=5, interval=0.01, what="a socket open")
+    await asyncio.sleep(0.05)
+    before = asyncio.all_tasks()
+    sockets += [await open_raw_socket(server.port) for _ in range(3)]
+    await eventually(lambda: len(server.app.connections) == 4, timeout=5, interval=0.01, what="four sockets open")
+    await asyncio.sleep(0.05)
+    assert not asyncio.all_tasks() - before
+    handlers = {c.transport for c in server.app.connections}
+    suspended = [o for o in gc.get_objects() if inspect.iscoroutine(o) and inspect.getcoroutinestate(o) ==
+                 inspect.CORO_SUSPENDED and any(v in handlers for v in (o.cr_frame.f_locals or {}).values())]
+    assert not suspended, [c.__qualname__ for c in suspended]
+    for index, (reader, writer) in enumerate(sockets):   # each still answers, and closing is noticed
+        writer.write(client_frame(0x81, orjson.dumps({"type": "call", "id": 1, "method": "app.square",
+                                                      "args": [index]})))
+        replies: list = []
+        buffer = b""
+        while not any(r.get("type") == "reply" for r in replies):
+            payloads, buffer = split_server_frames(buffer + await asyncio.wait_for(reader.read(65536), 5))
+            replies += [orjson.loads(p) for p in payloads]
+        assert [r["result"] for r in replies if r.get("type") == "reply"] == [index * index]
+        writer.close()
+    await eventually(lambda: not server.app.connections, timeout=5, interval=0.01, what="every socket closed")

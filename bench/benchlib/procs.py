@@ -228,7 +228,9 @@ def run_loadgen(args: list[str], server_pids: list[int], on_ready: Callable[[dic
             if phase == "measure_start":
                 cpu0, t0 = cpu_seconds(server_pids), time.monotonic()
             elif phase == "measure_end" and t0 is not None:
-                extra["server_cpu"] = round((cpu_seconds(server_pids) - cpu0) / (time.monotonic() - t0), 3)
+                used = cpu_seconds(server_pids) - cpu0
+                extra["server_cpu"] = round(used / (time.monotonic() - t0), 3)
+                extra["server_cpu_s"] = round(used, 3)
             elif phase == "ready":
                 if on_ready:
                     extra.update(on_ready(msg))

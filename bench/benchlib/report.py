@@ -66,6 +66,15 @@ FIGURES += [
     Figure("xuser.p99_ms", "Cross-instance publish.user p99 [redis]", "ms", "lower"),
     Figure("idle.kb_per_conn", "Memory per idle socket (5000)", "KB", "lower"),
     Figure("idle.open_seconds", "Time to open 5000 sockets", "s", "lower"),
+    Figure("idle.cpu_ms_per_open", "  server CPU per handshake", "ms", "lower"),
+    Figure("idle_http.kb_per_conn", "Memory per idle connection (5000) [http]", "KB", "lower"),
+    Figure("idle_http.open_seconds", "Time to open 5000 connections [http]", "s", "lower"),
+    Figure("idle_http.cpu_ms_per_open", "  server CPU per open [http]", "ms", "lower"),
+    Figure("storm.back_s", "Reconnect storm: all back", "s", "lower"),
+    Figure("storm.recovered_s", "Reconnect storm: all back and recovered", "s", "lower"),
+    Figure("storm.probe_p50_ms", "  connected client's calls p50 meanwhile", "ms", "lower"),
+    Figure("storm.probe_p99_ms", "  connected client's calls p99 meanwhile", "ms", "lower"),
+    Figure("storm.cpu_ms_per_reconnect", "  server CPU per reconnect", "ms", "lower"),
     Figure("startup.dev_s", "Start to first 200, development", "s", "lower"),
     Figure("startup.prod_s", "Start to first 200, production+pack", "s", "lower"),
 ]
@@ -85,6 +94,12 @@ TARGETS_TEXT = [
     ("[http] fan-out 500 >= 2x python-socketio polling", "fanout500_http.deliveries_per_s", "py-socketio", ">=", 2.0),
     ("cross-instance publish.user p99 < 5 ms", "xuser.p99_ms", None, "<", 5.0),
     ("memory per idle socket <= 16 KB", "idle.kb_per_conn", None, "<=", 16.0),
+    ("memory per idle socket < 13 KB (round two)", "idle.kb_per_conn", None, "<", 13.0),
+    ("memory per idle socket below raw Tornado", "idle.kb_per_conn", "tornado", "<", 1.0),
+    ("opening 5000 sockets <= 1.2x raw Tornado", "idle.open_seconds", "tornado", "<=", 1.2),
+    ("server CPU per handshake <= 1.2x raw Tornado", "idle.cpu_ms_per_open", "tornado", "<=", 1.2),
+    ("reconnect storm: all back and recovered < 20 s", "storm.recovered_s", None, "<", 20.0),
+    ("reconnect storm: connected client's p99 < 100 ms", "storm.probe_p99_ms", None, "<", 100.0),
     ("development start < 0.5 s", "startup.dev_s", None, "<", 0.5),
 ]
 

@@ -132,20 +132,21 @@ RPC = {"seq", "pipe"}
 FANOUT = {"fanout500", "fanout1000"}
 
 TARGETS = [
-    SsTarget("ss", "ss", "ss", scenarios=RPC | FANOUT | {"idle"}),
+    SsTarget("ss", "ss", "ss", scenarios=RPC | FANOUT | {"idle", "storm"}),
     SsTarget("ss+redis", "ss", "ss", redis=True, scenarios=FANOUT | {"xuser"}),
     SsWorkersTarget("ss-2w+redis", "ss", "ss", redis=True, scenarios={"pipe", "fanout500"}),
     SsUnbatchedTarget("ss-unbatched", "ss-unbatched", "ss", scenarios=RPC | FANOUT),
     SsUnbatchedTarget("ss-unbatched+redis", "ss-unbatched", "ss", redis=True, scenarios=FANOUT),
-    TornadoTarget("tornado", "tornado", "echo", scenarios=RPC | FANOUT | {"idle"}),
-    PySocketIOTarget("py-socketio", "py-socketio", "sio", scenarios=RPC | FANOUT | {"idle"}),
+    TornadoTarget("tornado", "tornado", "echo", scenarios=RPC | FANOUT | {"idle", "storm"}),
+    PySocketIOTarget("py-socketio", "py-socketio", "sio", scenarios=RPC | FANOUT | {"idle", "storm"}),
     PySocketIOTarget("py-socketio+redis", "py-socketio", "sio", redis=True, scenarios={"xuser"}),
-    NodeSocketIOTarget("node-socketio", "node-socketio", "sio", scenarios=RPC | FANOUT | {"idle"}),
+    NodeSocketIOTarget("node-socketio", "node-socketio", "sio", scenarios=RPC | FANOUT | {"idle", "storm"}),
     NodeSocketIOTarget("node-socketio+redis", "node-socketio", "sio", redis=True, scenarios={"xuser"}),
     # [http] rows: ss's HTTP fallback transport beside the peers' long-polling (Engine.IO polling).
-    SsTarget("ss-http", "ss", "ss-http", http=True, scenarios=RPC | {"fanout500"}),
-    PySocketIOTarget("py-socketio-poll", "py-socketio", "sio-poll", http=True, scenarios=RPC | {"fanout500"}),
-    NodeSocketIOTarget("node-socketio-poll", "node-socketio", "sio-poll", http=True, scenarios=RPC | {"fanout500"}),
+    SsTarget("ss-http", "ss", "ss-http", http=True, scenarios=RPC | {"fanout500", "idle"}),
+    PySocketIOTarget("py-socketio-poll", "py-socketio", "sio-poll", http=True, scenarios=RPC | {"fanout500", "idle"}),
+    NodeSocketIOTarget("node-socketio-poll", "node-socketio", "sio-poll", http=True,
+                       scenarios=RPC | {"fanout500", "idle"}),
 ]
 
 COLUMNS = ["ss", "ss-unbatched", "tornado", "py-socketio", "node-socketio"]
@@ -153,7 +154,7 @@ COLUMNS = ["ss", "ss-unbatched", "tornado", "py-socketio", "node-socketio"]
 #: ``SS_BENCH_BASELINE=/path/to/an/older/ss/checkout``: adds an ``ss-before`` column (and ratio).
 BASELINE = os.environ.get("SS_BENCH_BASELINE")
 if BASELINE:
-    TARGETS.insert(1, SsBaselineTarget("ss-before", "ss-before", "ss", scenarios=RPC | FANOUT | {"idle"}))
+    TARGETS.insert(1, SsBaselineTarget("ss-before", "ss-before", "ss", scenarios=RPC | FANOUT | {"idle", "storm"}))
     TARGETS.insert(2, SsBaselineTarget("ss-before+redis", "ss-before", "ss", redis=True, scenarios=FANOUT | {"xuser"}))
     TARGETS.append(SsBaselineTarget("ss-http-before", "ss-before", "ss-http", http=True, scenarios=RPC | {"fanout500"}))
     COLUMNS.insert(1, "ss-before")

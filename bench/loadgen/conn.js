@@ -8,13 +8,17 @@ const { RawWebSocket } = require('./rawws');
 const { HttpSocket } = require('./httpsock');
 
 class Conn {
-  constructor(codec, baseUrl) {
+  // `options`: `query` (added to the URL, e.g. 'tab=t1&recover=1'), `cookie` (a Cookie header to send).
+  constructor(codec, baseUrl, options = {}) {
     this.codec = codec;
     this.url = baseUrl.replace(/\/$/, '') + codec.path;
+    if (options.query) this.url += (this.url.includes('?') ? '&' : '?') + options.query;
+    this.cookie = options.cookie || null;
     this.ws = null;
     this.nextId = 1;
     this.pending = new Map();
-    this.onEvent = null; // (event, data) => void
+    this.onEvent = null; // (event, data, decoded) => void; decoded has ss's stream and offset
+    this.onOther = null; // (message) => void: messages no scenario asked for (ss's recovery_failed)
     // Optional fast path for the fan-out's high-volume frames:
     // (buf, start, end) => true when it consumed the frame in buf[start..end).
     // Saves a string copy and a JSON.parse per delivery, so the generator
@@ -38,6 +42,7 @@ class Conn {
       // not UTF-8 validated: the generator only reads ASCII JSON it checks
       // itself.
       const Socket = this.codec.http ? HttpSocket : RawWebSocket;
+      const socketOptions = this.codec.http ? this.codec.http : { cookie: this.cookie };
       this.ws = new Socket(this.url, {
         onOpen: () => {
           if (this.codec.readyOnOpen) finish();
@@ -54,7 +59,7 @@ class Conn {
           if (this.fastFrame !== null && this.fastFrame(buf, start, end)) return;
           this._message(isBinary ? Buffer.from(buf.subarray(start, end)) : buf.toString('utf8', start, end), finish);
         },
-      }, this.codec.http);
+      }, socketOptions);
     });
   }
 
@@ -72,7 +77,10 @@ class Conn {
         break;
       }
       case 'event':
-        if (this.onEvent) this.onEvent(d.event, d.data);
+        if (this.onEvent) this.onEvent(d.event, d.data, d);
+        break;
+      case 'other':
+        if (this.onOther) this.onOther(d.message);
         break;
       case 'ready':
         this.info = d.info;

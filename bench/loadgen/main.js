@@ -8,6 +8,7 @@
 //   ... --scenario fanout --clients 500 [--step 2 --latency-limit 100]
 //   ... --scenario idle --clients 5000 [--concurrency 100 --hold 120]
 //   ... --scenario xuser --url2 http://127.0.0.1:PORT2
+//   ... --scenario storm --clients 5000 [--window 1000 --concurrency 100]
 //
 // stdout is JSON lines: {"phase":...} markers while it runs, then one
 // {"result":{...}} or {"error":"...","not_implemented":bool}. Exit code 0 on
@@ -29,6 +30,7 @@ const DEFAULTS = {
   'latency-limit': 100,
   concurrency: 100,
   hold: 120,
+  window: 1000, // storm: ms over which every tab reconnects
   fast: 1, // fan-out: read tick stamps from the raw frame (0: full JSON.parse, to cross-check)
 };
 

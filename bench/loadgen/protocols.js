@@ -27,7 +27,11 @@ const ssCodec = {
     switch (m.type) {
       case 'reply': return { kind: 'reply', id: m.id, result: m.result };
       case 'error': return { kind: 'error', id: m.id, error: m.error };
-      case 'event': return { kind: 'event', event: m.event, data: m.data };
+      case 'event': {
+        const d = { kind: 'event', event: m.event, data: m.data };
+        if (m.offset !== undefined) { d.stream = m.stream; d.offset = m.offset; } // recoverable streams
+        return d;
+      }
       case 'init': return { kind: 'ready', info: m };
       default: return { kind: 'other', message: m };
     }

@@ -19,6 +19,8 @@ test('ss: init, reply, error, event', () => {
   assert.strictEqual(e.error.code, 'unknown_action');
   assert.deepStrictEqual(ss.decode('{"type":"event","event":"tick","data":{"seq":1}}'),
     { kind: 'event', event: 'tick', data: { seq: 1 } });
+  assert.deepStrictEqual(ss.decode('{"type":"event","event":"tick","data":{},"stream":"broadcast","offset":17}'),
+    { kind: 'event', event: 'tick', data: {}, stream: 'broadcast', offset: 17 });
 });
 
 test('echo: ready on open, init is not readiness', () => {

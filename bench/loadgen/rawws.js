@@ -51,13 +51,15 @@ function newKey() {
 
 // The upgrade request, header for header what `ws` sends when it offers no
 // extension and no subprotocol.
-function handshakeRequest(host, path, key) {
+// `cookie`: a Cookie header value (the reconnect storm's returning tabs), or none.
+function handshakeRequest(host, path, key, cookie) {
   return `GET ${path} HTTP/1.1\r\n` +
     'Sec-WebSocket-Version: 13\r\n' +
     `Sec-WebSocket-Key: ${key}\r\n` +
     'Connection: Upgrade\r\n' +
     'Upgrade: websocket\r\n' +
     `Host: ${host}\r\n` +
+    (cookie ? `Cookie: ${cookie}\r\n` : '') +
     '\r\n';
 }
 
@@ -339,7 +341,8 @@ const CLOSED = 3;
 
 // One client connection. `handlers`: onOpen(), onMessage(buf, start, end,
 // isBinary), onError(err), onClose(); onClose comes once, last, whatever
-// happened before. Options: `noDelay` (true).
+// happened before. Options: `noDelay` (true), `cookie` (a Cookie header to
+// send). After the handshake `setCookie` is the 101's Set-Cookie (or null).
 class RawWebSocket {
   constructor(url, handlers, options = {}) {
     const u = new URL(url);
@@ -348,6 +351,7 @@ class RawWebSocket {
     this.state = CONNECTING;
     this.key = newKey();
     this.head = null; // the 101 response so far
+    this.setCookie = null;
     this.scanner = new FrameScanner(this);
     this.closeSent = false;
     const port = Number(u.port) || 80;
@@ -360,7 +364,7 @@ class RawWebSocket {
     });
     this.socket.on('connect', () => {
       if (options.noDelay !== false) this.socket.setNoDelay(true);
-      this.socket.write(handshakeRequest(hostHeader, u.pathname + u.search, this.key));
+      this.socket.write(handshakeRequest(hostHeader, u.pathname + u.search, this.key, options.cookie));
     });
     this.socket.on('error', (err) => this._error(err));
     this.socket.on('close', () => {
@@ -392,7 +396,9 @@ class RawWebSocket {
     }
     let problem;
     try {
-      problem = checkHandshake(parseResponseHead(this.head.toString('latin1', 0, end)), this.key);
+      const head = parseResponseHead(this.head.toString('latin1', 0, end));
+      problem = checkHandshake(head, this.key);
+      this.setCookie = head.headers['set-cookie'] || null;
     } catch (err) {
       problem = err.message;
     }

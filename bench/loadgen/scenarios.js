@@ -325,4 +325,143 @@ async function xuser(o) {
   return Object.assign({ lost }, latencySummary(lat), client);
 }
 
-module.exports = { rpc, fanout, idle, xuser, NotImplemented, readNumber, readTick, TICK };
+
+// The first name=value pair of a Set-Cookie header: what a browser sends back.
+function cookiePair(setCookie) {
+  return setCookie ? setCookie.split(';')[0].trim() : null;
+}
+
+// The reconnect storm, the moment after a deploy: `clients` tabs connected
+// (each with its session cookie, a tab id, and the offset of the last
+// broadcast it saw) all lose their sockets at once; a few broadcasts are
+// published while they are away; then every tab reconnects at a uniformly
+// random moment within `window` ms, with its cookie, its tab id and
+// `recover=1`, and asks for what it missed (ss: the recover message). A tab
+// whose attempt fails tries again after a second, as a browser would.
+// Meanwhile a separate, already connected client calls square(25) one call
+// at a time: its latencies during the storm are the "everyone else" figure.
+// Targets without recovery (no offsets on their events) count a tab as back
+// once its socket is ready.
+async function storm(o) {
+  const n = o.clients;
+  const tabs = new Array(n);
+  for (let i = 0; i < n; i++) tabs[i] = { tab: `storm${process.pid}x${i}`, cookie: null, offset: null, conn: null };
+  // 1. Everyone connected, each with its own session cookie and tab id.
+  let next = 0;
+  async function opener() {
+    while (next < n) {
+      const t = tabs[next++];
+      t.conn = await new Conn(o.codec, o.url, { query: `tab=${t.tab}` }).open();
+      t.cookie = cookiePair(t.conn.ws.setCookie);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(o.concurrency, n) }, opener));
+  const probe = await new Conn(o.codec, o.url).open();
+  // 2. One broadcast everyone sees: its offset is where each tab will recover from.
+  const tag0 = 1000 + (process.pid % 1000);
+  let seen = 0;
+  const seenAll = new Promise((resolve) => {
+    tabs.forEach((t) => {
+      t.conn.onEvent = (ev, data, d) => {
+        if (ev !== 'tick' || !data || data.tag !== tag0 || t.offset !== null) return;
+        t.offset = d && d.offset !== undefined ? d.offset : false;
+        t.stream = d && d.stream;
+        if (++seen === n) resolve();
+      };
+    });
+  });
+  await probe.callP('broadcast', [1, 0, tag0]);
+  await Promise.race([seenAll, sleep(30000)]);
+  if (seen < n) throw new Error(`only ${seen} of ${n} tabs saw the first broadcast`);
+  const recovering = tabs[0].offset !== false && tabs[0].offset !== null;
+  // 3. The cut: every socket drops at once, and messages go out while the tabs are away.
+  tabs.forEach((t) => { t.conn.onEvent = null; t.conn.close(); });
+  await sleep(300); // the server notices the closes
+  const missedTag = tag0 + 1;
+  const missed = 3;
+  await probe.callP('broadcast', [missed, 0, missedTag]);
+  await sleep(200);
+  // 4. The storm, with the probe calling throughout.
+  phase('measure_start');
+  const cpu = cpuMeter();
+  const t0 = performance.now();
+  const lat = [];
+  let storming = true;
+  const probing = (async () => {
+    while (storming) {
+      const c0 = performance.now();
+      await probe.callP('square', [25], 30000);
+      lat.push(performance.now() - c0);
+    }
+  })();
+  let back = 0;
+  let recovered = 0;
+  let failedRecoveries = 0;
+  let newSessions = 0;
+  let retries = 0;
+  let lastBack = 0;
+  let lastRecovered = 0;
+  const deadline = t0 + o.window + 120000;
+  const done = new Promise((resolve) => {
+    const finishOne = () => {
+      recovered++;
+      lastRecovered = performance.now() - t0;
+      if (recovered === n) resolve();
+    };
+    const attempt = (t) => {
+      const query = `tab=${t.tab}` + (recovering ? '&recover=1' : '');
+      const conn = new Conn(o.codec, o.url, { query, cookie: t.cookie });
+      let got = 0;
+      let finished = false;
+      conn.onEvent = (ev, data) => {
+        if (finished || ev !== 'tick' || !data || data.tag !== missedTag) return;
+        if (++got === missed) { finished = true; finishOne(); }
+      };
+      conn.onOther = (m) => {
+        if (!finished && m && m.type === 'recovery_failed') { finished = true; failedRecoveries++; finishOne(); }
+      };
+      conn.open().then(() => {
+        t.conn = conn;
+        back++;
+        lastBack = performance.now() - t0;
+        if (conn.ws.setCookie) newSessions++;
+        if (recovering) {
+          conn.ws.send(JSON.stringify({ type: 'recover', streams: { [t.stream]: t.offset } }));
+        } else {
+          finished = true;
+          finishOne();
+        }
+      }, (err) => {
+        if (process.env.STORM_DEBUG) process.stderr.write(`storm: ${err.message}\n`);
+        retries++;
+        if (performance.now() < deadline) setTimeout(() => attempt(t), 1000);
+      });
+    };
+    tabs.forEach((t) => setTimeout(() => attempt(t), Math.random() * o.window));
+  });
+  await Promise.race([done, sleep(o.window + 120000)]);
+  storming = false;
+  await probing;
+  const client = cpu();
+  phase('measure_end');
+  const summary = latencySummary(lat);
+  tabs.forEach((t) => t.conn && t.conn.close());
+  probe.close();
+  if (recovered < n) throw new Error(`only ${recovered} of ${n} tabs were back and recovered after ${Math.round((performance.now() - t0) / 1000)} s`);
+  return Object.assign({
+    clients: n,
+    window_ms: o.window,
+    recovering,
+    back_s: Math.round(lastBack) / 1000,
+    recovered_s: Math.round(lastRecovered) / 1000,
+    recovery_failed: failedRecoveries,
+    new_sessions: newSessions,
+    retries,
+    probe_calls: lat.length,
+    probe_p50_ms: summary.p50_ms,
+    probe_p99_ms: summary.p99_ms,
+    probe_max_ms: summary.max_ms,
+  }, client);
+}
+
+module.exports = { rpc, fanout, idle, xuser, storm, NotImplemented, readNumber, readTick, TICK };

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import weakref
 from typing import Any, NamedTuple
 
 import tornado.web
@@ -23,9 +24,10 @@ from ..sessions.cookie import set_session_cookie
 from . import compat
 from .origin import origin_allowed
 
-__all__ = ["Accepted", "accept_client", "start_connection"]
+__all__ = ["Accepted", "accept_client", "start_connection", "init_message"]
 
 _TAB_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class Accepted(NamedTuple):
@@ -51,6 +53,9 @@ async def accept_client(handler: tornado.web.RequestHandler, app: Any, log: Any,
         log.warning("refusing a %s from %s: already %d open (limits.max_connections_per_ip)",
                     what, request.remote_ip, per_ip)
         raise tornado.web.HTTPError(429, "too many connections from this address")
+    wait = app.connections.gate.admit()
+    if wait is not None:
+        await wait  # a storm of handshakes: a few per loop turn, so other clients' calls keep their pace
     tab = handler.get_query_argument("tab", "")
     # The tab id names this page load across reconnects, so retried calls are recognised.
     tab = tab if _TAB_ID.match(tab) else secrets.token_hex(8)
@@ -68,11 +73,37 @@ async def accept_client(handler: tornado.web.RequestHandler, app: Any, log: Any,
 async def start_connection(app: Any, connection: Any) -> None:
     """Register an accepted connection, send its init message and run the open hooks."""
     app.connections.add(connection)
-    extra = {}
-    if app.pipeline is not None:
-        version = await app.pipeline.version()
-        if version is not None:
-            extra["assets"] = version  # development: a tab that missed a reload sees it differs
-    connection.send(protocol.encode_init(connection.id, app.env, app.client_config(), app.tree.describe(),
-                                         **extra))
+    version = await app.pipeline.version() if app.pipeline is not None else None
+    connection.send(init_message(app, connection.id, version))
     await app.sessions.hooks.socket_opened(connection)
+
+
+class _InitTemplate(NamedTuple):
+    tree: Any
+    assets: str | None
+    head: bytes
+    tail: bytes
+
+
+# app -> its init message around the connection id: config and API are the same for every
+# socket, so they are encoded once per API tree (a reload makes a new one) and assets version.
+_INIT_TEMPLATES: weakref.WeakKeyDictionary[Any, _InitTemplate] = weakref.WeakKeyDictionary()
+
+
+def init_message(app: Any, connection_id: str, assets: str | None = None) -> bytes:
+    """The init message for ``connection_id``: exactly ``protocol.encode_init``'s bytes, built from a template.
+
+    ``assets``: the development asset version (a tab that missed a reload sees it differs).
+    """
+    template = _INIT_TEMPLATES.get(app)
+    if template is None or template.tree is not app.tree or template.assets != assets:
+        marker = "ss-init-" + secrets.token_hex(12)  # appears nowhere else: config and API names are not random
+        extra = {"assets": assets} if assets is not None else {}
+        whole = protocol.encode_init(marker, app.env, app.client_config(), app.tree.describe(), **extra)
+        head, _, tail = whole.partition(f'"{marker}"'.encode())
+        template = _InitTemplate(app.tree, assets, head, tail)
+        _INIT_TEMPLATES[app] = template
+    if not _PLAIN_ID.match(connection_id):  # never for ids ss makes; the template splices without escaping
+        extra = {"assets": assets} if assets is not None else {}
+        return protocol.encode_init(connection_id, app.env, app.client_config(), app.tree.describe(), **extra)
+    return b"".join((template.head, b'"', connection_id.encode(), b'"', template.tail))

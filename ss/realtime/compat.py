@@ -16,10 +16,12 @@ start_call uses the public eager_start instead of the private hand-over).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
+import functools
 import logging
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Iterator, cast
 
 import tornado
 import tornado.httputil
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from .websocket import SocketHandler
 
 __all__ = ["BulkReadProtocol", "start_call", "loop_has_ready_callbacks", "unread_bytes", "drop_upgrade_state",
-           "forget_parsed_cookies", "discard_new_cookies", "unmask", "check", "TESTED_TORNADO"]
+           "lighten_stream", "LazyDeque", "forget_parsed_cookies", "discard_new_cookies", "unmask", "check", "TESTED_TORNADO"]
 
 log = logging.getLogger("ss.socket")
 
@@ -51,11 +53,16 @@ class CompatError(ImportError):
     """The installed Tornado or Python lacks an internal ss relies on."""
 
 
-def _has_in_source(func: Callable[..., Any], name: str) -> bool:
+def _has_in_source(func: Callable[..., Any] | None, name: str) -> bool:
     """True when ``func``'s code reads or writes the attribute ``name`` (its code object's names:
     no source file read at import)."""
     code = getattr(func, "__code__", None)
     return code is not None and name in code.co_names
+
+
+def _names_in(cls: type) -> list[str]:
+    """Every attribute name read by the functions defined in ``cls``."""
+    return [name for value in vars(cls).values() for name in getattr(getattr(value, "__code__", None), "co_names", ())]
 
 
 def check() -> None:
@@ -63,6 +70,9 @@ def check() -> None:
     needs = [
         # BulkReadProtocol replaces the frame loop, and hands messages to Tornado's own handling.
         (hasattr(tornado.websocket.WebSocketProtocol13, "_receive_frame_loop"), "WebSocketProtocol13._receive_frame_loop"),
+        # ...and returns from it at once (reads go on in callbacks): the upgrade must await it last.
+        (_has_in_source(getattr(tornado.websocket.WebSocketProtocol13, "_accept_connection", None), "_receive_frame_loop"),
+         "WebSocketProtocol13._accept_connection awaiting _receive_frame_loop"),
         (hasattr(tornado.websocket.WebSocketProtocol13, "_handle_message"), "WebSocketProtocol13._handle_message"),
         (hasattr(tornado.websocket.WebSocketProtocol13, "_abort"), "WebSocketProtocol13._abort"),
         (_has_in_source(tornado.websocket.WebSocketProtocol13.__init__, "_wire_bytes_in"),
@@ -75,6 +85,15 @@ def check() -> None:
         # drop_upgrade_state() / discard_new_cookies(): what a handler keeps after its response.
         (_has_in_source(tornado.web.RequestHandler.set_cookie, "_new_cookie"), "RequestHandler._new_cookie"),
         (_has_in_source(tornado.web.RequestHandler.clear, "_headers"), "RequestHandler._headers"),
+        (_has_in_source(tornado.web.RequestHandler.flush, "_transforms"), "RequestHandler._transforms"),
+        (_has_in_source(tornado.httputil.HTTPServerRequest.__init__, "server_connection"),
+         "HTTPServerRequest.server_connection"),
+        # lighten_stream(): IOStream's two write queues, and the operations it does on them.
+        (_has_in_source(tornado.iostream.BaseIOStream.__init__, "_write_futures"), "BaseIOStream._write_futures"),
+        (_has_in_source(tornado.iostream._StreamBuffer.__init__, "_buffers"), "_StreamBuffer._buffers"),
+        (not ({"appendleft", "extend", "pop", "rotate", "insert"}
+              & (set(_names_in(tornado.iostream.BaseIOStream)) | set(_names_in(tornado.iostream._StreamBuffer)))),
+         "IOStream's use of its write queues (append, popleft, clear, [i], iteration only)"),
         # forget_parsed_cookies(): the request caches its parsed Cookie header here.
         # a property: mypy types it, read on the class, as its getter
         (_has_in_source(tornado.httputil.HTTPServerRequest.cookies.fget, "_cookies"),  # type: ignore[attr-defined]
@@ -154,9 +173,67 @@ def forget_parsed_cookies(request: tornado.httputil.HTTPServerRequest) -> None:
 
 
 def drop_upgrade_state(handler: tornado.web.RequestHandler) -> None:
-    """After the 101 response: the headers and cookie Tornado built for it (about 1.2 KB) are not needed."""
+    """After the 101 response: what Tornado keeps for the upgrade but a socket never uses again.
+
+    The headers and cookie built for the 101 (about 1.2 KB), the output transforms
+    and template helpers (``ui``); the request's HTTP/1
+    connection and server connection (the stream is detached from them, and they
+    hold the finished request loop's task and coroutine, about 1 KB).
+    """
     handler.__dict__.pop("_new_cookie", None)
     handler._headers = tornado.httputil.HTTPHeaders()
+    # The output transforms ran when the 101 was written, and templates are never rendered on a
+    # socket: Tornado drops ``ui`` itself when the socket closes (_break_cycles).
+    handler.__dict__["_transforms"] = ()
+    handler.ui = None  # type: ignore[assignment]  # as Tornado does in _break_cycles
+    request = handler.request
+    request.connection = None
+    request.server_connection = None
+
+
+class LazyDeque:
+    """Stands in for an empty deque of IOStream's until the first append, which puts a real one in its place.
+
+    An empty ``collections.deque`` already holds a 64-slot block (about 620 bytes);
+    an idle socket has two (pending write buffers, write futures) that most sockets
+    never use: only a reader slower than its messages makes IOStream queue. Once one
+    is used, ``owner.<name>`` is a plain deque (no wrapper on the write path after that).
+    Offers what IOStream does on an empty queue.
+    """
+
+    __slots__ = ("_owner", "_name")
+
+    def __init__(self, owner: Any, name: str) -> None:
+        self._owner = owner
+        self._name = name
+
+    def append(self, item: Any) -> None:
+        setattr(self._owner, self._name, collections.deque((item,)))
+
+    def popleft(self) -> Any:
+        raise IndexError("pop from an empty deque")
+
+    def clear(self) -> None:
+        pass
+
+    def __getitem__(self, index: int) -> Any:
+        raise IndexError("deque index out of range")
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def lighten_stream(stream: tornado.iostream.BaseIOStream) -> None:
+    """Give a long-lived, mostly idle stream (an upgraded socket) write queues that cost nothing while empty."""
+    if not stream._write_futures and not stream._write_buffer._buffers:
+        stream._write_futures = LazyDeque(stream, "_write_futures")  # type: ignore[assignment]
+        stream._write_buffer._buffers = LazyDeque(stream._write_buffer, "_buffers")  # type: ignore[assignment]
 
 
 def discard_new_cookies(handler: tornado.web.RequestHandler) -> None:
@@ -228,9 +305,17 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
     it is handled in one pass; writing, closing and the handling of each
     message (text, ping, pong, close) stay Tornado's. A protocol error ends the
     connection as Tornado would (1009 for a message over the size limit).
+
+    Reading is driven by callbacks, not by a coroutine that lives as long as the
+    socket: Tornado's frame loop keeps the whole upgrade suspended under it (the
+    handler's ``_execute`` task, ``get``, ``accept_connection``,
+    ``_accept_connection``, the finished ``open()``), about 2 KB per idle socket.
+    Here the loop only arms the first read and returns, so those end; between
+    messages a socket is one pending read with a callback.
     """
 
-    __slots__ = ("_left_in_read",)  # not in __dict__: one more key there makes every socket's dict double
+    # Not in __dict__: one more key there makes every socket's dict double.
+    __slots__ = ("_left_in_read", "_reader", "_turn", "_work")
     handler: SocketHandler  # Tornado types it as its delegate protocol; ss's handler has request and write_queued
 
     READ_SIZE = 64 * 1024
@@ -240,6 +325,9 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
     def __init__(self, handler: Any, mask_outgoing: bool, params: Any) -> None:
         super().__init__(handler, mask_outgoing, params)
         self._left_in_read = 0
+        self._reader: FrameReader | None = None
+        self._turn = 0
+        self._work = 0
 
     @property
     def unread(self) -> int:
@@ -247,59 +335,120 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
         return self._left_in_read + unread_bytes(self.stream)
 
     async def _receive_frame_loop(self) -> None:
-        reader = FrameReader(self.params.max_message_size, unmask)
-        stream = self.stream
-        work = turn = 0
+        # What Tornado's _accept_connection awaits last, after open(): arm the first read and return.
+        self._reader = FrameReader(self.params.max_message_size, unmask)
+        self._read_next()
+
+    def _read_next(self) -> None:
+        """Ask for the next read: handled at once when the stream has it buffered, else by _on_read."""
+        while not self.client_terminated:
+            try:
+                # A Future (typed as an Awaitable): Tornado's reads return asyncio Futures.
+                future = cast(asyncio.Future, self.stream.read_bytes(self.READ_SIZE, partial=True))
+            except tornado.iostream.StreamClosedError:
+                self._abort()
+                break
+            if not future.done():
+                future.add_done_callback(self._on_read)
+                return
+            if not self._handle_read(future):
+                return
+        self._ended()
+
+    def _on_read(self, future: asyncio.Future) -> None:
+        if self._handle_read(future):
+            self._read_next()
+
+    def _handle_read(self, future: asyncio.Future) -> bool:
+        """Handle one read's messages. True: read on now; False: a later callback reads on, or the socket ended."""
         try:
-            while not self.client_terminated:
-                data = await stream.read_bytes(self.READ_SIZE, partial=True)
-                invalid_utf8 = False
-                self._wire_bytes_in += len(data)
-                messages = reader.feed(data)
-                left = len(messages)
-                for opcode, payload in messages:
-                    left -= 1
-                    self._left_in_read = left
-                    if opcode == TEXT:
-                        # Decoded here rather than by Tornado, which drops the TCP connection on bad
-                        # UTF-8; RFC 6455 asks for a close frame with 1007 (after earlier replies).
-                        try:
-                            text = payload.decode("utf-8")
-                        except UnicodeDecodeError:
-                            invalid_utf8 = True
-                            break
-                        self._message_bytes_in += len(payload)
-                        handled = self._run_callback(self.handler.on_message, text)
-                    else:
-                        handled = self._handle_message(opcode, payload)
-                    if handled is not None:
-                        await handled
-                    if self.client_terminated:
-                        break
-                    turn += 1
-                    if turn >= self.TURN and left:
-                        turn = 0
-                        await asyncio.sleep(0)  # a flood of calls from one tab waits its turn
-                self._left_in_read = 0
-                if invalid_utf8 and not self.client_terminated:
-                    log.info("closing socket from %s: a text frame that is not UTF-8", self.handler.request.remote_ip)
-                    self.handler.write_queued()
-                    self.close(CLOSE_INVALID_DATA, "text frame is not UTF-8")
-                    self._abort()
-                    break
-                if reader.error is not None and not self.client_terminated:
-                    # Replies to the messages before the bad frame go out first, then the close frame.
-                    log.info("closing socket from %s: %s", self.handler.request.remote_ip, reader.error)
-                    self.handler.write_queued()
-                    self.close(reader.error.code, "message too big" if isinstance(reader.error, MessageTooBig)
-                               else "protocol error")
-                    self._abort()
-                    break
-                work += len(data)
-                if work >= self.YIELD_AFTER:
-                    work = 0
-                    await asyncio.sleep(0)
+            data = future.result()
         except tornado.iostream.StreamClosedError:
             self._abort()
-        finally:
-            self.handler.on_ws_connection_close(self.close_code, self.close_reason)
+            self._ended()
+            return False
+        self._wire_bytes_in += len(data)
+        assert self._reader is not None  # made before the first read
+        return self._handle_messages(self._reader.feed(data), 0, len(data))
+
+    def _carry_on(self, messages: list, index: int, size: int) -> None:
+        """The rest of a read, after other sockets had their turn (or a coroutine handler finished)."""
+        if self._handle_messages(messages, index, size):
+            self._read_next()
+
+    def _carry_after(self, messages: list, index: int, size: int, _done: Any) -> None:
+        self._carry_on(messages, index, size)
+
+    def _handle_messages(self, messages: list, index: int, size: int) -> bool:
+        try:
+            return self._handle_messages_unguarded(messages, index, size)
+        except Exception:
+            log.exception("reading from socket from %s failed", self.handler.request.remote_ip)
+            self._left_in_read = 0
+            self._abort()
+            self._ended()
+            return False
+
+    def _handle_messages_unguarded(self, messages: list, index: int, size: int) -> bool:
+        count = len(messages)
+        invalid_utf8 = False
+        while index < count and not self.client_terminated:
+            opcode, payload = messages[index]
+            index += 1
+            self._left_in_read = count - index
+            if opcode == TEXT:
+                # Decoded here rather than by Tornado, which drops the TCP connection on bad
+                # UTF-8; RFC 6455 asks for a close frame with 1007 (after earlier replies).
+                try:
+                    text = payload.decode("utf-8")
+                except UnicodeDecodeError:
+                    invalid_utf8 = True
+                    break
+                self._message_bytes_in += len(payload)
+                handled = self._run_callback(self.handler.on_message, text)
+            else:
+                handled = self._handle_message(opcode, payload)
+            if self.client_terminated:
+                break
+            if handled is not None:  # a coroutine on_message: the next message waits for it
+                handled.add_done_callback(functools.partial(self._carry_after, messages, index, size))
+                return False
+            self._turn += 1
+            if self._turn >= self.TURN and index < count:
+                self._turn = 0
+                # A flood of calls from one tab waits its turn.
+                asyncio.get_running_loop().call_soon(self._carry_on, messages, index, size)
+                return False
+        self._left_in_read = 0
+        if self.client_terminated:
+            self._ended()
+            return False
+        reader = self._reader
+        assert reader is not None
+        if invalid_utf8:
+            log.info("closing socket from %s: a text frame that is not UTF-8", self.handler.request.remote_ip)
+            self.handler.write_queued()
+            self.close(CLOSE_INVALID_DATA, "text frame is not UTF-8")
+            self._abort()
+            self._ended()
+            return False
+        if reader.error is not None:
+            # Replies to the messages before the bad frame go out first, then the close frame.
+            log.info("closing socket from %s: %s", self.handler.request.remote_ip, reader.error)
+            self.handler.write_queued()
+            self.close(reader.error.code, "message too big" if isinstance(reader.error, MessageTooBig)
+                       else "protocol error")
+            self._abort()
+            self._ended()
+            return False
+        self._work += size
+        if self._work >= self.YIELD_AFTER:
+            self._work = 0
+            asyncio.get_running_loop().call_soon(self._read_next)
+            return False
+        return True
+
+    def _ended(self) -> None:
+        """Reading is over (closed by either side): tell the handler, once, as Tornado's frame loop does."""
+        self._reader = None
+        self.handler.on_ws_connection_close(self.close_code, self.close_reason)

@@ -9,13 +9,68 @@ and hands out connection ids that are unique across instances.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import itertools
 import secrets
 from typing import Any, Iterator
 
 from .. import metrics
 
-__all__ = ["Connections"]
+__all__ = ["Connections", "HandshakeGate"]
+
+
+class HandshakeGate:
+    """Lets at most ``per_turn`` new clients through per event-loop turn; the others wait their turn, in order.
+
+    After a deploy every tab reconnects within a second or two. Each handshake's
+    work after its session arrives (the 101, the init message, joining topics,
+    recovery) is about a millisecond, and a session batch hands back a hundred at
+    once: one loop turn of those is 100 ms during which the calls of clients
+    already connected wait. Through the gate a turn does at most ``per_turn`` of
+    them, so other clients' calls get a turn every few milliseconds; the storm
+    itself takes about as long (the work is the same, spread over more turns).
+    When nothing waits, a handshake passes without awaiting anything.
+    """
+
+    #: handshakes per loop turn: ~1 ms each, so a turn stays around 10-20 ms in a storm
+    PER_TURN = 16
+
+    __slots__ = ("per_turn", "_used", "_waiting", "_turn_scheduled")
+
+    def __init__(self, per_turn: int = PER_TURN) -> None:
+        self.per_turn = per_turn
+        self._used = 0
+        self._waiting: collections.deque[asyncio.Future] = collections.deque()
+        self._turn_scheduled = False
+
+    def admit(self) -> asyncio.Future | None:
+        """None: go on now. Otherwise a future to await: it resolves on a later turn."""
+        if self._used < self.per_turn and not self._waiting:
+            self._used += 1
+            self._schedule_turn()
+            return None
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        self._schedule_turn()
+        return future
+
+    def _schedule_turn(self) -> None:
+        if not self._turn_scheduled:
+            self._turn_scheduled = True
+            asyncio.get_running_loop().call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        self._turn_scheduled = False
+        self._used = 0
+        waiting = self._waiting
+        while waiting and self._used < self.per_turn:
+            future = waiting.popleft()
+            if not future.done():  # its handshake was abandoned (client gone, cancelled)
+                future.set_result(None)
+                self._used += 1
+        if waiting or self._used:
+            self._schedule_turn()
 
 
 class Connections:
@@ -32,6 +87,7 @@ class Connections:
         # (token_urlsafe has no "."; ss.protocol.bus.instance_of splits there.)
         self.instance = secrets.token_urlsafe(6)
         self._counter = itertools.count(1)
+        self.gate = HandshakeGate()  # new clients per loop turn (reconnect storms)
 
     def new_id(self) -> str:
         return f"{self.instance}.{next(self._counter):x}"

@@ -87,6 +87,7 @@ class SocketHandler(tornado.websocket.WebSocketHandler):
         assert self.ws_connection is not None and self.ws_connection.stream is not None  # accepted before open()
         stream = self.ws_connection.stream
         stream.max_write_buffer_size = self.app.config.limits.max_outgoing_bytes  # see write_frames
+        compat.lighten_stream(stream)
         self._plain_tcp = type(stream) is tornado.iostream.IOStream  # TLS streams always go through IOStream
         app = self.app
         if app.pinger is None:

@@ -260,6 +260,71 @@ async def _nothing() -> None:
     return None
 
 
+class _TurnBatch:
+    """The session loads and creations of one loop turn, sent to the store as one pipeline.
+
+    Every socket handshake loads (or creates) a session, and after a deploy thousands of
+    tabs reconnect within a second. One command per handshake took one pooled store
+    connection each: over the pool's size (100 for the embedded store) the rest were
+    refused as ``store_unavailable``, and with Redis each was a round trip of its own.
+    Batched, a storm costs one pipeline (one connection, one round trip) per loop turn.
+    """
+
+    __slots__ = ("_store", "_queued", "_sending")
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self._queued: list[tuple[Callable[[Any], Any], asyncio.Future]] = []
+        self._sending: set[asyncio.Task] = set()  # referenced while they run (asyncio holds tasks weakly)
+
+    def run(self, add: Callable[[Any], Any]) -> asyncio.Future:
+        """``add(pipe)`` queues this caller's commands on the turn's pipeline; resolves to their results.
+
+        Raises (through the future) what the pipeline raised, or the first error among this
+        caller's own results.
+        """
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._send)
+        self._queued.append((add, future))
+        return future
+
+    def _send(self) -> None:
+        queued, self._queued = self._queued, []
+        task = asyncio.get_running_loop().create_task(self._execute(queued))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _execute(self, queued: list[tuple[Callable[[Any], Any], asyncio.Future]]) -> None:
+        sizes = []
+        try:
+            async with self._store.redis.pipeline(transaction=False) as pipe:
+                for add, _ in queued:
+                    before = len(pipe.command_stack)
+                    add(pipe)
+                    sizes.append(len(pipe.command_stack) - before)
+                results = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:
+            for _, future in queued:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        start = 0
+        for (_, future), size in zip(queued, sizes):
+            mine = results[start:start + size]
+            start += size
+            if future.done():  # its caller went away (cancelled)
+                continue
+            error = next((r for r in mine if isinstance(r, Exception)), None)
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(mine)
+
+
 class SessionStore:
     """Loads, creates and saves sessions in a :class:`ss.store.Store`.
 
@@ -276,6 +341,7 @@ class SessionStore:
         self.hooks = hooks or SessionHooks()
         self.rotate_on_login = True
         self.outage = outage or OutageLog()
+        self._batch = _TurnBatch(store)
 
     async def for_request(self, session_id: str | None, *, create: bool = True) -> Session:
         """The session a page, socket or HTTP API request runs with: the cookie's, else a new one.
@@ -307,10 +373,8 @@ class SessionStore:
         if not valid_session_id(session_id):
             return None
         key = self._key(session_id)
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            pipe.get(key)
-            pipe.expire(key, self.ttl)
-            raw, _ = await pipe.execute()
+        ttl = self.ttl
+        raw, _ = await self._batch.run(lambda pipe: pipe.get(key).expire(key, ttl))
         if raw is None:
             return None
         try:
@@ -327,7 +391,10 @@ class SessionStore:
     async def create(self) -> Session:
         """A new session, saved with the short ``new_ttl`` (its next load extends it)."""
         session = self.new()
-        await self.save(session, self.new_ttl)
+        key, snapshot, ttl = self._key(session.id), session._snapshot(), self.new_ttl
+        await self._batch.run(lambda pipe: pipe.set(key, snapshot, ex=ttl))
+        session._saved = _exact(snapshot)
+        session.is_new = False
         metrics.session_created()
         return session
 

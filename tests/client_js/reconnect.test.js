@@ -34,7 +34,7 @@ test("without client.reconnect the defaults are 0.25 s to 10 s", () => {
 });
 
 test("a usual close (network, server restart) uses the backoff and counts as an attempt", () => {
-  for (const code of [1006, 1000, 1012, 4999]) {
+  for (const code of [1006, 1000, 4999]) {
     const plan = reconnectPlan(code, 3, { min_delay: 0.25, max_delay: 10 }, lowest);
     assert.deepEqual([plan.reconnect, plan.backoff, plan.delay], [true, true, 1000], String(code));
   }
@@ -49,6 +49,16 @@ test("4001 (session changed) waits 1 to 1.5 s whatever the attempt count, with j
   const delays = Array.from({ length: 200 }, () => reconnectPlan(4001, 0, {}, Math.random));
   assert.ok(delays.every((p) => p.reconnect && !p.backoff && p.delay >= 1000 && p.delay < 1500));
   assert.ok(new Set(delays.map((p) => Math.round(p.delay))).size > 20, "the delay is spread, not one value");
+});
+
+test("1012 (server restarting) spreads the tabs over 0.25 to 5 s, outside the backoff", () => {
+  assert.equal(CLOSE_CODES[1012].reason, "server restarting");
+  assert.equal(reconnectPlan(1012, 0, {}, lowest).delay, 250);
+  assert.ok(reconnectPlan(1012, 0, {}, highest).delay < 5000);
+  const delays = Array.from({ length: 1000 }, () => reconnectPlan(1012, 0, {}, Math.random).delay);
+  assert.ok(delays.every((d) => d >= 250 && d < 5000));
+  const firstSecond = delays.filter((d) => d < 1000).length;   // a storm is spread, not bunched up
+  assert.ok(firstSecond > 80 && firstSecond < 250, String(firstSecond));
 });
 
 test("a code listed with reconnect: false stays closed", () => {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import asyncio
 from types import SimpleNamespace
 
 from ss.realtime.registry import Connections
@@ -137,3 +138,24 @@ def test_finds_an_open_connection_by_its_id_and_forgets_it_when_it_goes():
     ids = {registry.new_id() for _ in range(3)}
     assert len(ids) == 3 and all(i.startswith(registry.instance + ".") for i in ids)
     assert "." not in registry.instance                 # ss.protocol.bus.instance_of splits at the first "."
+
+
+async def test_the_handshake_gate_lets_a_few_through_per_loop_turn_in_order():
+    from ss.realtime.registry import HandshakeGate
+
+    gate = HandshakeGate(per_turn=4)
+    order: list[int] = []
+    waits = [gate.admit() for _ in range(10)]
+    assert [w is None for w in waits] == [True] * 4 + [False] * 6   # a storm's first few go on at once
+    for number, wait in enumerate(waits):
+        if wait is not None:
+            wait.add_done_callback(lambda _, n=number: order.append(n))
+    turns = 0
+    while len(order) < 6:
+        await asyncio.sleep(0)
+        turns += 1
+        assert len(order) <= 4 * turns                              # never more than per_turn a turn
+    assert order == list(range(4, 10)) and turns >= 2                # first come, first served
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert gate.admit() is None                                     # quiet again: no waiting at all

@@ -8,6 +8,14 @@
  */
 
 var CLOSE_CODES = {
+  // The server is restarting (a deploy): every tab it had gets this at the same moment.
+  // The backoff's first wait (0.125-0.25 s) would bring them all back within 125 ms;
+  // measured on a 2-core machine (bench/README.md, reconnect storm), one ss process
+  // needs ~1.2 ms of CPU per returning tab (session, cookie, init, topics, recovery),
+  // so 5,000 tabs are ~6 s of work, and already connected tabs' calls wait behind a
+  // queue that arrives at once. Spread over 0.25-5 s the tabs come back about as
+  // fast as a server takes them; recovery replays what they missed meanwhile.
+  1012: { reason: "server restarting", delay: [250, 5000] },
   // Signed in in another tab, which is now fetching the new session cookie: wait until
   // it is in place, or this tab would reconnect with the old one.
   4001: { reason: "session changed", delay: [1000, 1500] },
