@@ -90,7 +90,7 @@ def configure(level: int, stream=None, fmt: str = "text") -> None:
         handler.setStream(stream)
     handler.setFormatter(formatter)
     logger.propagate = False
-    for name in ("tornado", "asyncio"):
+    for name in ("tornado", "asyncio", "watchdog"):  # watchdog: the development file watcher's thread
         other = logging.getLogger(name)
         if fmt == "json":  # their records too, so every line parses
             if handler not in other.handlers:
