@@ -36,6 +36,12 @@ def app_root(new_app):
     return root
 
 
+def answered(page, call, timeout_ms=20000):
+    """page.evaluate of a call that fails (instead of hanging the test) when it gets no answer in time."""
+    return page.evaluate(f"Promise.race([{call}, new Promise((_, no) => setTimeout(() => "
+                         f"no(new Error('no answer to ' + {call!r} + ' within {timeout_ms} ms')), {timeout_ms}))])")
+
+
 def connected(page, url, timeout=20000):
     page.goto(url + "/")
     page.wait_for_function("SS.socket.state === 'connected'", timeout=timeout)
@@ -177,6 +183,9 @@ def test_two_instances_behind_a_round_robin_proxy(app_root, browser, redis_url):
     one, two = ServerProcess(app_root).start(), ServerProcess(app_root).start()
     proxy = Proxy([one.port, two.port], REFUSE).start()
     sender, listener = browser.new_page(), browser.new_page()
+    logs: list[str] = []
+    sender.on("console", lambda m: logs.append(f"sender: {m.text}"))
+    listener.on("console", lambda m: logs.append(f"listener: {m.text}"))
     try:
         connected(sender, proxy.url)
         connected(listener, proxy.url)
@@ -193,7 +202,7 @@ def test_two_instances_behind_a_round_robin_proxy(app_root, browser, redis_url):
         listener.evaluate("() => { window.heard = []; SS.events.on('said', (t) => window.heard.push(t)); }")
         first_id = listener.evaluate("SS.connection_id")
         for n in range(10):
-            sender.evaluate(f"SS.server.rooms.say('lobby', 'm{n}')")
+            answered(sender, f"SS.server.rooms.say('lobby', 'm{n}')")
         listener.wait_for_function("window.heard.length >= 10", timeout=10000)
         listener.wait_for_timeout(500)
         assert listener.evaluate("window.heard") == [f"m{n}" for n in range(10)]
@@ -201,12 +210,16 @@ def test_two_instances_behind_a_round_robin_proxy(app_root, browser, redis_url):
         owner = [port for port, line in proxy.requests if line.startswith("POST /_ss/http/open")][-1]
         (one if owner == one.port else two).kill()       # the instance holding the listener's connection
         for n in range(10, 15):
-            sender.evaluate(f"SS.server.rooms.say('lobby', 'm{n}')")
+            answered(sender, f"SS.server.rooms.say('lobby', 'm{n}')")
         listener.wait_for_function("window.heard.length >= 15", timeout=30000)
         listener.wait_for_timeout(500)
         assert listener.evaluate("window.heard") == [f"m{n}" for n in range(15)]
         assert sender.evaluate("SS.server.app.square(9)") == 81
         assert listener.evaluate("SS.connection_id") != first_id                   # it did reconnect
+    except BaseException:
+        print("\n".join(logs))
+        print("--- one\n" + one.output()[-6000:] + "\n--- two\n" + two.output()[-6000:])
+        raise
     finally:
         sender.close()
         listener.close()

@@ -2,8 +2,9 @@
  *
  *   POST {base}/open?<query>  -> {connection, secret}     (header X-SS-Transport: http)
  *   GET  {base}/poll?c=ID[&stream=1]  server messages, one per line (stream=1: read as they come)
- *   POST {base}/send?c=ID&replies=1   what send() queued this turn, one message per line; the answer
- *                             (200) carries the messages ready by then, the first numbered X-SS-Seq
+ *   POST {base}/send?c=ID     what send() queued this turn, one message per line -> 204 (the replies
+ *                             come by the poll). A 200 answer with messages (the server's ?replies=1,
+ *                             not asked for: see post()) is still taken in by its X-SS-Seq number.
  * Every request after open carries the connection's secret in X-SS-Secret. An error answer
  * with {"close": {code, reason}} ends the connection with that close code, so reconnect.js
  * decides what happens next exactly as for a WebSocket; any other failure counts as 1006.
@@ -201,7 +202,10 @@ function createHttpTransport(deps) {
     var size = 0, n = 0;
     while (n < outbox.length && (n === 0 || size + outbox[n].length <= HTTP_BATCH_CHARS)) size += outbox[n++].length + 1;
     var batch = outbox.splice(0, n);
-    request("/send?c=" + encodeURIComponent(c.id) + "&replies=1", "POST", c, batch.join("\n")).then(function (res) {
+    // Without replies=1: a POST answer that took a call's reply could arrive after the poll brought a
+    // later message, and the poll's messages carry no numbers to put them back in order (the reply
+    // would be counted as seen and dropped). So every message comes by the poll, in the server's order.
+    request("/send?c=" + encodeURIComponent(c.id), "POST", c, batch.join("\n")).then(function (res) {
       if (gen !== generation) return;
       if (res.status === 204) return post();
       if (res.status !== 200) return failed(res, gen);
