@@ -150,22 +150,13 @@ def parse(frame: str | bytes, limits: Limits = Limits()) -> Message:
         raise ProtocolError("bad_message", f"a message must be a JSON object, not {_json_type(data)}")
     kind = data.get("type")
     if kind == "call":
-        # Brackets in the frame bound how deep the arguments can nest: most calls skip the walk.
-        if isinstance(frame, bytes):
-            nesting = frame.count(b"[") + frame.count(b"{")
-        else:
-            nesting = frame.count("[") + frame.count("{")
-        return _parse_call(data, limits, nesting)
+        return _parse_call(data, limits, _brackets(frame))
     if kind == "heartbeat":
         return _HEARTBEAT
     if kind == "recover":
         return _parse_recover(data)
     if kind == "client_reply":
-        if isinstance(frame, bytes):
-            nesting = frame.count(b"[") + frame.count(b"{")
-        else:
-            nesting = frame.count("[") + frame.count("{")
-        return _parse_client_reply(data, limits, nesting)
+        return _parse_client_reply(data, limits, _brackets(frame))
     if kind == "presence":
         return _parse_presence(data)
     if not isinstance(kind, str):
@@ -252,6 +243,13 @@ def _parse_client_reply(data: dict[str, Any], limits: Limits, nesting: int) -> C
     if len(message) > MAX_CLIENT_ERROR_LENGTH:
         message = message[:MAX_CLIENT_ERROR_LENGTH] + "…"
     return ClientReply(reply_id, None, (code, message))
+
+
+def _brackets(frame: str | bytes) -> int:
+    """Brackets in the frame: they bound how deep its values can nest, so most messages skip the walk."""
+    if isinstance(frame, bytes):
+        return frame.count(b"[") + frame.count(b"{")
+    return frame.count("[") + frame.count("{")
 
 
 def _parse_presence(data: dict[str, Any]) -> PresenceRequest:
