@@ -114,9 +114,13 @@ class Proxy:
         self.requests.append((port, text.split("\r\n", 1)[0]))
         up_writer.write(text.encode("latin-1"))
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def forward(src: asyncio.StreamReader, dst: asyncio.StreamWriter, at_once: bool) -> None:
+            """Pass bytes on as they come, or (at_once) the whole response once upstream closes it."""
             try:
-                while data := await src.read(65536):
+                if at_once:
+                    dst.write(await src.read())  # upstream closes after its one response (Connection: close)
+                    await dst.drain()
+                while not at_once and (data := await src.read(65536)):
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, OSError):
@@ -127,22 +131,9 @@ class Proxy:
                 except Exception:
                     pass
 
-        async def whole(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                data = await src.read()  # upstream closes after its one response (Connection: close)
-                dst.write(data)
-                await dst.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                try:
-                    dst.close()
-                except Exception:
-                    pass
-
-        down = whole if self.buffer_responses and not upgrade else pipe
+        buffered = self.buffer_responses and not upgrade
         try:
-            await asyncio.gather(pipe(reader, up_writer), down(up_reader, writer))
+            await asyncio.gather(forward(reader, up_writer, False), forward(up_reader, writer, buffered))
         finally:
             up_writer.close()
             writer.close()
