@@ -273,30 +273,32 @@ class LocalQueues:
         self._entries.clear()
 
 
-# KEYS: list, bytes, poll number, given; ARGV: the poll's number. false: a newer poll took over.
-_TAKE = """
-if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
-local items = redis.call('LRANGE', KEYS[1], 0, -1)
-if #items > 0 then
-  redis.call('DEL', KEYS[1])
-  local n = 0
-  for i = 1, #items do n = n + #items[i] end
-  redis.call('DECRBY', KEYS[2], n)
-  redis.call('INCRBY', KEYS[4], #items)
+# Both scripts below empty a connection's queue the same way: take the list, subtract its bytes.
+_DRAIN = """
+local function drain(list, bytes)
+  local items = redis.call('LRANGE', list, 0, -1)
+  if #items > 0 then
+    redis.call('DEL', list)
+    local n = 0
+    for i = 1, #items do n = n + #items[i] end
+    redis.call('DECRBY', bytes, n)
+  end
+  return items
 end
+"""
+
+# KEYS: list, bytes, poll number, given; ARGV: the poll's number. false: a newer poll took over.
+_TAKE = _DRAIN + """
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
+local items = drain(KEYS[1], KEYS[2])
+if #items > 0 then redis.call('INCRBY', KEYS[4], #items) end
 return items
 """
 
 # For a POST's answer. KEYS: list, bytes, given; ARGV: the payloads held back for it (after the list's).
 # Returns the number of the first message, then the messages.
-_TAKE_ALL = """
-local items = redis.call('LRANGE', KEYS[1], 0, -1)
-if #items > 0 then
-  redis.call('DEL', KEYS[1])
-  local n = 0
-  for i = 1, #items do n = n + #items[i] end
-  redis.call('DECRBY', KEYS[2], n)
-end
+_TAKE_ALL = _DRAIN + """
+local items = drain(KEYS[1], KEYS[2])
 for i = 1, #ARGV do items[#items + 1] = ARGV[i] end
 local first = 0
 if #items > 0 then first = redis.call('INCRBY', KEYS[3], #items) - #items
