@@ -96,7 +96,7 @@ BASE: dict = {
         "transport": {
             "fallback": True,           # browsers without a working WebSocket use HTTP (/_ss/http); off in strict mode
             "fallback_after_ms": 2500,  # a WebSocket that has not opened by then (ms): the browser switches to HTTP
-            "streaming": True,          # HTTP: stream server messages in one response; False: long-poll (buffering proxies)
+            "streaming": True,          # HTTP: stream messages (long-polls behind a buffering proxy); False: long-poll always
         },
     },
     "log": {

@@ -2,9 +2,10 @@
 // HTTP carriers with the interface conn.js uses of RawWebSocket (onOpen, onMessage(buf, start, end),
 // onClose, onError; send(text) -> bool; terminate()), so every scenario runs unchanged over:
 //   'ss'  ss's HTTP fallback transport (docs/protocol.md, "The HTTP transport"): POST open, a
-//         streamed GET poll (stream=1, one message per line), batched POSTs (one message per line)
-//         asking for the replies ready by their answer (replies=1: the answer's messages are numbered
-//         from X-SS-Seq, and taken in the server's order with those of the poll);
+//         streamed GET poll (stream=1, one message per line, each batch after a line #N: its first
+//         message's number), batched POSTs (one message per line) asking for the replies ready by
+//         their answer (replies=1: numbered from X-SS-Seq); messages are taken in by number, as the
+//         browser does;
 //   'eio' Engine.IO 4 long-polling, what python-socketio and Node Socket.IO fall back to: GET
 //         handshake ("0{sid...}"), GET polls and POSTs whose packets are separated by \x1e.
 // Two keep-alive connections per carrier, as a browser uses for one page: one for the polls, one
@@ -14,6 +15,7 @@ const { Http1Connection } = require('./http1');
 
 const RS = 0x1e;
 const NL = 10;
+const HASH = 0x23;
 
 class HttpSocket {
   constructor(url, handlers, flavor) {
@@ -30,7 +32,7 @@ class HttpSocket {
     this.cid = null;
     this.auth = '';         // ss: the secret header line
     this.delivered = 0;     // ss: messages taken in, in the server's numbering (the init is 0)
-    this.waiting = [];      // ss: POST answers [first, buf, lines] waiting for earlier messages on the poll
+    this.early = new Map(); // ss: number -> Buffer, messages that came before earlier ones
     this.open();
   }
 
@@ -74,6 +76,7 @@ class HttpSocket {
     if (this.flavor === 'ss') {
       let status = 0;
       let rest = null;   // an incomplete line from the previous chunk
+      let number = 0;    // the next message's number (a line #N sets it)
       const error = [];
       this.poller.request('GET', this.prefix + '/poll?stream=1&c=' + this.cid, this.auth, undefined, {
         onHead: (s) => { status = s; },
@@ -90,9 +93,8 @@ class HttpSocket {
           for (let i = start; i < to; i++) {
             if (buf[i] === NL) {
               if (i > start) {
-                this.delivered++;
-                this.h.onMessage(buf, start, i, false);
-                if (this.waiting.length !== 0) this.release();
+                if (buf[start] === HASH) number = Number(buf.toString('latin1', start + 1, i));
+                else this.take(number++, buf, start, i);
               }
               start = i + 1;
             }
@@ -101,8 +103,8 @@ class HttpSocket {
         },
         onEnd: () => {
           if (status !== 200) return this.fail(new Error('poll: HTTP ' + status + ' ' + Buffer.concat(error)));
-          if (this.waiting.length !== 0 && this.waiting[0][0] > this.delivered) {
-            return this.fail(new Error('messages lost: the poll ended before message ' + this.delivered));
+          if (this.early.size !== 0 && !this.posting) {
+            return this.fail(new Error('messages lost: nothing on its way brings message ' + this.delivered));
           }
           this.poll();
         },
@@ -116,28 +118,30 @@ class HttpSocket {
     }
   }
 
-  // ss: the POST answers whose first message is the next one, in order.
-  release() {
-    while (this.waiting.length !== 0 && this.waiting[0][0] <= this.delivered) {
-      const [first, buf, lines] = this.waiting.shift();
-      for (let k = (this.delivered - first) * 2; k < lines.length; k += 2) {
-        this.delivered++;
-        this.h.onMessage(buf, lines[k], lines[k + 1], false);
-      }
+  // ss: message `number` is taken in if it is the next one (then those that waited for it), else kept.
+  take(number, buf, start, end) {
+    if (number < this.delivered) return;
+    if (number > this.delivered) {
+      this.early.set(number, Buffer.from(buf.subarray(start, end)));
+      return;
+    }
+    this.delivered++;
+    this.h.onMessage(buf, start, end, false);
+    while (this.early.size !== 0 && this.early.has(this.delivered)) {
+      const kept = this.early.get(this.delivered);
+      this.early.delete(this.delivered++);
+      this.h.onMessage(kept, 0, kept.length, false);
     }
   }
 
   answered(first, buf) {
-    const lines = [];   // start, end of each message
     let start = 0;
     for (let i = 0; i < buf.length; i++) {
       if (buf[i] === NL) {
-        if (i > start) lines.push(start, i);
+        if (i > start) this.take(first++, buf, start, i);
         start = i + 1;
       }
     }
-    this.waiting.push([first, buf, lines]);
-    this.release();
   }
 
   deliverPackets(buf) {

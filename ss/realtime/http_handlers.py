@@ -22,7 +22,7 @@ import tornado.web
 from ..errors import ErrorCode, error_body
 from . import compat
 from .http_queue import BadSecret, Gone
-from .http_transport import HTTP_PREFIX, OPEN_HEADER, SECRET_HEADER, SEQ_HEADER, PollWatch, hub_of
+from .http_transport import HTTP_PREFIX, OPEN_HEADER, SECRET_HEADER, SEQ_HEADER, PollWatch, hub_of, poll_batch
 
 log = logging.getLogger("ss.socket")
 
@@ -127,8 +127,8 @@ class PollHandler(_HttpHandler):
             self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
             self.set_header("X-Accel-Buffering", "no")  # nginx: pass each batch on at once
 
-            async def write(items: list[bytes]) -> bool:
-                self.write(b"\n".join(items) + b"\n")
+            async def write(first: int, items: list[bytes]) -> bool:
+                self.write(poll_batch(first, items))
                 try:
                     await self.flush()
                 except tornado.iostream.StreamClosedError:
@@ -138,7 +138,7 @@ class PollHandler(_HttpHandler):
             sink = self._sink(hub.max_bytes)
         self.watch = PollWatch()
         try:
-            items = await hub.poll(*target, write, self.watch, sink)
+            first, items = await hub.poll(*target, write, self.watch, sink)
         except Gone as exc:
             self.gone(exc)
             return
@@ -148,7 +148,7 @@ class PollHandler(_HttpHandler):
         if not stream:
             self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
             if items:
-                self.write(b"\n".join(items) + b"\n")
+                self.write(poll_batch(first, items))
         self.finish()
 
     def _sink(self, max_bytes: int) -> Any:
@@ -161,17 +161,17 @@ class PollHandler(_HttpHandler):
         stream.max_write_buffer_size = max_bytes  # a client that does not read is cut off, as a socket is
         headers_sent = False
 
-        def sink(items: list[bytes]) -> bool:
+        def sink(first: int, items: list[bytes]) -> bool:
             nonlocal headers_sent
             if stream.closed():
                 return False
             try:
                 if not headers_sent:
-                    self.write(b"\n".join(items) + b"\n")
+                    self.write(poll_batch(first, items))
                     self.flush()  # the headers, then this batch; later batches skip the handler
                     headers_sent = True
                 else:
-                    connection.write(b"\n".join(items) + b"\n")
+                    connection.write(poll_batch(first, items))
             except tornado.iostream.StreamBufferFullError:
                 stream.close()
                 return False

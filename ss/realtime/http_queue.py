@@ -48,6 +48,8 @@ __all__ = ["Gone", "BadSecret", "LocalQueues", "SharedQueues", "LINGER"]
 LINGER = 60.0
 
 Receiver = Callable[[bytes], Awaitable[None] | None]
+#: Writes a numbered batch ``(number of the first, payloads)`` to a streamed poll; False: it cannot.
+Sink = Callable[[int, list[bytes]], bool]
 
 
 class Gone(SSError):
@@ -111,7 +113,7 @@ class _Entry:
         self.seen = time.monotonic()
         self.close: tuple[int, str] | None = None
         self.poll = 0
-        self.sink: Callable[[list[bytes]], bool] | None = None  # the newest poll's stream, written to directly
+        self.sink: Sink | None = None  # the newest poll's stream, written to directly
         self.given = 0  # messages given out so far (to polls, streams and POST answers): the next one's number
         self.held = 0   # POSTs waiting to answer with the messages: meanwhile no poll is woken
 
@@ -156,7 +158,7 @@ class LocalQueues:
             return entry.size
         sink = entry.sink
         if sink is not None and not entry.items:
-            if sink(payloads):
+            if sink(entry.given, payloads):
                 entry.given += len(payloads)
                 return 0  # written to the open stream at once, like a socket write
             entry.sink = None
@@ -191,13 +193,13 @@ class LocalQueues:
         entry.given += len(items)
         return first, items
 
-    def attach(self, cid: str, poll: int, sink: Callable[[list[bytes]], bool]) -> None:
+    def attach(self, cid: str, poll: int, sink: Sink) -> None:
         """While poll ``poll`` streams, new payloads go straight to ``sink`` (False: it cannot take them)."""
         entry = self._entries.get(cid)
         if entry is not None and entry.poll == poll and entry.close is None:
             entry.sink = sink
 
-    def detach(self, cid: str, sink: Callable[[list[bytes]], bool]) -> None:
+    def detach(self, cid: str, sink: Sink) -> None:
         entry = self._entries.get(cid)
         if entry is not None and entry.sink is sink:
             entry.sink = None
@@ -227,16 +229,13 @@ class LocalQueues:
         if entry is not None:
             entry.listeners.discard(listener)
 
-    async def take(self, cid: str, poll: int) -> list[bytes] | None:
-        """Everything queued, or None when a newer poll took over (or the connection is forgotten)."""
+    async def take(self, cid: str, poll: int) -> tuple[int, list[bytes]] | None:
+        """Everything queued, ``(number of the first, messages)``; None when a newer poll took over
+        (or the connection is forgotten)."""
         entry = self._entries.get(cid)
         if entry is None or entry.poll != poll:
             return None
-        items = list(entry.items)
-        entry.items.clear()
-        entry.size = 0
-        entry.given += len(items)
-        return items
+        return self.take_all(cid)
 
     async def ended(self, cid: str) -> Gone | None:
         entry = self._entries.get(cid)
@@ -273,7 +272,8 @@ class LocalQueues:
         self._entries.clear()
 
 
-# Both scripts below empty a connection's queue the same way: take the list, subtract its bytes.
+# Both scripts below empty a connection's queue the same way (take the list, subtract its bytes) and
+# number what they take (count it in `given`); they return the number of the first, then the messages.
 _DRAIN = """
 local function drain(list, bytes)
   local items = redis.call('LRANGE', list, 0, -1)
@@ -285,26 +285,26 @@ local function drain(list, bytes)
   end
   return items
 end
+local function numbered(items, given)
+  local first
+  if #items > 0 then first = redis.call('INCRBY', given, #items) - #items
+  else first = tonumber(redis.call('GET', given) or '0') end
+  table.insert(items, 1, first)
+  return items
+end
 """
 
-# KEYS: list, bytes, poll number, given; ARGV: the poll's number. false: a newer poll took over.
+# For a poll. KEYS: list, bytes, poll number, given; ARGV: the poll's number. false: a newer poll took over.
 _TAKE = _DRAIN + """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return false end
-local items = drain(KEYS[1], KEYS[2])
-if #items > 0 then redis.call('INCRBY', KEYS[4], #items) end
-return items
+return numbered(drain(KEYS[1], KEYS[2]), KEYS[4])
 """
 
 # For a POST's answer. KEYS: list, bytes, given; ARGV: the payloads held back for it (after the list's).
-# Returns the number of the first message, then the messages.
 _TAKE_ALL = _DRAIN + """
 local items = drain(KEYS[1], KEYS[2])
 for i = 1, #ARGV do items[#items + 1] = ARGV[i] end
-local first = 0
-if #items > 0 then first = redis.call('INCRBY', KEYS[3], #items) - #items
-else first = tonumber(redis.call('GET', KEYS[3]) or '0') end
-table.insert(items, 1, first)
-return items
+return numbered(items, KEYS[3])
 """
 
 
@@ -375,10 +375,10 @@ class SharedQueues:
     async def unlisten(self, cid: str, listener: _Listener) -> None:
         await self.store.bus.unsubscribe(self._key(cid, "wake"), listener.wake)
 
-    async def take(self, cid: str, poll: int) -> list[bytes] | None:
-        items = await self._take(keys=[self._key(cid, "q"), self._key(cid, "n"), self._key(cid, "p"),
-                                       self._key(cid, "o")], args=[poll])
-        return None if items is None else list(items)
+    async def take(self, cid: str, poll: int) -> tuple[int, list[bytes]] | None:
+        result = await self._take(keys=[self._key(cid, "q"), self._key(cid, "n"), self._key(cid, "p"),
+                                        self._key(cid, "o")], args=[poll])
+        return None if result is None else (int(result[0]), list(result[1:]))
 
     async def take_all(self, cid: str, held: list[bytes]) -> tuple[int, list[bytes]]:
         """For a POST's answer: everything queued, then ``held``; ``(number of the first, messages)``."""

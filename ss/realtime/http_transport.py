@@ -11,7 +11,8 @@ changes::
     POST /_ss/http/open?tab=T[&recover=1]   header X-SS-Transport: http
          -> 200 {"connection": ID, "secret": S, "poll_timeout": seconds}
     GET  /_ss/http/poll?c=ID[&stream=1]     header X-SS-Secret: S
-         -> 200, one server message per line (the init first); with stream=1 the
+         -> 200, one server message per line (the init first), each batch after a
+            line #N (the number of its first message); with stream=1 the
             response stays open and each batch is flushed as it comes, for at most
             limits.http_poll_timeout seconds; without it (long-poll, for proxies
             that buffer) it ends as soon as there is something, or at that timeout
@@ -48,9 +49,9 @@ Decisions:
   empty), so messages never split between two responses.
 * A POST with ``replies=1`` makes a sequential call one round trip instead of a
   POST and a message on the poll. Its answer and the poll are two carriers of one
-  numbered sequence, and the browser takes messages in that order: a POST answer
-  whose first number it has not reached waits for the poll to bring the ones
-  before. While the POST runs, the connection's messages are held for it (queued;
+  numbered sequence (``X-SS-Seq`` on the answer, a ``#N`` line before each poll
+  batch), and the browser takes messages in that order: one that comes early
+  waits for those before it. While the POST runs, the connection's messages are held for it (queued;
   no poll is woken, no stream written), so its replies go in its answer.
 * Nothing here runs per WebSocket message or fan-out member: the WebSocket
   path is unchanged.
@@ -73,7 +74,8 @@ from .accept import accept_client, start_connection
 from .connection import Connection
 from .http_queue import Gone, LocalQueues, SharedQueues
 
-__all__ = ["HttpTransport", "HttpTransports", "PollWatch", "hub_of", "HTTP_PREFIX", "SECRET_HEADER", "OPEN_HEADER"]
+__all__ = ["HttpTransport", "HttpTransports", "PollWatch", "hub_of", "poll_batch", "HTTP_PREFIX", "SECRET_HEADER",
+           "OPEN_HEADER"]
 
 log = logging.getLogger("ss.socket")
 
@@ -89,6 +91,14 @@ SEND_PATH = "/_ss/http/send"
 #: take the poll): short, because the browser sends its next POST only after this one's answer.
 REPLY_WAIT = 0.005
 SEQ_HEADER = "X-SS-Seq"
+
+
+def poll_batch(first: int, messages: list[bytes]) -> bytes:
+    """A batch of a poll's response: the line ``#<number of the first message>``, then one message per
+    line (so the client puts polls and POST answers in one order). No messages: an empty line."""
+    if not messages:
+        return b"\n"
+    return b"#%d\n%b\n" % (first, b"\n".join(messages))
 
 
 def send_body_limit(max_frame_bytes: int) -> int:
@@ -337,17 +347,17 @@ class HttpTransports:
     # ---- outgoing ----
 
     async def poll(self, cid: str, secret: str, write: Any | None, watch: "PollWatch | None" = None,
-                   sink: Any | None = None) -> list[bytes]:
-        """Wait for the connection's messages, for at most poll_timeout seconds.
+                   sink: Any | None = None) -> tuple[int, list[bytes]]:
+        """Wait for the connection's messages, for at most poll_timeout seconds: ``(number of the first,
+        messages)``.
 
-        ``write`` (streaming) is called with each batch as it comes and the
-        poll goes on until the timeout; without it the first batch is
-        returned. ``watch`` tells when the client dropped the request: the poll
-        ends at once and does not count as a sign of life. Raises Gone (before
-        anything was written) or BadSecret. ``sink`` (streaming, in memory): a
-        plain function that writes a batch to the response at once; while it
-        works, messages go to it without waking this coroutine (a fan-out then
-        costs each HTTP connection one write, as it costs a socket).
+        ``write`` (streaming) is called with each numbered batch ``(first, messages)`` as it comes
+        (first with ``(0, [])``: the empty line at once) and the poll goes on until the timeout;
+        without it the first batch is returned. ``watch`` tells when the client dropped the request:
+        the poll ends at once and does not count as a sign of life. Raises Gone (before anything was
+        written) or BadSecret. ``sink`` (streaming, in memory): a plain function that writes a
+        numbered batch to the response at once; while it works, messages go to it without waking
+        this coroutine (a fan-out then costs each HTTP connection one write, as it costs a socket).
         """
         queues = self.queues
         await queues.check(cid, secret)
@@ -357,23 +367,24 @@ class HttpTransports:
             watch.listener = listener
         deadline = time.monotonic() + self.poll_timeout
         wrote = False
+        nothing: tuple[int, list[bytes]] = (0, [])
         try:
             if write is not None:
                 # An empty line at once: a browser that does not get it soon knows a proxy holds the stream back.
-                if not await write([]):
-                    return []
+                if not await write(0, []):
+                    return nothing
                 wrote = True
             while True:
                 if watch is not None and watch.left:
-                    return []  # nobody reads this response: leave the messages for the next poll
-                items = await queues.take(cid, number)
-                if items is None:
-                    return []  # a newer poll of this connection took over
-                if items:
+                    return nothing  # nobody reads this response: leave the messages for the next poll
+                taken = await queues.take(cid, number)
+                if taken is None:
+                    return nothing  # a newer poll of this connection took over
+                if taken[1]:
                     if write is None:
-                        return items
-                    if not await write(items):
-                        return []
+                        return taken
+                    if not await write(*taken):
+                        return nothing
                     wrote = True
                     continue
                 if sink is not None and type(queues) is LocalQueues:
@@ -381,11 +392,11 @@ class HttpTransports:
                 gone = await queues.ended(cid)
                 if gone is not None:
                     if wrote:
-                        return []  # the next poll learns why
+                        return nothing  # the next poll learns why
                     raise gone
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return []
+                    return nothing
                 await listener.wait(min(remaining, OWNER_CHECK))  # then look again whether the owner lives
         finally:
             if sink is not None and type(queues) is LocalQueues:

@@ -64,27 +64,48 @@ async function open(server, http) {
 
 const lines = (...ns) => ns.map((n) => JSON.stringify({ n })).join("\n") + "\n";
 
+/* A poll's batch: the line #N (the number of its first message), then its messages. */
+const batch = (...ns) => "#" + ns[0] + "\n" + lines(...ns);
+
 test("a reply is never dropped when the poll brings a later message before the POST's answer", async () => {
   // Seen behind a round-robin proxy: the POST's answer took message 1 (the call's reply), then the
-  // poll took message 2 (an event) and brought it first. Poll messages carry no numbers, so a page
-  // that asked for replies counted the event as 1 and dropped the reply: the call never settled.
-  // The page therefore does not ask for replies; every message comes by the poll, in order.
+  // poll took message 2 (an event) and brought it first. Both carriers number their messages, so the
+  // event waits for the reply.
   const { http, clock, server, got, closes } = setup({ streaming: true });
   await open(server, http);
   const stream = server.stream(server.take("/poll?c=c1&stream=1"));
-  stream.push("\n" + lines(0));
+  stream.push("\n" + batch(0));
   await flush(); await flush();
   http.send('{"type":"call"}');
   clock.advance(0);
   const post = server.take("/send?c=c1");
-  if (/[?&]replies=1/.test(post.url)) {
-    stream.push(lines(2));                                         // the event, taken after the reply
-    await flush(); await flush();
-    server.answer(post, 200, lines(1), { "X-SS-Seq": 1 });         // the reply, arriving last
-  } else {
-    server.answer(post, 204, "");
-    stream.push(lines(1, 2));
-  }
+  assert.match(post.url, /[?&]replies=1/);                         // one round trip per call
+  stream.push(batch(2));                                           // the event, taken after the reply
+  await flush(); await flush();
+  assert.deepEqual(got, [0]);
+  server.answer(post, 200, lines(1), { "X-SS-Seq": 1 });           // the reply, arriving last
+  await flush(); await flush();
+  assert.deepEqual(got, [0, 1, 2]);
+  assert.equal(closes.length, 0);
+});
+
+test("a long-poll that ends while the POST holding earlier messages is on its way loses nothing", async () => {
+  // The other order of the case above, with long-polls: the poll ends (with message 2) before the
+  // POST's answer (message 1) comes. The POST may still bring it: no reconnect, no call sent twice.
+  const { http, clock, server, got, closes } = setup();
+  await open(server, http);
+  server.answer(server.take("/poll?c=c1"), 200, batch(0));
+  await flush(); await flush();
+  const poll = server.take("/poll?c=c1");
+  http.send('{"type":"call"}');
+  clock.advance(0);
+  const post = server.take("/send?c=c1");
+  server.answer(poll, 200, batch(2));
+  await flush(); await flush();
+  assert.deepEqual(got, [0]);
+  assert.equal(closes.length, 0);
+  assert.ok(server.take("/poll?c=c1"));                            // polling goes on meanwhile
+  server.answer(post, 200, lines(1), { "X-SS-Seq": 1 });
   await flush(); await flush();
   assert.deepEqual(got, [0, 1, 2]);
   assert.equal(closes.length, 0);
@@ -98,11 +119,10 @@ test("a POST answer with messages waits for the messages the poll still brings",
   http.send('{"type":"call"}');
   clock.advance(0);
   const post = server.take("/send?c=c1");
-  assert.doesNotMatch(post.url, /[?&]replies=1/);                 // see the test above
   server.answer(post, 200, lines(3, 4), { "X-SS-Seq": 3 });   // 0..2 went to the poll, still on its way
   await flush(); await flush();
   assert.deepEqual(got, []);
-  server.answer(poll, 200, lines(0, 1, 2));
+  server.answer(poll, 200, batch(0, 1, 2));
   await flush(); await flush();
   assert.deepEqual(got, [0, 1, 2, 3, 4]);
   const next = server.take("/poll?c=c1");
@@ -110,7 +130,7 @@ test("a POST answer with messages waits for the messages the poll still brings",
   clock.advance(0);
   server.answer(server.take("/send"), 204, "");                  // nothing ready yet: the poll brings it
   await flush();
-  server.answer(next, 200, lines(5));
+  server.answer(next, 200, batch(5));
   await flush(); await flush();
   assert.deepEqual(got, [0, 1, 2, 3, 4, 5]);
   assert.equal(closes.length, 0);
@@ -120,22 +140,36 @@ test("a streamed poll and POST answers interleave in the server's order", async 
   const { http, clock, server, got } = setup({ streaming: true });
   await open(server, http);
   const stream = server.stream(server.take("/poll?c=c1&stream=1"));
-  stream.push("\n" + lines(0));
+  stream.push("\n" + batch(0));
   await flush(); await flush();
   http.send('{"type":"call"}');
   clock.advance(0);
   server.answer(server.take("/send"), 200, lines(3), { "X-SS-Seq": 3 });
   await flush(); await flush();
   assert.deepEqual(got, [0]);
-  stream.push(lines(1, 2, 4).slice(0, 4));                         // half a line: nothing more yet
+  const more = batch(1, 2) + batch(4);
+  stream.push(more.slice(0, 7));                                   // half a line: nothing more yet
   await flush(); await flush();
   assert.deepEqual(got, [0]);
-  stream.push(lines(1, 2, 4).slice(4));
+  stream.push(more.slice(7));
   await flush(); await flush();
   assert.deepEqual(got, [0, 1, 2, 3, 4]);
 });
 
-test("messages a poll should have brought but did not are lost: the connection is dropped and reopened", async () => {
+test("a message taken in already (a number below the next) is not taken in twice", async () => {
+  const { http, clock, server, got, closes } = setup();
+  await open(server, http);
+  server.answer(server.take("/poll?c=c1"), 200, batch(0, 1));
+  await flush(); await flush();
+  http.send('{"type":"call"}');
+  clock.advance(0);
+  server.answer(server.take("/send"), 200, lines(1, 2), { "X-SS-Seq": 1 });
+  await flush(); await flush();
+  assert.deepEqual(got, [0, 1, 2]);
+  assert.equal(closes.length, 0);
+});
+
+test("messages no request still on its way can bring are lost: the connection is dropped and reopened", async () => {
   const { http, clock, server, got, closes } = setup();
   await open(server, http);
   const poll = server.take("/poll");
@@ -143,7 +177,8 @@ test("messages a poll should have brought but did not are lost: the connection i
   clock.advance(0);
   server.answer(server.take("/send"), 200, lines(2), { "X-SS-Seq": 2 });
   await flush(); await flush();
-  server.answer(poll, 200, lines(0));                            // message 1 never comes
+  assert.equal(closes.length, 0);                                  // the poll may still bring 0 and 1
+  server.answer(poll, 200, batch(0));                              // message 1 never comes
   await flush(); await flush();
   assert.deepEqual(got, [0]);
   assert.equal(closes.length, 1);
@@ -164,11 +199,11 @@ test("a proxy that holds the stream back: the page long-polls, and the held mess
   assert.match(http.longPolling, /held the streamed response back/);
   const takeover = server.take("/poll?c=c1");                     // a long-poll takes over
   assert.ok(!takeover.url.includes("stream"));
-  server.answer(takeover, 200, lines(2));                         // it may come first...
+  server.answer(takeover, 200, batch(2));                         // it may come first...
   await flush(); await flush();
   assert.deepEqual(got, []);
   const stream = server.stream(first);                            // ...the held stream ends and comes whole
-  stream.push("\n" + lines(0, 1));
+  stream.push("\n" + batch(0, 1));
   stream.end();
   for (let i = 0; i < 6; i++) await flush();
   assert.deepEqual(got, [0, 1, 2]);

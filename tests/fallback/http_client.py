@@ -21,7 +21,8 @@ class HttpClient:
         self.stream = stream
         self.replies_in_answer = replies  # POST with ?replies=1: its answer carries the messages ready by then
         self.delivered = 0                 # messages taken in, in the server's order (the init is number 0)
-        self.waiting: list[tuple[int, list[bytes]]] = []  # POST answers waiting for earlier messages on a poll
+        self.waiting: dict[int, bytes] = {}  # messages that came before earlier ones (by number)
+        self.posting = 0                   # POSTs on their way (their answers may bring messages)
         self.answered_by_post = 0          # messages that came in POST answers
         self.origin = origin
         self.cid = ""
@@ -74,33 +75,37 @@ class HttpClient:
                 if not self.gone.done():
                     self.gone.set_result((response.code, orjson.loads(response.body)))
                 return
+            number = None
             for line in response.body.split(b"\n"):
-                if line.strip():
-                    self._take_in(line)
-            if self.waiting and self.waiting[0][0] > self.delivered:
-                # The poll that was open when that answer came has ended: what it lacks was lost.
+                if line.startswith(b"#"):
+                    number = int(line[1:])   # the number of the batch's first message
+                elif line.strip():
+                    assert number is not None, f"a poll's message without a number: {response.body!r}"
+                    self._take_in(number, line)
+                    number += 1
+            if self.waiting and not self.posting:
+                # No request on its way can bring what the waiting messages wait for: it was lost.
                 if not self.gone.done():
-                    self.gone.set_result((0, {"lost": (self.delivered, self.waiting[0][0])}))
+                    self.gone.set_result((0, {"lost": (self.delivered, min(self.waiting))}))
                 return
 
-    def _take_in(self, line: bytes) -> None:
-        """One message from a poll, then the POST answers that were waiting for it."""
+    def _take_in(self, number: int, line: bytes, by_post: bool = False) -> None:
+        """Message ``number``: taken in if it is the next (then those that waited for it), else kept."""
+        if number < self.delivered:
+            return
+        if number > self.delivered:
+            self.waiting[number] = line
+            return
         self.delivered += 1
+        self.answered_by_post += by_post
         self._dispatch(orjson.loads(line))
-        self._release_waiting()
-
-    def _release_waiting(self) -> None:
-        while self.waiting and self.waiting[0][0] <= self.delivered:
-            seq, lines = self.waiting.pop(0)
-            for message in lines[self.delivered - seq:]:
-                self.delivered += 1
-                self.answered_by_post += 1
-                self._dispatch(orjson.loads(message))
+        while self.delivered in self.waiting:
+            self.delivered += 1
+            self._dispatch(orjson.loads(self.waiting.pop(self.delivered - 1)))
 
     def _answer_of_post(self, seq: int, body: bytes) -> None:
-        self.waiting.append((seq, [line for line in body.split(b"\n") if line.strip()]))
-        self.waiting.sort(key=lambda pair: pair[0])
-        self._release_waiting()
+        for number, line in enumerate((line for line in body.split(b"\n") if line.strip()), seq):
+            self._take_in(number, line, by_post=True)
 
     def _dispatch(self, message: dict) -> None:
         kind = message.get("type")
@@ -120,7 +125,11 @@ class HttpClient:
                                 body, {"X-SS-Secret": secret or self.secret, "Content-Type": "text/plain"})
 
     async def send(self, *messages: dict) -> None:
-        response = await self.send_raw(b"\n".join(orjson.dumps(m) for m in messages))
+        self.posting += 1
+        try:
+            response = await self.send_raw(b"\n".join(orjson.dumps(m) for m in messages))
+        finally:
+            self.posting -= 1
         if response.code == 200 and self.replies_in_answer:
             self._answer_of_post(int(response.headers["X-SS-Seq"]), response.body)
             return

@@ -196,6 +196,8 @@ def test_two_instances_behind_a_round_robin_proxy(app_root, browser, redis_url):
         assert squares == [n * n for n in range(20)]
         assert sorted(sender.evaluate(f"SS.server.counted.counted('{key}')")) == list(range(20))
         assert len({port for port, _ in proxy.requests}) == 2
+        sends = [line for _, line in proxy.requests if line.startswith("POST /_ss/http/send")]
+        assert sends and all("replies=1" in line for line in sends)  # replies come in POST answers too
         # every event delivered once, in order
         for page in (sender, listener):
             page.evaluate("SS.server.rooms.join('lobby')")

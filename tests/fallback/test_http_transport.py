@@ -174,7 +174,9 @@ async def test_a_newer_poll_takes_over_and_messages_are_not_split(server, stream
         assert old_response.code == 200 and old_response.body == (b"\n" if stream else b"")  # a stream's first line
         await client.send({"type": "call", "id": "a", "method": "app.square", "args": [4]})
         response = await asyncio.wait_for(newer, 5)
-        assert orjson.loads(response.body.strip().split(b"\n")[0])["result"] == 16
+        number, reply = response.body.strip().split(b"\n")[:2]
+        assert number == b"#1"                                          # the init was 0
+        assert orjson.loads(reply)["result"] == 16
     finally:
         await client.close()
 
@@ -289,6 +291,28 @@ async def test_a_post_asking_for_replies_carries_those_ready_by_its_answer(serve
         future = client.replies[100] = asyncio.get_running_loop().create_future()
         assert (await asyncio.wait_for(future, 5))["result"] == 0.3
         assert client.answered_by_post == 2
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_every_poll_batch_says_the_number_of_its_first_message(server, stream):
+    """Poll messages are numbered like POST answers (a line #N before each batch), so a client merges both."""
+    client = await HttpClient(server.url, replies=True).open()          # the init came by a poll: number 0
+    client._poller.cancel()
+    try:
+        assert (await client.call("app.square", 7))["result"] == 49     # number 1, in the POST's answer
+        response = await client.send_raw(orjson.dumps({"type": "call", "id": 50, "method": "app.slow",
+                                                       "args": [0.2]}))
+        assert response.code == 204                                      # slower than the POST waits
+        response = await client.poll_once(stream=stream)
+        assert response.code == 200
+        lines = response.body.split(b"\n")
+        if stream:
+            assert lines[0] == b""                                       # the stream's first (empty) line
+            lines = lines[1:]
+        assert lines[0] == b"#2"
+        assert orjson.loads(lines[1]) == {"type": "reply", "id": 50, "result": 0.2}
     finally:
         await client.close()
 
