@@ -82,6 +82,7 @@ class App:
         self.pipeline: Any = None
         self.pinger: Any = None  # ss.realtime.pinger.Pinger, made by the first socket
         self.http_transports: Any = None  # ss.realtime.http_transport.HttpTransports, made by the first HTTP client
+        self.http_server: Any = None  # tornado's HTTPServer answering this app (set by ss.serving.Server)
         # Writes every connection's queued frames once per loop turn (see ss/realtime/outbox.py).
         self.flusher = Flusher(config.limits.max_write_delay_ms / 1000)
         self.db = DbFile(project.root if project is not None else None)  # config/db.py, as ss.db

@@ -161,6 +161,7 @@ class Server:
         # Forwarded headers are read by ss/web/guard.py, from http.trusted_proxies only.
         options = server_options(self.app.config)
         self.http_server = tornado.httpserver.HTTPServer(application, ssl_options=ssl_options, **options)
+        self.app.http_server = self.http_server  # the HTTP transport hands requests back to it (http_keepalive.py)
         self.http_server.add_sockets(sockets)
         if listeners.redirect:
             from .web.tls import redirect_application

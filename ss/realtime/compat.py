@@ -36,7 +36,7 @@ from ..protocol.frames import unmask as _pure_unmask
 if TYPE_CHECKING:
     from .websocket import SocketHandler
 
-__all__ = ["BulkReadProtocol", "start_call", "loop_has_ready_callbacks", "unread_bytes", "drop_upgrade_state",
+__all__ = ["BulkReadProtocol", "start_call", "loop_has_ready_callbacks", "unread_bytes", "put_back", "drop_upgrade_state",
            "lighten_stream", "LazyDeque", "forget_parsed_cookies", "discard_new_cookies", "unmask", "check", "TESTED_TORNADO"]
 
 log = logging.getLogger("ss.socket")
@@ -82,6 +82,10 @@ def check() -> None:
         (hasattr(tornado.websocket.WebSocketProtocol, "_run_callback"), "WebSocketProtocol._run_callback"),
         # unread_bytes(): is anything buffered but not yet read on this stream?
         (_has_in_source(tornado.iostream.BaseIOStream.__init__, "_read_buffer_size"), "BaseIOStream._read_buffer_size"),
+        # put_back(): the read buffer is one bytearray, read from its start (no separate read position).
+        (_has_in_source(tornado.iostream.BaseIOStream.__init__, "_read_buffer")
+         and not _has_in_source(tornado.iostream.BaseIOStream._consume, "_read_buffer_pos"),
+         "BaseIOStream._read_buffer"),
         # drop_upgrade_state() / discard_new_cookies(): what a handler keeps after its response.
         (_has_in_source(tornado.web.RequestHandler.set_cookie, "_new_cookie"), "RequestHandler._new_cookie"),
         (_has_in_source(tornado.web.RequestHandler.clear, "_headers"), "RequestHandler._headers"),
@@ -119,6 +123,12 @@ check()
 def unread_bytes(stream: tornado.iostream.BaseIOStream) -> int:
     """Bytes the stream has buffered but nobody has read yet (Tornado keeps no public count)."""
     return stream._read_buffer_size
+
+
+def put_back(stream: tornado.iostream.BaseIOStream, data: bytes) -> None:
+    """Return bytes read from ``stream`` to the front of its read buffer: the next read gets them again."""
+    stream._read_buffer[:0] = data
+    stream._read_buffer_size += len(data)
 
 
 def queued_bytes(stream: tornado.iostream.BaseIOStream) -> int:

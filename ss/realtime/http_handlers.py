@@ -10,17 +10,21 @@ code's status, plus ``"close"`` when the server closed the connection).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import urllib.parse
-from typing import Any
+from typing import Any, cast
 
 import orjson
+import tornado.http1connection
 import tornado.httputil
 import tornado.iostream
 import tornado.web
 
 from ..errors import ErrorCode, error_body
+from ..store import STORE_ERRORS
 from . import compat
+from .http_keepalive import SendConnection, response, takes_over
 from .http_queue import BadSecret, Gone
 from .http_transport import HTTP_PREFIX, OPEN_HEADER, SECRET_HEADER, SEQ_HEADER, PollWatch, hub_of, poll_batch
 
@@ -220,6 +224,15 @@ class _SendRequest(tornado.httputil.HTTPMessageDelegate):
         self.method = start_line.method
         self.query = start_line.path.partition("?")[2]
         self.secret = headers.get(SECRET_HEADER, "")
+        server = self.app.http_server
+        if self.method == "POST" and takes_over(start_line.version, headers, server):
+            # This keep-alive connection's POSTs are read by SendConnection from now on (this one too).
+            connection = cast(tornado.http1connection.HTTP1Connection, self.connection)
+            address = connection.context.address  # type: ignore[attr-defined]
+            hub = hub_of(self.app)
+            SendConnection(hub, connection.detach(), address, headers.get("Host", ""), server,
+                           functools.partial(send_response, self.app)).start(
+                self.query, self.secret, int(headers["Content-Length"]))
 
     def data_received(self, chunk: bytes) -> None:
         self.chunks.append(chunk)
@@ -232,36 +245,48 @@ class _SendRequest(tornado.httputil.HTTPMessageDelegate):
         self.chunks = []
 
     async def _answer(self, body: bytes) -> None:
-        connection = self.connection
-        if self.method != "POST":
-            _reply(connection, 405, error_body(ErrorCode.BAD_MESSAGE, "send messages with POST"))
-            return
-        cid, replies = _send_query(self.query)
-        secret = self.secret
-        if not cid or len(cid) > 64 or not secret or len(secret) > 128:
-            _reply(connection, 400, error_body(ErrorCode.BAD_MESSAGE, _MISSING_TARGET))
-            return
-        hub = hub_of(self.app)
-        if len(body) > hub.max_body:
-            _reply(connection, 413, error_body(ErrorCode.TOO_BIG, f"a POST of the HTTP transport holds at most "
-                                                                  f"{hub.max_body} bytes: send fewer messages at once"))
-            return
+        status, headers, answer = await send_outcome(self.app, self.method, self.query, self.secret, body)
+        start = tornado.httputil.ResponseStartLine("HTTP/1.1", status, tornado.httputil.responses.get(status, ""))
         try:
-            first, items = await hub.send(cid, secret, body, replies)
-        except Gone as exc:
-            _reply(connection, 410, *_gone_body(exc))
-            return
-        except BadSecret:
-            _reply(connection, 403, error_body(ErrorCode.BAD_TOKEN, "wrong secret for this connection: open a new one"))
-            return
-        if items:
-            _reply(connection, 200, messages=b"\n".join(items) + b"\n", first=first)
-            return
-        if not replies:
-            # One loop turn: the replies of calls that answered at once reach the poll first, so the
-            # browser reads them and this 204 together (one wake-up per call instead of two).
-            await asyncio.sleep(0)
-        _reply(connection, 204)
+            self.connection.write_headers(start, tornado.httputil.HTTPHeaders(headers), answer)
+            self.connection.finish()  # (sets TCP_NODELAY: the answer goes out now, as on a socket)
+        except tornado.iostream.StreamClosedError:
+            pass  # the client left; nothing to tell it
+
+
+async def send_response(app: Any, query: str, secret: str, body: bytes) -> bytes:
+    """The whole HTTP/1.1 response to a ``POST /_ss/http/send`` read by a SendConnection."""
+    return response(*await send_outcome(app, "POST", query, secret, body))
+
+
+async def send_outcome(app: Any, method: str, query: str, secret: str,
+                       body: bytes) -> tuple[int, dict[str, str], bytes | None]:
+    """What ``POST /_ss/http/send`` answers: ``(status, headers, body)`` (docs/protocol.md)."""
+    if method != "POST":
+        return _answer(405, error_body(ErrorCode.BAD_MESSAGE, "send messages with POST"))
+    cid, replies = _send_query(query)
+    if not cid or len(cid) > 64 or not secret or len(secret) > 128:
+        return _answer(400, error_body(ErrorCode.BAD_MESSAGE, _MISSING_TARGET))
+    hub = hub_of(app)
+    if len(body) > hub.max_body:
+        return _answer(413, error_body(ErrorCode.TOO_BIG, f"a POST of the HTTP transport holds at most "
+                                                          f"{hub.max_body} bytes: send fewer messages at once"))
+    try:
+        first, items = await hub.send(cid, secret, body, replies)
+    except Gone as exc:
+        return _answer(410, *_gone_body(exc))
+    except BadSecret:
+        return _answer(403, error_body(ErrorCode.BAD_TOKEN, "wrong secret for this connection: open a new one"))
+    except STORE_ERRORS as exc:
+        log.warning("HTTP transport: the store did not answer a POST: %s", exc)
+        return _answer(503, error_body(ErrorCode.STORE_UNAVAILABLE, "the store is unavailable: send again later"))
+    if items:
+        return _answer(200, messages=b"\n".join(items) + b"\n", first=first)
+    if not replies:
+        # One loop turn: the replies of calls that answered at once reach the poll first, so the
+        # browser reads them and this 204 together (one wake-up per call instead of two).
+        await asyncio.sleep(0)
+    return _answer(204)
 
 
 def _send_query(query: str) -> tuple[str, bool]:
@@ -276,9 +301,9 @@ def _send_query(query: str) -> tuple[str, bool]:
     return cid, replies
 
 
-def _reply(connection: tornado.httputil.HTTPConnection, status: int, error: dict | None = None,
-           close: tuple[int, str] | None = None, messages: bytes | None = None, first: int = 0) -> None:
-    headers = tornado.httputil.HTTPHeaders({"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+def _answer(status: int, error: dict | None = None, close: tuple[int, str] | None = None,
+            messages: bytes | None = None, first: int = 0) -> tuple[int, dict[str, str], bytes | None]:
+    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     body = messages
     if messages is not None:
         headers["Content-Type"] = "application/x-ndjson; charset=utf-8"
@@ -291,12 +316,7 @@ def _reply(connection: tornado.httputil.HTTPConnection, status: int, error: dict
         body = orjson.dumps(answer)
         headers["Content-Type"] = "application/json"
         headers["Content-Length"] = str(len(body))
-    start = tornado.httputil.ResponseStartLine("HTTP/1.1", status, tornado.httputil.responses.get(status, ""))
-    try:
-        connection.write_headers(start, headers, body)
-        connection.finish()  # (sets TCP_NODELAY: the answer goes out now, as on a socket)
-    except tornado.iostream.StreamClosedError:
-        pass  # the client left; nothing to tell it
+    return status, headers, body
 
 
 class CloseHandler(_HttpHandler):

@@ -104,6 +104,15 @@ def poll_batch(first: int, messages: list[bytes]) -> bytes:
 def send_body_limit(max_frame_bytes: int) -> int:
     """The body limit of a POST of the HTTP transport: a batch of up to eight full-size messages."""
     return max_frame_bytes * _BODY_FRAMES
+
+
+def send_request_limit(config: Any) -> int:
+    """The body limit the HTTP server applies to ``POST /_ss/http/send`` (ss/web/guard.py): the batch
+    limit, unless ``http.max_body_bytes`` is set (then that, as for every URL)."""
+    value = config.http.get("max_body_bytes")
+    return send_body_limit(config.limits.max_frame_bytes) if value is None else int(value)
+
+
 CLOSE_ABNORMAL = 1006
 #: Seconds between checks, during a held poll, that the instance owning the connection still lives.
 OWNER_CHECK = 3.0
@@ -291,6 +300,8 @@ class HttpTransports:
         self.idle_timeout = max(float(limits.http_idle_timeout), self.poll_timeout + 5)
         self.max_bytes = int(limits.max_outgoing_bytes)
         self.max_body = send_body_limit(limits.max_frame_bytes)
+        self.max_request = send_request_limit(app.config)  # what the HTTP server lets a POST's body be
+        self.keepalive: set[Any] = set()  # keep-alive connections the POSTs took over (http_keepalive.py)
         self.queues: LocalQueues | SharedQueues = SharedQueues(app.store) if app.store.shared else LocalQueues()
         self.local: dict[str, HttpTransport] = {}
         self.flushing: set[asyncio.Future] = set()  # transports moving messages (or their close) to the store
@@ -442,6 +453,8 @@ class HttpTransports:
 
     async def close(self) -> None:
         """On shutdown, after the connections were drained: record their closes, then let go of the store."""
+        for connection in list(self.keepalive):
+            connection.close()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -34,7 +34,7 @@ import tornado.httputil
 import tornado.iostream
 import tornado.web
 
-from ..realtime.http_transport import SEND_PATH, send_body_limit
+from ..realtime.http_transport import SEND_PATH, send_body_limit, send_request_limit
 from ..errors import CallError, StartupError, error_body
 
 __all__ = ["Guard", "GuardedApplication", "server_options", "host_allowed", "parse_networks",
@@ -158,11 +158,11 @@ class Guard:
         self.check_hosts = check_hosts
         self.max_body = max_body_bytes(config)
         # Unless http.max_body_bytes is set, a POST of the HTTP transport may carry a batch of messages.
-        self.batch_body = send_body_limit(config.limits.max_frame_bytes) if config.http.max_body_bytes is None else None
+        self.send_body = send_request_limit(config)
 
     def body_limit(self, path: str) -> int:
-        if path == SEND_PATH and self.batch_body is not None:
-            return self.batch_body  # the HTTP transport's batches of messages (ss/realtime/http_transport.py)
+        if path == SEND_PATH:
+            return self.send_body  # the HTTP transport's batches of messages (ss/realtime/http_transport.py)
         return min(SMALL_BODY_ROUTES.get(path, self.max_body), self.max_body)
 
     def apply_forwarded(self, request: tornado.httputil.HTTPServerRequest) -> None:

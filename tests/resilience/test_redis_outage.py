@@ -4,6 +4,7 @@ import asyncio
 import logging
 import time
 
+import orjson
 import pytest
 
 from ss.testing import CallFailed, running_app
@@ -76,3 +77,22 @@ async def test_redis_outage_and_return(make_app, redis_server, caplog):
             assert news["data"] == "back" and news["channel"] == "room"
             assert (await listener.next_event("all", timeout=5))["data"] == "back"
             assert await caller.call("app.bump") == 1                  # the new Redis started empty
+
+
+async def test_http_transport_answers_503_while_redis_is_down(make_app, redis_server):
+    from tests.fallback.http_client import HttpClient
+
+    root = make_app({"app/server/app.py": ACTIONS})
+    overrides = {"redis": {"enabled": True, "url": f"redis://127.0.0.1:{redis_server.port}/0"}}
+    async with running_app(root, "test", overrides) as app:
+        client = await HttpClient(app.url).open()
+        try:
+            assert (await client.call("app.square", 3))["result"] == 9
+            redis_server.kill()
+            answer = await client.send_raw(b'{"type":"call","id":9,"method":"app.square","args":[4]}', replies=True)
+            assert answer.code == 503
+            assert orjson.loads(answer.body)["error"]["code"] == "store_unavailable"
+            assert (await app.fetch("/api/app/square.json?5")).body == b"25"  # the server is still up
+        finally:
+            if client._poller is not None:
+                client._poller.cancel()
