@@ -254,7 +254,10 @@ class SharedCode:
         try:
             raw = self._context.eval(f"__ss_call({json.dumps(list(path))}, {encoded})", timeout_sec=self.timeout)
         except JSTimeoutException:
-            # V8 stopped the call; the context stays usable.
+            # V8 is told to stop the call, and stops it at its next interruptible point: inside a
+            # long builtin (a big sort) that can be much later. Wait for it here, so the next call's
+            # timeout counts its own run only; the context stays usable.
+            self._wait_until_idle()
             raise SharedCodeTimeout("TimeoutError", f"ss.shared.{'.'.join(path)} ran longer than "
                                     f"{self.timeout}s (shared_code.timeout) and was stopped") from None
         except JSOOMException:
@@ -265,6 +268,15 @@ class SharedCode:
             error = answer["error"]
             raise JSError(error["name"], error["message"], error["stack"])
         return answer["ok"]
+
+    def _wait_until_idle(self) -> None:
+        """On the V8 thread: return once the context has finished whatever it was stopping."""
+        from py_mini_racer import JSEvalException
+
+        try:
+            self._context.eval("0")  # queued behind the stopped call, so it runs once that has ended
+        except JSEvalException:
+            pass  # the stop landed on this no-op instead: the stopped call has ended all the same
 
     def node(self, path: tuple[str, ...]) -> dict | None:
         """The description of ``SS.shared.<path>`` ({"t": "f"|"o"|"v", ...}), None when absent."""
