@@ -371,12 +371,16 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
 
     def _handle_read(self, future: asyncio.Future) -> bool:
         """Handle one read's messages. True: read on now; False: a later callback reads on, or the socket ended."""
-        try:
-            data = future.result()
-        except tornado.iostream.StreamClosedError:
+        # The end of the stream is read as a value: raising it here would tie the exception, its
+        # traceback, this frame and the future into a cycle per closed socket for the collector.
+        error = future.exception()
+        if error is not None:
+            if not isinstance(error, tornado.iostream.StreamClosedError):
+                raise error
             self._abort()
             self._ended()
             return False
+        data = future.result()
         self._wire_bytes_in += len(data)
         assert self._reader is not None  # made before the first read
         return self._handle_messages(self._reader.feed(data), 0, len(data))

@@ -36,3 +36,37 @@ async def test_a_burst_is_read_in_bulk_written_directly_and_started_inline(make_
         assert not buffered                                 # ...straight to the socket, not through IOStream
         assert not [t for t in tasks if "_run" in repr(t[0])]   # every call started inline: none needed a task
         writer.close()
+
+
+async def test_a_closed_socket_leaves_no_garbage_cycle_behind(make_app):
+    # A storm of closing sockets must not hand the collector an exception, traceback and
+    # frames per socket: the end of the stream is read as a value, never raised.
+    import gc
+
+    root = make_app({"app/server/app.py": "import ss\nclass Actions(ss.Actions):\n    def square(self, n):\n"
+                                          "        return n * n\n"})
+    async with running_app(root, "test") as app:
+        reader, writer = await open_raw_socket(app.port)
+        (connection,) = app.app.connections
+        assert await pipelined_squares(reader, writer, 3) == {0: 0, 1: 1, 2: 4}
+        gc.collect()
+        gc.disable()
+        flags = gc.get_debug()
+        try:
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            writer.close()
+            for _ in range(200):
+                if not app.app.connections:
+                    break
+                await asyncio.sleep(0.01)
+            assert not app.app.connections
+            await asyncio.sleep(0.05)
+            del connection
+            gc.collect()
+            cycles = [o for o in gc.garbage if isinstance(o, BaseException) or type(o).__name__ == "frame"]
+            described = sorted({f"{type(o).__name__}: {getattr(o, 'f_code', o)!r}"[:120] for o in cycles})
+            assert not [d for d in described if "StreamClosed" in d or "compat.py" in d], described
+        finally:
+            gc.set_debug(flags)
+            gc.garbage.clear()
+            gc.enable()
