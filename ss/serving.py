@@ -7,6 +7,7 @@ listener redirects to it when ``https.redirect_http`` is set.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import socket
@@ -24,13 +25,31 @@ from .app import App
 from .web.application import make_application
 from .web.guard import server_options
 
-__all__ = ["serve", "Server", "Listeners", "bind_listeners", "reserve_ports", "REUSE_PORT", "banner"]
+__all__ = ["serve", "settle_collector", "Server", "Listeners", "bind_listeners", "reserve_ports", "REUSE_PORT", "banner"]
 
 #: Linux (and the BSDs): each worker binds its own listening socket and the kernel spreads new
 #: connections evenly over them. Elsewhere the workers share one socket bound before forking.
 REUSE_PORT = hasattr(socket, "SO_REUSEPORT") and sys.platform.startswith("linux")
 
 log = logging.getLogger("ss")
+
+#: A full garbage collection at most once per this many middle ones (CPython's default: 10). A full
+#: pass walks every object the process holds; with thousands of sockets coming back at once (a
+#: reconnect storm), the default ran one every few hundred milliseconds, stalling the loop each time.
+FULL_COLLECTION_AFTER = 100
+
+
+def settle_collector() -> None:
+    """Once started: collect start-up garbage, freeze what remains, make full collections rarer.
+
+    What start-up made (modules, actions, templates, the asset bundles) lives as long as the
+    process; frozen, no later collection walks it again. Cycles made while serving are still
+    collected: young ones as before, old ones by the rarer full passes.
+    """
+    gc.collect()
+    gc.freeze()
+    first, second, _ = gc.get_threshold()
+    gc.set_threshold(first, second, FULL_COLLECTION_AFTER)
 
 @dataclass
 class Listeners:
@@ -277,6 +296,7 @@ async def serve(app: App, port: int | None = None, host: str | None = None,
 
             text = json_line("info", "ss", text.replace("\n", "; "), port=server.port, env=app.env)
         print(text, flush=True)
+    settle_collector()
     if ready is not None:
         ready(server)
     stop = asyncio.Event()
