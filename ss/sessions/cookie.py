@@ -1,21 +1,58 @@
-"""The session cookie: HttpOnly, SameSite=Lax, Secure over HTTPS, lasting as long as the session."""
+"""The session cookie: HttpOnly, SameSite=Lax, Secure over HTTPS, lasting as long as the session.
+
+The Set-Cookie line is written straight into the response headers: every first visit and every
+new session's WebSocket handshake sets it, and Tornado's ``set_cookie`` builds an
+``http.cookies`` Morsel for it (a third of the cookie's cost). The line is the one Tornado writes:
+``name=id; expires=<HTTP date>; HttpOnly; Path=/; SameSite=Lax[; Secure]``.
+"""
 
 from __future__ import annotations
 
+import email.utils
+import re
+import time
 from typing import Any
 
-__all__ = ["set_session_cookie"]
+__all__ = ["set_session_cookie", "session_cookie_header"]
+
+# RFC 6265 cookie-name: a token (no controls, spaces or separators).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_checked: set[str] = set()
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date(when: float) -> str:
+    """``when`` as an HTTP date (RFC 7231), computed once per second."""
+    global _date_cache
+    second = int(when)
+    if _date_cache[0] != second:
+        _date_cache = (second, email.utils.formatdate(second, usegmt=True))
+    return _date_cache[1]
+
+
+def session_cookie_header(name: str, session_id: str, ttl: float, secure: bool) -> str:
+    """The Set-Cookie value for the session ``session_id`` (an id ss made: URL-safe characters)."""
+    if name not in _checked:
+        if not _TOKEN.match(name):
+            raise ValueError(f"session.cookie_name {name!r} is not a cookie name a browser takes: use letters, "
+                             "digits and - _ . only")
+        _checked.add(name)
+    line = f"{name}={session_id}; expires={_http_date(time.time() + ttl)}; HttpOnly; Path=/; SameSite=Lax"
+    return line + "; Secure" if secure else line
 
 
 def set_session_cookie(handler: Any, session_id: str) -> None:
-    """Set the session cookie: HttpOnly, SameSite=Lax, Secure when the request came over HTTPS."""
-    config = handler.app.config
-    handler.set_cookie(
-        config.session.cookie_name,
-        session_id,
-        path="/",
-        httponly=True,
-        samesite="Lax",
-        secure=handler.request.protocol == "https",
-        expires_days=config.session.ttl / 86400,
-    )
+    """Set the session cookie on ``handler``'s response (a second call in one response replaces the first).
+
+    The session cookie is the only Set-Cookie line ss's handlers add themselves (Tornado adds
+    cookies set through ``set_cookie`` when it writes the headers, after this).
+    """
+    session = handler.app.config.session
+    header = session_cookie_header(session.cookie_name, session_id, session.ttl, handler.request.protocol == "https")
+    headers = handler._headers  # RequestHandler's own (checked by ss/realtime/compat.py)
+    if "Set-Cookie" in headers:  # set earlier in this response: keep the other cookies, drop that one
+        others = [line for line in headers.get_list("Set-Cookie") if not line.startswith(session.cookie_name + "=")]
+        handler.clear_header("Set-Cookie")
+        for line in others:
+            handler.add_header("Set-Cookie", line)
+    handler.add_header("Set-Cookie", header)
