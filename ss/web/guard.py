@@ -147,6 +147,10 @@ def host_allowed(host_name: str, allowed: Iterable[str]) -> bool:
 class Guard:
     """The per-request checks of one listener, built from the app's config."""
 
+    #: Host names whose answer is remembered (a server answers to a few; a client making names
+    #: up empties the memory when it is full, and costs one check per request as before).
+    REMEMBERED_HOSTS = 256
+
     def __init__(self, config, check_hosts: bool = True):
         http = config.http
         self.networks = parse_networks(http.get("trusted_proxies") or [])
@@ -156,6 +160,7 @@ class Guard:
         domain = config.https.domain if config.https.enabled else None
         self.allowed_hosts = list(allowed) + ([str(domain)] if domain else [])
         self.check_hosts = check_hosts
+        self.decided_hosts: dict[str, bool] = {}
         self.max_body = max_body_bytes(config)
         # Unless http.max_body_bytes is set, a POST of the HTTP transport may carry a batch of messages.
         self.send_body = send_request_limit(config)
@@ -175,7 +180,16 @@ class Guard:
             request.protocol = protocol
 
     def host_refusal(self, request: tornado.httputil.HTTPServerRequest) -> CallError | None:
-        if not self.check_hosts or host_allowed(request.host_name, self.allowed_hosts):
+        if not self.check_hosts:
+            return None
+        name = request.host_name
+        allowed = self.decided_hosts.get(name)
+        if allowed is None:
+            allowed = host_allowed(name, self.allowed_hosts)
+            if len(self.decided_hosts) >= self.REMEMBERED_HOSTS:
+                self.decided_hosts.clear()
+            self.decided_hosts[name] = allowed
+        if allowed:
             return None
         host = _bare_host(request.host_name)
         return CallError("bad_host", f"this server does not answer to the host name {host[:100]!r}: if it is yours, "

@@ -116,3 +116,25 @@ async def test_head_on_the_page_answers_its_headers_without_a_session(make_app):
         assert "Set-Cookie" not in page.headers and page.headers["X-Frame-Options"] == "SAMEORIGIN"
         after = [key async for key in app.app.store.redis.scan_iter(match=app.app.store.key("session:*"))]
         assert after == before
+
+
+def test_the_host_check_decides_once_per_host_name_and_remembers_a_bounded_few(monkeypatch):
+    from types import SimpleNamespace
+
+    from ss.app import App
+    from ss.web import guard as guard_module
+
+    config = App.load(None, "production", {"redis": {"enabled": False}, "http": {"allowed_hosts": [".example.com"]}}).config
+    checked = []
+    real = guard_module.host_allowed
+    monkeypatch.setattr(guard_module, "host_allowed", lambda host, allowed: checked.append(host) or real(host, allowed))
+    guard = guard_module.Guard(config)
+    for _ in range(3):
+        assert guard.host_refusal(SimpleNamespace(host_name="www.example.com")) is None
+        assert guard.host_refusal(SimpleNamespace(host_name="evil.test")).code == "bad_host"
+    assert checked == ["www.example.com", "evil.test"]        # each name decided once, then remembered
+    for number in range(1000):                                 # a client making up names cannot grow it
+        guard.host_refusal(SimpleNamespace(host_name=f"n{number}.test"))
+    assert len(guard.decided_hosts) <= guard_module.Guard.REMEMBERED_HOSTS
+    assert guard.host_refusal(SimpleNamespace(host_name="a.example.com")) is None
+    assert guard.host_refusal(SimpleNamespace(host_name="n5.test")).code == "bad_host"
