@@ -66,7 +66,7 @@ BASE: dict = {
         },
     },
     "session": {
-        "cookie_name": "ss_session",  # name of the session cookie (HttpOnly, SameSite=Lax, Secure over TLS)
+        "cookie_name": "ss_session",  # the session cookie: letters, digits, - _ . (HttpOnly, SameSite=Lax, Secure over TLS)
         "ttl": 30 * DAY,            # seconds a session lives after its last use
         "new_ttl": 600,             # seconds a new session lives until its first real use (then ttl)
         "rotate_on_login": True,    # new session id on set_user_id (against session fixation)

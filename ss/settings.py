@@ -21,6 +21,7 @@ import builtins
 import copy
 import difflib
 import os
+import re
 import traceback
 import typing
 from dataclasses import dataclass, field
@@ -334,8 +335,14 @@ def _unknown(name: Any, section: Section) -> str:
     return f"{dotted}: no such key; {section.path} has {', '.join(section.keys)}"
 
 
+#: A cookie name (RFC 6265: a token, no controls, spaces or separators).
+COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+
+
 def _value_problem(key: Key, value: Any) -> str | None:
     """What is wrong with a value of the right type, for the few keys where that can be told early."""
+    if key.path == "session.cookie_name" and isinstance(value, str) and not COOKIE_NAME.match(value):
+        return f"{value!r} is not a cookie name browsers take: use letters, digits and - _ . only"
     if key.path == "redis.url" and value is not None and not str(value).startswith(("redis://", "rediss://", "unix://")):
         return f"{value!r} is not a Redis URL: write redis://host:port/db (rediss:// for TLS, unix:///path for a socket)"
     return None

@@ -55,6 +55,10 @@ def test_setting_it_again_in_one_response_replaces_it():
     assert http.cookies.SimpleCookie(header)["ss_session"].value == "second"
 
 
-def test_a_cookie_name_a_browser_would_not_take_is_refused_with_the_setting_named():
-    with pytest.raises(ValueError, match="session.cookie_name"):
-        set_session_cookie(_handler(name="ss session;"), "abc")
+def test_a_cookie_name_a_browser_would_not_take_stops_the_start_with_the_setting_named():
+    from ss.app import App
+    from ss.settings import ConfigError
+
+    with pytest.raises(ConfigError, match=r"session.cookie_name: .*not a cookie name"):
+        App.load(None, "test", {"redis": {"enabled": False}, "session": {"cookie_name": "ss session;"}})
+    assert App.load(None, "test", {"redis": {"enabled": False}, "session": {"cookie_name": "my-app.sid"}})

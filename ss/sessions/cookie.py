@@ -9,15 +9,11 @@ new session's WebSocket handshake sets it, and Tornado's ``set_cookie`` builds a
 from __future__ import annotations
 
 import email.utils
-import re
 import time
 from typing import Any
 
 __all__ = ["set_session_cookie", "session_cookie_header"]
 
-# RFC 6265 cookie-name: a token (no controls, spaces or separators).
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_checked: set[str] = set()
 _date_cache: tuple[int, str] = (0, "")
 
 
@@ -31,12 +27,10 @@ def _http_date(when: float) -> str:
 
 
 def session_cookie_header(name: str, session_id: str, ttl: float, secure: bool) -> str:
-    """The Set-Cookie value for the session ``session_id`` (an id ss made: URL-safe characters)."""
-    if name not in _checked:
-        if not _TOKEN.match(name):
-            raise ValueError(f"session.cookie_name {name!r} is not a cookie name a browser takes: use letters, "
-                             "digits and - _ . only")
-        _checked.add(name)
+    """The Set-Cookie value for the session ``session_id`` (an id ss made: URL-safe characters).
+
+    ``name`` is ``session.cookie_name``, a token: the config check (ss/settings.py) refused anything else.
+    """
     line = f"{name}={session_id}; expires={_http_date(time.time() + ttl)}; HttpOnly; Path=/; SameSite=Lax"
     return line + "; Secure" if secure else line
 
