@@ -139,7 +139,7 @@ class Bench:
         """Memory per idle socket: a fresh server, a small warm-up, then RSS
         before and after opening --idle-clients sockets; and the server's CPU
         time for those handshakes (it does nothing else meanwhile)."""
-        key = "idle_http" if target.http else "idle"
+        key = "idle" + ("_http" if target.http else "") + ("_redis" if target.redis else "")
         figures = [f"{key}.kb_per_conn", f"{key}.open_seconds", f"{key}.cpu_ms_per_open"]
         try:
             server = target.server(self.redis_url(target), tag="-idle").start()

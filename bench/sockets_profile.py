@@ -109,6 +109,8 @@ async def main(o) -> None:
             profile.disable()
             await release(gen)
             print(f"{o.clients} handshakes ({o.proto}) in {seconds:.2f} s under cProfile")
+            if os.environ.get("SS_PROFILE_DUMP"):  # for pstats' callers/callees views
+                profile.dump_stats(os.environ["SS_PROFILE_DUMP"])
             for key in ("tottime", "cumulative"):
                 out = io.StringIO()
                 pstats.Stats(profile, stream=out).sort_stats(key).print_stats(o.top)

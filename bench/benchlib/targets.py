@@ -133,7 +133,7 @@ FANOUT = {"fanout500", "fanout1000"}
 
 TARGETS = [
     SsTarget("ss", "ss", "ss", scenarios=RPC | FANOUT | {"idle", "storm"}),
-    SsTarget("ss+redis", "ss", "ss", redis=True, scenarios=FANOUT | {"xuser"}),
+    SsTarget("ss+redis", "ss", "ss", redis=True, scenarios=FANOUT | {"xuser", "idle"}),
     SsWorkersTarget("ss-2w+redis", "ss", "ss", redis=True, scenarios={"pipe", "fanout500"}),
     SsUnbatchedTarget("ss-unbatched", "ss-unbatched", "ss", scenarios=RPC | FANOUT),
     SsUnbatchedTarget("ss-unbatched+redis", "ss-unbatched", "ss", redis=True, scenarios=FANOUT),
