@@ -6,6 +6,7 @@ Tornado with the same checks (host, body size) and the same answers.
 """
 
 import asyncio
+import contextlib
 import ssl
 import types
 
@@ -117,6 +118,28 @@ async def result(server, client: HttpClient, number: int, method: str, value=Non
         connection.close()
 
 
+@contextlib.asynccontextmanager
+async def taken_over(server):
+    """A client on ``server`` and a keep-alive connection the server took over (its first POST answered)."""
+    client = await HttpClient(server.url).open()
+    connection = await KeepAlive.open(server.port)
+    try:
+        await replies(connection, client, 1, 2)
+        yield client, connection
+    finally:
+        connection.close()
+        await client.close()
+
+
+@contextlib.asynccontextmanager
+async def taken_over_with(make_app, store_overrides, **http):
+    """The same on a server of its own with these ``http`` settings."""
+    overrides = {**store_overrides, "http": http}
+    async with running_app(make_app({"app/server/app.py": ACTIONS}), "development", overrides) as server:
+        async with taken_over(server) as (client, connection):
+            yield server, client, connection
+
+
 async def test_the_posts_of_one_connection_are_all_answered(server):
     client = await HttpClient(server.url).open()
     connection = await KeepAlive.open(server.port)
@@ -156,39 +179,24 @@ async def test_bad_input_on_a_taken_over_connection_gets_the_same_clear_answers(
 
 
 async def test_other_requests_on_the_connection_go_to_tornado_and_it_stays_usable(server):
-    client = await HttpClient(server.url).open()
-    connection = await KeepAlive.open(server.port)
-    try:
-        await replies(connection, client, 1, 2)
+    async with taken_over(server) as (client, connection):
         status, _, body = await connection.request("GET", "/api/app/square.json?5")
         assert (status, body) == (200, b"25")
         # ...and the connection's next POSTs are read by ss again
         assert (await replies(connection, client, 2, 4))[2] == 16
         assert len(hub_of(server.app).keepalive) == 1
-    finally:
-        connection.close()
-        await client.close()
 
 
 async def test_another_host_on_a_taken_over_connection_is_checked_by_the_guard(server):
-    client = await HttpClient(server.url).open()
-    connection = await KeepAlive.open(server.port)
-    try:
-        await replies(connection, client, 1, 2)
+    async with taken_over(server) as (client, connection):
         connection.host = "evil.example"
         status, _, body = await post(connection, client, call(2, 7))
         assert status == 400 and orjson.loads(body)["error"]["code"] == "bad_host"
         assert await result(server, client, 3, "app.runs") == [2]  # call 2 (square of 7) did not run
-    finally:
-        connection.close()
-        await client.close()
 
 
 async def test_an_oversize_post_gets_413_too_big(server):
-    client = await HttpClient(server.url).open()
-    connection = await KeepAlive.open(server.port)
-    try:
-        await replies(connection, client, 1, 2)
+    async with taken_over(server) as (client, connection):
         limit = hub_of(server.app).max_request
         head = (f"POST /_ss/http/send?c={client.cid} HTTP/1.1\r\nHost: {connection.host}\r\n"
                 f"X-SS-Secret: {client.secret}\r\nContent-Length: {limit + 1}\r\n\r\n")
@@ -197,70 +205,37 @@ async def test_an_oversize_post_gets_413_too_big(server):
         assert status == 413 and orjson.loads(body)["error"]["code"] == "too_big"
         assert await connection.closed_by_server(3)
         assert await result(server, client, 2, "app.square", 6) == 36  # the HTTP connection itself is fine
-    finally:
-        connection.close()
-        await client.close()
 
 
 async def test_an_idle_taken_over_connection_is_closed_after_the_header_timeout(server):
-    client = await HttpClient(server.url).open()
-    connection = await KeepAlive.open(server.port)
-    try:
-        await replies(connection, client, 1, 2)
+    async with taken_over(server) as (client, connection):
         assert len(hub_of(server.app).keepalive) == 1
         assert await connection.closed_by_server(4)  # http.header_timeout is 1.5 s here
         await asyncio.sleep(0.05)
         assert not hub_of(server.app).keepalive
-    finally:
-        connection.close()
-        await client.close()
 
 
 async def test_a_body_that_stops_arriving_closes_the_connection(make_app, store_overrides):
-    root = make_app({"app/server/app.py": ACTIONS})
-    overrides = {**store_overrides, "http": {"body_timeout": 1}}
-    async with running_app(root, "development", overrides) as server:
-        client = await HttpClient(server.url).open()
-        connection = await KeepAlive.open(server.port)
-        try:
-            await replies(connection, client, 1, 2)
-            head = (f"POST /_ss/http/send?c={client.cid}&replies=1 HTTP/1.1\r\nHost: {connection.host}\r\n"
-                    f"X-SS-Secret: {client.secret}\r\nContent-Length: 100\r\n\r\n")
-            connection.writer.write(head.encode() + b"{")
-            assert await connection.closed_by_server(4)
-            assert await result(server, client, 2, "app.square", 6) == 36
-        finally:
-            connection.close()
-            await client.close()
+    async with taken_over_with(make_app, store_overrides, body_timeout=1) as (server, client, connection):
+        head = (f"POST /_ss/http/send?c={client.cid}&replies=1 HTTP/1.1\r\nHost: {connection.host}\r\n"
+                f"X-SS-Secret: {client.secret}\r\nContent-Length: 100\r\n\r\n")
+        connection.writer.write(head.encode() + b"{")
+        assert await connection.closed_by_server(4)
+        assert await result(server, client, 2, "app.square", 6) == 36
 
 
 async def test_headers_over_the_limit_close_the_connection(make_app, store_overrides):
-    root = make_app({"app/server/app.py": ACTIONS})
-    overrides = {**store_overrides, "http": {"max_header_bytes": 2048}}
-    async with running_app(root, "development", overrides) as server:
-        client = await HttpClient(server.url).open()
-        connection = await KeepAlive.open(server.port)
-        try:
-            await replies(connection, client, 1, 2)
-            connection.write("POST", f"/_ss/http/send?c={client.cid}", b"", {"X-Padding": "p" * 4096})
-            assert await connection.closed_by_server(4)
-        finally:
-            connection.close()
-            await client.close()
+    async with taken_over_with(make_app, store_overrides, max_header_bytes=2048) as (_, client, connection):
+        connection.write("POST", f"/_ss/http/send?c={client.cid}", b"", {"X-Padding": "p" * 4096})
+        assert await connection.closed_by_server(4)
 
 
 async def test_malformed_requests_are_handed_to_tornado(server):
-    client = await HttpClient(server.url).open()
-    connection = await KeepAlive.open(server.port)
-    try:
-        await replies(connection, client, 1, 2)
+    async with taken_over(server) as (client, connection):
         connection.writer.write(f"POST /_ss/http/send?c={client.cid} HTTP/1.1\r\nHost: {connection.host}\r\n"
                                 f"X-SS-Secret: {client.secret}\r\nContent-Length: x\r\n\r\n".encode())
         status, _, _ = await connection.response()
         assert status == 400
-    finally:
-        connection.close()
-        await client.close()
 
 
 async def test_stopping_the_server_closes_taken_over_connections(make_app, store_overrides):
