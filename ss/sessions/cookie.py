@@ -38,15 +38,10 @@ def session_cookie_header(name: str, session_id: str, ttl: float, secure: bool) 
 def set_session_cookie(handler: Any, session_id: str) -> None:
     """Set the session cookie on ``handler``'s response (a second call in one response replaces the first).
 
-    The session cookie is the only Set-Cookie line ss's handlers add themselves (Tornado adds
-    cookies set through ``set_cookie`` when it writes the headers, after this).
+    ``set_header`` replaces any Set-Cookie line set before in this response: the session cookie is the
+    only one ss's handlers set that way (Tornado adds cookies set through ``set_cookie``, such as an
+    XSRF cookie, when it writes the headers, after this).
     """
     session = handler.app.config.session
-    header = session_cookie_header(session.cookie_name, session_id, session.ttl, handler.request.protocol == "https")
-    headers = handler._headers  # RequestHandler's own (checked by ss/realtime/compat.py)
-    if "Set-Cookie" in headers:  # set earlier in this response: keep the other cookies, drop that one
-        others = [line for line in headers.get_list("Set-Cookie") if not line.startswith(session.cookie_name + "=")]
-        handler.clear_header("Set-Cookie")
-        for line in others:
-            handler.add_header("Set-Cookie", line)
-    handler.add_header("Set-Cookie", header)
+    handler.set_header("Set-Cookie", session_cookie_header(session.cookie_name, session_id, session.ttl,
+                                                           handler.request.protocol == "https"))
