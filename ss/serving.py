@@ -51,6 +51,7 @@ def settle_collector() -> None:
     first, second, _ = gc.get_threshold()
     gc.set_threshold(first, second, FULL_COLLECTION_AFTER)
 
+
 @dataclass
 class Listeners:
     """Bound sockets: ``main`` serves the app (TLS when enabled), ``redirect`` the https redirect."""

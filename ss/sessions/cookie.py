@@ -1,8 +1,8 @@
 """The session cookie: HttpOnly, SameSite=Lax, Secure over HTTPS, lasting as long as the session.
 
 The Set-Cookie line is written straight into the response headers: every first visit and every
-new session's WebSocket handshake sets it, and Tornado's ``set_cookie`` builds an
-``http.cookies`` Morsel for it (a third of the cookie's cost). The line is the one Tornado writes:
+new session's WebSocket handshake sets it, and Tornado's ``set_cookie`` would build an
+``http.cookies`` Morsel for it each time. The line is the one Tornado writes:
 ``name=id; expires=<HTTP date>; HttpOnly; Path=/; SameSite=Lax[; Secure]``.
 """
 
