@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Iterator, cast
 
 import tornado
 import tornado.httputil
+import tornado.ioloop
 import tornado.iostream
+import tornado.platform.asyncio
 import tornado.web
 import tornado.websocket
 
@@ -36,8 +38,9 @@ from ..protocol.frames import unmask as _pure_unmask
 if TYPE_CHECKING:
     from .websocket import SocketHandler
 
-__all__ = ["BulkReadProtocol", "start_call", "loop_has_ready_callbacks", "unread_bytes", "put_back", "drop_upgrade_state",
-           "lighten_stream", "LazyDeque", "forget_parsed_cookies", "discard_new_cookies", "unmask", "check", "TESTED_TORNADO"]
+__all__ = ["BulkReadProtocol", "DirectReadStream", "start_call", "loop_has_ready_callbacks", "unread_bytes", "put_back",
+           "take_buffered", "drop_upgrade_state", "lighten_stream", "LazyDeque", "forget_parsed_cookies",
+           "discard_new_cookies", "unmask", "check", "TESTED_TORNADO"]
 
 log = logging.getLogger("ss.socket")
 
@@ -80,6 +83,16 @@ def check() -> None:
         (_has_in_source(tornado.websocket.WebSocketProtocol13.__init__, "_message_bytes_in"),
          "WebSocketProtocol13._message_bytes_in"),
         (hasattr(tornado.websocket.WebSocketProtocol, "_run_callback"), "WebSocketProtocol._run_callback"),
+        # DirectReadStream: IOStream hands a READ event to _handle_read, keeps READ registered while
+        # reading() is true, and registers its events with _add_io_state.
+        (_has_in_source(tornado.iostream.BaseIOStream._handle_events, "_handle_read")
+         and _has_in_source(tornado.iostream.BaseIOStream._handle_events, "reading"),
+         "BaseIOStream._handle_events calling _handle_read and reading()"),
+        (hasattr(tornado.iostream.BaseIOStream, "_add_io_state"), "BaseIOStream._add_io_state"),
+        # ...and the asyncio loop Tornado registers a socket's events with (the reader ss puts in its place).
+        (_has_in_source(tornado.platform.asyncio.BaseAsyncIOLoop.initialize, "selector_loop")
+         and _has_in_source(tornado.platform.asyncio.BaseAsyncIOLoop.remove_handler, "remove_reader"),
+         "BaseAsyncIOLoop.selector_loop"),
         # unread_bytes(): is anything buffered but not yet read on this stream?
         (_has_in_source(tornado.iostream.BaseIOStream.__init__, "_read_buffer_size"), "BaseIOStream._read_buffer_size"),
         # put_back(): the read buffer is one bytearray, read from its start (no separate read position).
@@ -129,6 +142,35 @@ def put_back(stream: tornado.iostream.BaseIOStream, data: bytes) -> None:
     """Return bytes read from ``stream`` to the front of its read buffer: the next read gets them again."""
     stream._read_buffer[:0] = data
     stream._read_buffer_size += len(data)
+
+
+def take_buffered(stream: tornado.iostream.BaseIOStream) -> bytes:
+    """Everything ``stream`` has buffered but nobody has read, removed from it."""
+    if not stream._read_buffer_size:
+        return b""
+    data = bytes(stream._read_buffer)
+    del stream._read_buffer[:]
+    stream._read_buffer_size = 0
+    return data
+
+
+class DirectReadStream(tornado.iostream.IOStream):
+    """What an upgraded plain-TCP socket's IOStream becomes once ss reads the socket itself.
+
+    Never made directly: :meth:`BulkReadProtocol._receive_frame_loop` switches the class
+    of the stream Tornado made. IOStream then hands every READ event of its socket to
+    ``_ss_readable`` (the protocol's reader) instead of reading into its own buffer, and
+    keeps READ registered all the time, also while a write is pending. Writing, closing and
+    the loop registration stay IOStream's.
+    """
+
+    _ss_readable: Callable[[], None]
+
+    def reading(self) -> bool:
+        return True
+
+    def _handle_read(self) -> None:
+        self._ss_readable()
 
 
 def queued_bytes(stream: tornado.iostream.BaseIOStream) -> int:
@@ -325,7 +367,7 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
     """
 
     # Not in __dict__: one more key there makes every socket's dict double.
-    __slots__ = ("_left_in_read", "_reader", "_turn", "_work")
+    __slots__ = ("_direct", "_left_in_read", "_paused", "_reader", "_turn", "_work")
     handler: SocketHandler  # Tornado types it as its delegate protocol; ss's handler has request and write_queued
 
     READ_SIZE = 64 * 1024
@@ -334,6 +376,8 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
 
     def __init__(self, handler: Any, mask_outgoing: bool, params: Any) -> None:
         super().__init__(handler, mask_outgoing, params)
+        self._direct = False   # reading the socket itself (DirectReadStream), not through IOStream's reads
+        self._paused = False   # direct: the last read's messages are not all handled yet; read no more
         self._left_in_read = 0
         self._reader: FrameReader | None = None
         self._turn = 0
@@ -347,10 +391,69 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
     async def _receive_frame_loop(self) -> None:
         # What Tornado's _accept_connection awaits last, after open(): arm the first read and return.
         self._reader = FrameReader(self.params.max_message_size, unmask)
+        stream = self.stream
+        if type(stream) is tornado.iostream.IOStream and not stream.closed() \
+                and not asyncio.iscoroutinefunction(self.handler.on_message):
+            # A plain TCP socket: read it straight from the kernel when the loop says it is readable
+            # (one recv per event; no read future, buffer copies or extra loop turn per message).
+            # TLS streams keep IOStream's reads, which decrypt.
+            early = take_buffered(stream)  # frames the client sent right behind its upgrade request
+            stream._ss_readable = self._on_readable  # type: ignore[attr-defined]
+            stream.__class__ = DirectReadStream
+            self._direct = True
+            stream._add_io_state(tornado.ioloop.IOLoop.READ)
+            loop = asyncio.get_running_loop()
+            if getattr(stream.io_loop, "selector_loop", None) is loop:
+                # Tornado's loop registered READ with asyncio for this socket, and keeps it registered
+                # (DirectReadStream.reading()). Put this reader in its place: a readable socket then
+                # calls it straight from the selector, not through Tornado's two event dispatchers.
+                # Tornado still removes it with its own when the stream closes.
+                loop.add_reader(stream.socket.fileno(), self._on_readable)
+            # No read is pending to fail when the stream is closed from elsewhere (a slow reader
+            # cut off, a failed write): its close callback ends the socket instead.
+            stream.set_close_callback(self._stream_closed)
+            if early:
+                self._take(early)
+            return
         self._read_next()
+
+    def _on_readable(self) -> None:
+        """Direct reading: the socket has bytes (or its end) for us."""
+        if self._paused or self._reader is None:
+            return  # the last read's messages are still being handled: they read on when done
+        stream = self.stream
+        try:
+            data = stream.socket.recv(self.READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # reset by the peer: the end of the stream, as IOStream reads it
+            stream.close(exc_info=exc)
+            data = b""
+        if not data:
+            self._abort()
+            self._ended()
+            return
+        self._take(data)
+
+    def _stream_closed(self) -> None:
+        if self._reader is not None:  # not ended yet: closed by something other than this reader
+            self._abort()
+            self._ended()
+
+    def _take(self, data: bytes) -> None:
+        """Direct reading: handle one read's messages; pause reading until they all are."""
+        self._wire_bytes_in += len(data)
+        assert self._reader is not None  # made before the first read
+        if not self._handle_messages(self._reader.feed(data), 0, len(data)):
+            self._paused = True
 
     def _read_next(self) -> None:
         """Ask for the next read: handled at once when the stream has it buffered, else by _on_read."""
+        if self._direct:  # the last read's messages are all handled: take the next read's now
+            self._paused = False
+            if not self.client_terminated:
+                self._on_readable()
+            return
         while not self.client_terminated:
             try:
                 # A Future (typed as an Awaitable): Tornado's reads return asyncio Futures.

@@ -70,3 +70,56 @@ async def test_a_closed_socket_leaves_no_garbage_cycle_behind(make_app):
             gc.set_debug(flags)
             gc.garbage.clear()
             gc.enable()
+
+
+async def test_a_plain_socket_is_read_straight_from_the_kernel_not_through_iostream(make_app, monkeypatch):
+    # After the upgrade, a plain TCP socket's frames are read by ss from the socket when the loop
+    # says it is readable: no IOStream read (its future, buffer copies, extra loop turn) per message.
+    root = make_app({"app/server/app.py": "import ss\nclass Actions(ss.Actions):\n    def square(self, n):\n"
+                                          "        return n * n\n"})
+    async with running_app(root, "test") as app:
+        reader, writer = await open_raw_socket(app.port)
+        (connection,) = app.app.connections
+        stream = connection.transport.ws_connection.stream
+        reads = []
+        real_read_bytes = stream.read_bytes
+        monkeypatch.setattr(stream, "read_bytes", lambda *a, **k: reads.append(a) or real_read_bytes(*a, **k))
+        for _ in range(20):  # one call at a time, as a tab waiting for each reply does
+            assert await pipelined_squares(reader, writer, 1) == {0: 0}
+        assert await pipelined_squares(reader, writer, 50) == {i: i * i for i in range(50)}
+        assert reads == []
+        writer.close()
+        for _ in range(200):
+            if not app.app.connections:
+                break
+            await asyncio.sleep(0.01)
+        assert not app.app.connections          # the end of the stream is still seen
+        assert stream.closed()
+
+
+async def test_frames_sent_with_the_upgrade_request_are_not_lost(make_app):
+    # A client may write its first frames right behind the upgrade request, in the same packet:
+    # Tornado has them buffered when ss takes over reading, and they must be answered first.
+    import orjson
+
+    from ..raw_socket import client_frame, split_server_frames
+
+    root = make_app({"app/server/app.py": "import ss\nclass Actions(ss.Actions):\n    def square(self, n):\n"
+                                          "        return n * n\n"})
+    async with running_app(root, "test") as app:
+        reader, writer = await asyncio.open_connection("127.0.0.1", app.port)
+        calls = b"".join(client_frame(0x81, orjson.dumps({"type": "call", "id": i, "method": "app.square",
+                                                             "args": [i]})) for i in range(5))
+        writer.write(b"GET /_ss/socket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" + calls)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 101"), head[:100]
+        replies, buffer = {}, b""
+        while len(replies) < 5:
+            payloads, buffer = split_server_frames(buffer + await asyncio.wait_for(reader.read(65536), 5))
+            for message in map(orjson.loads, payloads):
+                if message.get("type") == "reply":
+                    replies[message["id"]] = message["result"]
+        assert replies == {i: i * i for i in range(5)}
+        assert await pipelined_squares(reader, writer, 3) == {0: 0, 1: 1, 2: 4}   # and reading goes on after them
+        writer.close()
