@@ -38,9 +38,9 @@ from ..protocol.frames import unmask as _pure_unmask
 if TYPE_CHECKING:
     from .websocket import SocketHandler
 
-__all__ = ["BulkReadProtocol", "DirectReadStream", "start_call", "loop_has_ready_callbacks", "unread_bytes", "put_back",
-           "take_buffered", "drop_upgrade_state", "lighten_stream", "LazyDeque", "forget_parsed_cookies",
-           "discard_new_cookies", "unmask", "check", "TESTED_TORNADO"]
+__all__ = ["BulkReadProtocol", "DirectReadStream", "start_call", "run_inline", "loop_has_ready_callbacks",
+           "unread_bytes", "put_back", "take_buffered", "drop_upgrade_state", "lighten_stream", "LazyDeque",
+           "forget_parsed_cookies", "discard_new_cookies", "unmask", "check", "TESTED_TORNADO"]
 
 log = logging.getLogger("ss.socket")
 
@@ -307,26 +307,38 @@ def start_call(coro: Coroutine, on_done: Callable[[asyncio.Future], Any] | None 
     ``contextvars.ContextVar`` set by one call is never seen by another, however
     they were started. ``on_done`` is added as a done callback.
     """
+    future, value = run_inline(coro)
+    if future is None:
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(value)
+    if on_done is not None:
+        future.add_done_callback(on_done)
+    return future
+
+
+def run_inline(coro: Coroutine) -> tuple[asyncio.Future | None, Any]:
+    """Run ``coro``'s first step now, in a context of its own: ``(None, result)`` when that finished it,
+    else ``(future, None)`` (it waits on something, or it raised: the future says so).
+
+    What :func:`start_call` does, without a future for the result of a coroutine that
+    never waited (most actions' calls).
+    """
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
     if _EAGER:  # Python 3.12+: eager tasks run their first step synchronously, in their context
         task = asyncio.Task(coro, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg]
-        if on_done is not None:
-            task.add_done_callback(on_done)
-        return task
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return None, task.result()
+        return task, None
     try:
         waiting_on = context.run(coro.send, None)
     except StopIteration as done:
-        future = loop.create_future()
-        future.set_result(done.value)
+        return None, done.value
     except BaseException as exc:
         future = loop.create_future()
         future.set_exception(exc)
-    else:
-        future = loop.create_task(_resume(coro, waiting_on), context=context)
-    if on_done is not None:
-        future.add_done_callback(on_done)
-    return future
+        return future, None
+    return loop.create_task(_resume(coro, waiting_on), context=context), None
 
 
 async def _resume(coro: Coroutine, waiting_on: Any) -> Any:

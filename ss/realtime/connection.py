@@ -154,7 +154,10 @@ class Connection:
         earlier = recent.get(key, call.id)
         if earlier is not None:
             # A retry after a reconnect: answer with the first run's reply, never run it twice.
-            earlier.add_done_callback(lambda f: self.send(f.result()) if not f.cancelled() else None)
+            if type(earlier) is bytes:
+                self.send(earlier)
+            else:
+                earlier.add_done_callback(lambda f: self.send(f.result()) if not f.cancelled() else None)
             return
         max_pending = self.app.max_pending_calls
         if self.pending >= max_pending:
@@ -174,7 +177,10 @@ class Connection:
             # Nothing else runs for this connection: start the call right here, most actions finish
             # without waiting and need no task. (A burst from one client cannot starve the others:
             # its transport gives the loop a turn every few messages.)
-            task = compat.start_call(self._run(call, key, size))
+            task, reply = compat.run_inline(self._run(call, key, size))
+            if task is None:  # answered already: the replay table keeps the reply itself
+                recent.remember(key, call.id, reply)
+                return
         else:
             task = asyncio.get_running_loop().create_task(self._run(call, key, size),
                                                           context=contextvars.copy_context())

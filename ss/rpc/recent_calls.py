@@ -37,7 +37,7 @@ class _Tab:
     __slots__ = ("calls", "answered", "stamp", "size")
 
     def __init__(self, now: float) -> None:
-        self.calls: dict[Any, asyncio.Future[bytes]] = {}
+        self.calls: dict[Any, asyncio.Future[bytes] | bytes] = {}
         self.answered: deque[tuple[Any, int]] = deque()  # (call id, bytes counted), oldest first
         self.stamp = now
         self.size = 0           # bytes counted for this tab
@@ -56,14 +56,17 @@ class RecentCalls:
         self.bytes = 0
         self._tabs: OrderedDict[Key, _Tab] = OrderedDict()           # least recently used first
         self._sessions: dict[str, OrderedDict[str, None]] = {}      # session id -> its tabs, oldest first
+        self._next_expiry = 0.0  # tabs past their ttl are looked for at most once a second
 
-    def get(self, key: Key, call_id: Any) -> asyncio.Future[bytes] | None:
-        """The future of an earlier call with this id from this tab, if remembered."""
+    def get(self, key: Key, call_id: Any) -> asyncio.Future[bytes] | bytes | None:
+        """An earlier call with this id from this tab, if remembered: its future, or its reply when it was given
+        at once."""
         tab = self._tabs.get(key)
         return tab.calls.get(call_id) if tab is not None else None
 
-    def remember(self, key: Key, call_id: Any, future: asyncio.Future[bytes]) -> None:
-        """Keep the call's future; once it is answered, :meth:`answered` (or this, if done) counts its reply."""
+    def remember(self, key: Key, call_id: Any, call: asyncio.Future[bytes] | bytes) -> None:
+        """Keep the call: its future (:meth:`answered`, or this if done, counts its reply), or the reply itself
+        when the call finished as it started (no future needed: most calls)."""
         now = time.monotonic()
         tab = self._tabs.get(key)
         if tab is None:
@@ -71,10 +74,14 @@ class RecentCalls:
         else:
             tab.stamp = now
             self._tabs.move_to_end(key)
-        tab.calls[call_id] = future
-        if future.done():
-            self._count(key, tab, call_id, future)
-        self._expire(now)
+        tab.calls[call_id] = call
+        if type(call) is bytes:
+            self._account(key, tab, call_id, len(call))
+        elif call.done():  # type: ignore[union-attr]
+            self._count(key, tab, call_id, call)  # type: ignore[arg-type]
+        if now >= self._next_expiry:
+            self._next_expiry = now + 1.0
+            self._expire(now)
 
     def answered(self, key: Key, call_id: Any, reply: bytes) -> None:
         """The call's reply is ``reply``: count it, or forget the call when the reply is too big to keep."""

@@ -109,3 +109,17 @@ class Actions(ss.Actions):
         runs = await second.call("app.runs")
         await second.close()
         assert runs == (1 if size <= 16 << 10 else 2)                  # replayed when small, run again when big
+
+
+async def test_a_reply_given_at_once_is_kept_as_its_bytes():
+    # A call that finished while it was being started is remembered by its reply, with no future.
+    table = RecentCalls(max_reply=10, per_tab=2)
+    table.remember(("s", "t"), 1, b"reply")
+    assert table.get(("s", "t"), 1) == b"reply"
+    assert table.bytes == len(b"reply") + ENTRY_OVERHEAD
+    table.remember(("s", "t"), 2, b"x" * 11)          # too big to keep: a retry runs it again
+    assert table.get(("s", "t"), 2) is None
+    table.remember(("s", "t"), 3, b"r3")
+    table.remember(("s", "t"), 4, done(b"r4"))
+    assert table.get(("s", "t"), 1) is None           # only the latest two answered ones stay
+    assert table.get(("s", "t"), 3) == b"r3" and table.get(("s", "t"), 4).result() == b"r4"
