@@ -19,6 +19,7 @@ import asyncio
 import collections
 import contextvars
 import functools
+import inspect
 import logging
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Iterator, cast
@@ -405,7 +406,7 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
         self._reader = FrameReader(self.params.max_message_size, unmask)
         stream = self.stream
         if type(stream) is tornado.iostream.IOStream and not stream.closed() \
-                and not asyncio.iscoroutinefunction(self.handler.on_message):
+                and not inspect.iscoroutinefunction(self.handler.on_message):
             # A plain TCP socket: read it straight from the kernel when the loop says it is readable
             # (one recv per event; no read future, buffer copies or extra loop turn per message).
             # TLS streams keep IOStream's reads, which decrypt.
