@@ -159,10 +159,11 @@ class DirectReadStream(tornado.iostream.IOStream):
     """What an upgraded plain-TCP socket's IOStream becomes once ss reads the socket itself.
 
     Never made directly: :meth:`BulkReadProtocol._receive_frame_loop` switches the class
-    of the stream Tornado made. IOStream then hands every READ event of its socket to
-    ``_ss_readable`` (the protocol's reader) instead of reading into its own buffer, and
-    keeps READ registered all the time, also while a write is pending. Writing, closing and
-    the loop registration stay IOStream's.
+    of the stream Tornado made. IOStream then keeps READ registered all the time, also while
+    a write is pending; the protocol's reader takes the READ events, from the selector itself
+    or, where Tornado's events do not come from the running loop's selector, through
+    ``_ss_readable`` instead of IOStream's own reads. Writing, closing and the loop
+    registration stay IOStream's.
     """
 
     _ss_readable: Callable[[], None]
@@ -411,7 +412,6 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
             # (one recv per event; no read future, buffer copies or extra loop turn per message).
             # TLS streams keep IOStream's reads, which decrypt.
             early = take_buffered(stream)  # frames the client sent right behind its upgrade request
-            stream._ss_readable = self._on_readable  # type: ignore[attr-defined]
             stream.__class__ = DirectReadStream
             self._direct = True
             stream._add_io_state(tornado.ioloop.IOLoop.READ)
@@ -422,6 +422,8 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
                 # calls it straight from the selector, not through Tornado's two event dispatchers.
                 # Tornado still removes it with its own when the stream closes.
                 loop.add_reader(stream.socket.fileno(), self._on_readable)
+            else:  # Tornado's events come from elsewhere (a selector thread): it hands READ to the stream
+                stream._ss_readable = self._on_readable  # type: ignore[attr-defined]
             # No read is pending to fail when the stream is closed from elsewhere (a slow reader
             # cut off, a failed write): its close callback ends the socket instead.
             stream.set_close_callback(self._stream_closed)
