@@ -54,11 +54,11 @@ def split_server_frames(buffer: bytes) -> tuple[list[bytes], bytes]:
     return payloads, buffer
 
 
-async def pipelined_squares(reader, writer, count: int) -> dict:
-    """Send ``count`` calls of app.square in one write; return {call id: result} once all replied."""
+async def pipelined_squares(reader, writer, count: int, method: str = "app.square") -> dict:
+    """Send ``count`` calls of ``method`` (app.square) in one write; return {call id: result} once all replied."""
     import orjson
 
-    writer.write(b"".join(client_frame(0x81, orjson.dumps({"type": "call", "id": i, "method": "app.square",
+    writer.write(b"".join(client_frame(0x81, orjson.dumps({"type": "call", "id": i, "method": method,
                                                            "args": [i]})) for i in range(count)))
     replies: dict = {}
     buffer = b""

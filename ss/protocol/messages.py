@@ -146,11 +146,12 @@ def parse(frame: str | bytes, limits: Limits = Limits()) -> Message:
         data = orjson.loads(frame)
     except orjson.JSONDecodeError as exc:
         raise ProtocolError("bad_json", f"frame is not valid JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
+    # orjson gives exact types (dict, list, str, int, bool, ...): `type(x) is` checks are exact here.
+    if type(data) is not dict:
         raise ProtocolError("bad_message", f"a message must be a JSON object, not {_json_type(data)}")
     kind = data.get("type")
     if kind == "call":
-        return _parse_call(data, limits, _brackets(frame))
+        return _parse_call(data, limits, frame)
     if kind == "heartbeat":
         return _HEARTBEAT
     if kind == "recover":
@@ -164,27 +165,34 @@ def parse(frame: str | bytes, limits: Limits = Limits()) -> Message:
     raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}")
 
 
-def _parse_call(data: dict[str, Any], limits: Limits, nesting: int) -> Call:
-    call_id = data.get("id")
-    if isinstance(call_id, bool) or not isinstance(call_id, (int, str)):
+def _parse_call(data: dict[str, Any], limits: Limits, frame: str | bytes) -> Call:
+    call_id: Any = data.get("id")
+    kind = type(call_id)
+    if kind is int:
+        if not -(2**53) < call_id < 2**53:
+            raise ProtocolError("bad_message", '"id" is outside the safe integer range')
+    elif kind is str:
+        if len(call_id) > MAX_ID_LENGTH:
+            raise ProtocolError("bad_message", f'"id" is longer than {MAX_ID_LENGTH} characters')
+    else:  # a bool is not an id (nor a float, null, list or object)
         raise ProtocolError("bad_message", 'a call needs an "id" (integer or string)')
-    if isinstance(call_id, str) and len(call_id) > MAX_ID_LENGTH:
-        raise ProtocolError("bad_message", f'"id" is longer than {MAX_ID_LENGTH} characters')
-    if isinstance(call_id, int) and not -(2**53) < call_id < 2**53:
-        raise ProtocolError("bad_message", '"id" is outside the safe integer range')
-    method = data.get("method")
-    path = _METHOD_PATHS.get(method) if isinstance(method, str) else None
+    method: Any = data.get("method")
+    path = _METHOD_PATHS.get(method) if type(method) is str else None
     if path is None:
         path = _method_path(method, call_id)
-    assert isinstance(method, str)  # _method_path raised otherwise
-    args = data.get("args", [])
-    if not isinstance(args, list):
+    args = data.get("args", _NO_ARGS)
+    if type(args) is not list:
         raise ProtocolError("bad_message", f'"args" must be a list, not {_json_type(args)}', call_id)
-    if len(args) > limits.max_args:
+    if args is _NO_ARGS:
+        args = []
+    elif len(args) > limits.max_args:
         raise ProtocolError("bad_message", f"more than {limits.max_args} arguments", call_id)
-    if nesting > limits.max_depth and _too_deep(args, limits.max_depth):
+    elif args and _brackets(frame) > limits.max_depth and _too_deep(args, limits.max_depth):
         raise ProtocolError("bad_message", f"arguments nest deeper than {limits.max_depth} levels", call_id)
     return Call(call_id, method, path, args, data.get("silent") is True)
+
+
+_NO_ARGS: list[Any] = []  # never handed out: a call without "args" gets a list of its own
 
 
 # Validated method names, so the per-call cost of a name seen before is one dict lookup.

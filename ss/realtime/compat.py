@@ -318,15 +318,17 @@ def start_call(coro: Coroutine, on_done: Callable[[asyncio.Future], Any] | None 
     return future
 
 
-def run_inline(coro: Coroutine) -> tuple[asyncio.Future | None, Any]:
-    """Run ``coro``'s first step now, in a context of its own: ``(None, result)`` when that finished it,
-    else ``(future, None)`` (it waits on something, or it raised: the future says so).
+def run_inline(coro: Coroutine, context: contextvars.Context | None = None) -> tuple[asyncio.Future | None, Any]:
+    """Run ``coro``'s first step now, in ``context`` (default: a copy of the current one):
+    ``(None, result)`` when that finished it, else ``(future, None)`` (it waits on something,
+    or it raised: the future says so).
 
     What :func:`start_call` does, without a future for the result of a coroutine that
-    never waited (most actions' calls).
+    never waited.
     """
     loop = asyncio.get_running_loop()
-    context = contextvars.copy_context()
+    if context is None:
+        context = contextvars.copy_context()
     if _EAGER:  # Python 3.12+: eager tasks run their first step synchronously, in their context
         task = asyncio.Task(coro, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg]
         if task.done() and not task.cancelled() and task.exception() is None:
@@ -537,7 +539,11 @@ class BulkReadProtocol(tornado.websocket.WebSocketProtocol13):
                     invalid_utf8 = True
                     break
                 self._message_bytes_in += len(payload)
-                handled = self._run_callback(self.handler.on_message, text)
+                if self._direct:  # on_message is a plain method (checked when reading went direct): call it
+                    self.handler.on_message(text)  # as is (what it raises ends the socket, in _handle_messages)
+                    handled = None
+                else:
+                    handled = self._run_callback(self.handler.on_message, text)
             else:
                 handled = self._handle_message(opcode, payload)
             if self.client_terminated:

@@ -173,55 +173,99 @@ class Connection:
             return
         self.pending += 1
         self.pending_bytes += size
+        context = contextvars.copy_context()  # a ContextVar set by one call is never seen by another
         if self.pending == 1:
             # Nothing else runs for this connection: start the call right here, most actions finish
             # without waiting and need no task. (A burst from one client cannot starve the others:
             # its transport gives the loop a turn every few messages.)
-            task, reply = compat.run_inline(self._run(call, key, size))
-            if task is None:  # answered already: the replay table keeps the reply itself
+            started = context.run(self._begin, call, key, size)
+            if type(started) is bytes:  # answered already: the replay table keeps the reply itself
+                recent.remember(key, call.id, started)
+                return
+            task, reply = compat.run_inline(started, context)  # an action that waits, or a session to save
+            if task is None:
                 recent.remember(key, call.id, reply)
                 return
         else:
-            task = asyncio.get_running_loop().create_task(self._run(call, key, size),
-                                                          context=contextvars.copy_context())
+            task = asyncio.get_running_loop().create_task(self._run(call, key, size), context=context)
         recent.remember(key, call.id, task)
         if not task.done():
             self._track(task)
 
     async def _run(self, call: protocol.Call, key: tuple[str, str], size: int) -> bytes:
-        """Run one call, send its reply, and return the reply (kept under ``key`` for retries of the call)."""
+        """Run one call to the end (see :meth:`_begin`) and return its reply."""
+        started = self._begin(call, key, size)
+        if type(started) is not bytes:
+            return await started  # _finish counts its reply in the replay table
+        self.app.recent_calls.answered(key, call.id, started)
+        return started
+
+    def _begin(self, call: protocol.Call, key: tuple[str, str], size: int) -> Any:
+        """Run one call's action now. When it finished: send its reply and return it (bytes, kept under
+        ``key`` for retries of the call); else the coroutine that does so once the action is done."""
         logging_calls = not call.silent and call_log.isEnabledFor(CALLS)
         started = time.perf_counter()
-        code = "ok"
         if logging_calls:
             call_log.log(CALLS, "-> %s %s", call.method, _short(call.args),
                          extra={"action": call.method, "connection": self.id, "transport": self.transport.name})
         try:
-            result = await self.app.dispatcher.call(call.method, call.args, self.session, self.request, self)
-            reply = protocol.encode_reply(call.id, result)
-            if logging_calls:
-                elapsed = (time.perf_counter() - started) * 1000
-                call_log.log(CALLS, "<- %s %s (%.1f ms)", call.method, _short(result), elapsed,
-                             extra={"action": call.method, "duration_ms": round(elapsed, 3), "code": "ok",
-                                    "connection": self.id, "transport": self.transport.name})
+            done, value = self.app.dispatcher.run_now(call.method, call.args, self.session, self.request, self)
         except CallError as exc:
-            code = exc.code.value
-            reply = protocol.encode_error(call.id, exc.code, exc.message, exc.traceback)
+            return self._answer(call, size, started, logging_calls, None, exc)
+        except BaseException:
+            self._settled(size)
+            raise
+        if done:
+            return self._answer(call, size, started, logging_calls, value, None)
+        return self._finish(call, key, size, started, logging_calls, value)
+
+    async def _finish(self, call: protocol.Call, key: tuple[str, str], size: int, started: float,
+                      logging_calls: bool, pending: Any) -> bytes:
+        error: CallError | None = None
+        try:
+            result = await pending
+        except CallError as exc:
+            result, error = None, exc
+        except BaseException:  # cancelled (the connection closed, the server stops)
+            self._settled(size)
+            raise
+        reply = self._answer(call, size, started, logging_calls, result, error)
+        # Kept as this coroutine's task, if it waited: count the reply (a call that never waited is not
+        # in the table yet, and _start_call keeps its reply).
+        self.app.recent_calls.answered(key, call.id, reply)
+        return reply
+
+    def _settled(self, size: int) -> None:
+        self.pending -= 1
+        self.pending_bytes -= size
+
+    def _answer(self, call: protocol.Call, size: int, started: float, logging_calls: bool, result: Any,
+                error: CallError | None) -> bytes:
+        """Encode, log, count and send a finished call's reply; return it."""
+        self._settled(size)
+        code = "ok"
+        if error is None:
+            try:
+                reply = protocol.encode_reply(call.id, result)
+            except TypeError as exc:  # the result could not be encoded as JSON
+                error = CallError(ErrorCode.ACTION_FAILED, f"{call.method} returned a value that cannot be sent "
+                                                           f"as JSON: {exc}")
+            else:
+                if logging_calls:
+                    elapsed = (time.perf_counter() - started) * 1000
+                    call_log.log(CALLS, "<- %s %s (%.1f ms)", call.method, _short(result), elapsed,
+                                 extra={"action": call.method, "duration_ms": round(elapsed, 3), "code": "ok",
+                                        "connection": self.id, "transport": self.transport.name})
+        if error is not None:
+            code = error.code.value
+            reply = protocol.encode_error(call.id, error.code, error.message, error.traceback)
             if logging_calls:
                 elapsed = (time.perf_counter() - started) * 1000
-                call_log.log(CALLS, "<- %s error %s: %s", call.method, exc.code, exc.message,
-                             extra={"action": call.method, "duration_ms": round(elapsed, 3), "code": exc.code.value,
+                call_log.log(CALLS, "<- %s error %s: %s", call.method, error.code, error.message,
+                             extra={"action": call.method, "duration_ms": round(elapsed, 3), "code": code,
                                     "connection": self.id, "transport": self.transport.name})
-        except TypeError as exc:  # the result could not be encoded as JSON
-            code = ErrorCode.ACTION_FAILED.value
-            reply = protocol.encode_error(call.id, ErrorCode.ACTION_FAILED, f"{call.method} returned a value that "
-                                          f"cannot be sent as JSON: {exc}")
-        finally:
-            self.pending -= 1
-            self.pending_bytes -= size
         if metrics.enabled():  # off in production unless asked for: no clock read, no call on the hot path
             metrics.call_done(self.app.tree.actions, call.method, code, time.perf_counter() - started)
-        self.app.recent_calls.answered(key, call.id, reply)
         if self.pending == 0 and self.outbox is None and not self.closed and self.transport.unread == 0:
             # Nothing else is running or waiting to be read on this connection, so no other reply can
             # join this one: write it now rather than a loop turn later (round-trip latency).

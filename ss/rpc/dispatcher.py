@@ -21,6 +21,9 @@ __all__ = ["CallError", "Dispatcher"]
 
 log = logging.getLogger("ss.rpc")
 
+#: what most actions return: values that are never awaitable (the check for one costs a call otherwise)
+_PLAIN_VALUES = frozenset({int, str, float, bool, type(None), list, dict, tuple})
+
 
 class Dispatcher:
     """Runs actions from one API tree. ``tree`` may be swapped at any time (live reload)."""
@@ -49,6 +52,17 @@ class Dispatcher:
         Raises CallError with codes unknown_action, private_action, unauthorized,
         bad_arguments, store_unavailable or action_failed.
         """
+        done, value = self.run_now(path, args, session, request, connection)
+        return value if done else await value
+
+    def run_now(self, path: tuple[str, ...] | str, args: list[Any], session: Any = None, request: Any = None,
+                connection: Any = None) -> tuple[bool, Any]:
+        """Start the action at ``path`` now: ``(True, result)`` when it finished (a plain ``def`` that left
+        the session unchanged: most calls, answered with no coroutine), else ``(False, awaitable)``, which
+        gives the result once the action and the session's save are done.
+
+        Raises (or the awaitable raises) CallError as :meth:`call` does.
+        """
         action = self.lookup(path)
         if action.authenticate and getattr(session, "user_id", None) is None:
             raise CallError("unauthorized", f"{action.name} needs a signed-in user: authenticate first")
@@ -62,31 +76,45 @@ class Dispatcher:
             instance.request = request
             instance.connection = connection
             func = func.__get__(instance, action.owner)
+        if action.takes_cb or action.in_thread or action.is_async:
+            return False, self._finish(action, self._run(action, func, args), session)
         try:
-            if action.takes_cb or action.in_thread or action.is_async:
-                result = await self._run(action, func, args)
-            else:
-                result = func(*args)  # plain def: no coroutine to create on the hot path
-                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-                    result = await result  # e.g. `return ss.shared.x.f(...)`, which is a Future on the loop
+            result = func(*args)  # plain def: no coroutine to create on the hot path
+            if type(result) not in _PLAIN_VALUES and (asyncio.iscoroutine(result) or isinstance(result, asyncio.Future)):
+                # e.g. `return ss.shared.x.f(...)`, which is a Future on the loop
+                return False, self._finish(action, result, session)
+            if session is not None and session.dirty:
+                return False, self._finish(action, None, session, result)
+            return True, result
+        except CallError:
+            raise
+        except Exception as exc:
+            raise self._failure(action, exc) from None
+
+    async def _finish(self, action: Action, pending: Any, session: Any, result: Any = None) -> Any:
+        """Await what the action left (``pending``, when not None: its result), then save the session."""
+        try:
+            if pending is not None:
+                result = await pending
             if session is not None and session.dirty:
                 await session.flush()
             return result
-        except CallError:
+        except (CallError, asyncio.CancelledError):
             raise
-        except asyncio.CancelledError:
-            raise
-        except STORE_ERRORS as exc:
-            self.outage.report(self.store_description, exc)
-            raise CallError("store_unavailable", f"{action.name} needs the store ({self.store_description}), "
-                                                 "which is not answering: try again shortly") from None
         except Exception as exc:
-            log.error("%s failed: %s: %s", action.name, type(exc).__name__, exc, exc_info=True)
-            if self.show_traceback:
-                raise CallError("action_failed", f"{action.name} raised {type(exc).__name__}: {exc}",
-                                traceback.format_exc()) from None
-            raise CallError("action_failed", f"{action.name} failed on the server; the error is in the server log") \
-                from None
+            raise self._failure(action, exc) from None
+
+    def _failure(self, action: Action, exc: Exception) -> CallError:
+        """The CallError for what the action raised (called while handling it: the traceback is its own)."""
+        if isinstance(exc, STORE_ERRORS):
+            self.outage.report(self.store_description, exc)
+            return CallError("store_unavailable", f"{action.name} needs the store ({self.store_description}), "
+                                                  "which is not answering: try again shortly")
+        log.error("%s failed: %s: %s", action.name, type(exc).__name__, exc, exc_info=True)
+        if self.show_traceback:
+            return CallError("action_failed", f"{action.name} raised {type(exc).__name__}: {exc}",
+                             traceback.format_exc())
+        return CallError("action_failed", f"{action.name} failed on the server; the error is in the server log")
 
     @staticmethod
     async def _run(action: Action, func: Callable[..., Any], args: list[Any]) -> Any:

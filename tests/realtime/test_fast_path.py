@@ -123,3 +123,34 @@ async def test_frames_sent_with_the_upgrade_request_are_not_lost(make_app):
         assert replies == {i: i * i for i in range(5)}
         assert await pipelined_squares(reader, writer, 3) == {0: 0, 1: 1, 2: 4}   # and reading goes on after them
         writer.close()
+
+
+async def test_a_plain_action_is_answered_without_a_coroutine(make_app, monkeypatch):
+    # A plain `def` action finishes as it is called: its call needs no coroutine, no context switch
+    # into one and no StopIteration to read its result (most calls). `async def` actions still
+    # start at once, in a coroutine that carries on in a task when they wait.
+    import types
+
+    root = make_app({"app/server/app.py": "import asyncio, ss\nclass Actions(ss.Actions):\n"
+                                          "    def square(self, n):\n        return n * n\n"
+                                          "    async def slow_square(self, n):\n"
+                                          "        await asyncio.sleep(0.01)\n        return n * n\n"})
+    async with running_app(root, "test") as app:
+        reader, writer = await open_raw_socket(app.port)
+        started = []
+        real_run_inline = compat.run_inline
+
+        def run_inline(coro, *args):
+            assert isinstance(coro, types.CoroutineType)
+            started.append(coro.cr_code.co_qualname)
+            return real_run_inline(coro, *args)
+
+        monkeypatch.setattr(compat, "run_inline", run_inline)
+        for _ in range(5):
+            assert await pipelined_squares(reader, writer, 1) == {0: 0}
+        assert started == []
+        other_reader, other_writer = await open_raw_socket(app.port)   # a new session: call id 0 is not a retry
+        assert await pipelined_squares(other_reader, other_writer, 2, method="app.slow_square") == {0: 0, 1: 1}
+        assert started == ["Connection._finish"]   # started inline (the second, behind it, starts in a task)
+        writer.close()
+        other_writer.close()
