@@ -113,8 +113,8 @@ async def test_a_reconnect_storm_loads_and_creates_sessions_in_a_few_store_round
         session.attributes["n"] = session.id
         await session.save()
     pipelines = []
-    real_pipeline = app.store.redis.pipeline
-    monkeypatch.setattr(app.store.redis, "pipeline", lambda *a, **k: pipelines.append(1) or real_pipeline(*a, **k))
+    real_run_pipeline = app.store.run_pipeline
+    monkeypatch.setattr(app.store, "run_pipeline", lambda fill: pipelines.append(1) or real_run_pipeline(fill))
     loaded = await asyncio.gather(*[app.sessions.for_request(s.id) for s in known],
                                   *[app.sessions.for_request(None) for _ in range(300)])
     assert 1 <= len(pipelines) <= 4

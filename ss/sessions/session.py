@@ -298,13 +298,15 @@ class _TurnBatch:
 
     async def _execute(self, queued: list[tuple[Callable[[Any], Any], asyncio.Future]]) -> None:
         sizes = []
+
+        def fill(pipe: Any) -> None:
+            for add, _ in queued:
+                before = len(pipe.command_stack)
+                add(pipe)
+                sizes.append(len(pipe.command_stack) - before)
+
         try:
-            async with self._store.redis.pipeline(transaction=False) as pipe:
-                for add, _ in queued:
-                    before = len(pipe.command_stack)
-                    add(pipe)
-                    sizes.append(len(pipe.command_stack) - before)
-                results = await pipe.execute(raise_on_error=False)
+            results = await self._store.run_pipeline(fill)
         except BaseException as exc:
             for _, future in queued:
                 if not future.done():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import logging
 import time
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import redis.exceptions
 from ..errors import StartupError
@@ -66,7 +66,8 @@ class PubSubBus(abc.ABC):
 
 
 class Store(abc.ABC):
-    """A redis.asyncio client (``redis``), a pub/sub bus (``bus``) and a key prefix (``key``)."""
+    """A redis.asyncio client (``redis``), a pub/sub bus (``bus``), a key prefix (``key``) and
+    :meth:`run_pipeline` for ss's own batches of commands."""
 
     #: One line for the start-up banner, e.g. "redis://127.0.0.1:6379/0".
     description: str = ""
@@ -87,6 +88,14 @@ class Store(abc.ABC):
     @property
     @abc.abstractmethod
     def bus(self) -> PubSubBus: ...
+
+    async def run_pipeline(self, fill: Callable[[Any], None]) -> list[Any]:
+        """Run the commands ``fill(pipe)`` queues on a non-transactional pipeline (one round trip);
+        their results in order, a command that failed as its exception. Raises what the pipeline
+        raised (the store not answering)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            fill(pipe)
+            return await pipe.execute(raise_on_error=False)
 
     @property
     def pubsub_connected(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any, Callable
 
 import fakeredis
 
@@ -55,6 +56,10 @@ class EmbeddedStore(Store):
         # use this one client, and two apps in one process (tests) never see each other's data.
         self.server = fakeredis.FakeServer()
         self._redis = fakeredis.FakeAsyncRedis(server=self.server)
+        # The same data through fakeredis's synchronous client: a pipeline of ss's own (sessions loaded
+        # and created in one loop turn) runs in one go, without the asyncio client's queue and awaits
+        # per command; nothing is waited for in this process anyway.
+        self._direct = fakeredis.FakeRedis(server=self.server)
         self._bus = LocalBus()
 
     @property
@@ -65,9 +70,15 @@ class EmbeddedStore(Store):
     def bus(self) -> LocalBus:
         return self._bus
 
+    async def run_pipeline(self, fill: Callable[[Any], None]) -> list[Any]:
+        pipe = self._direct.pipeline(transaction=False)
+        fill(pipe)
+        return pipe.execute(raise_on_error=False)
+
     async def connect(self) -> None:
         await self._redis.ping()
 
     async def close(self) -> None:
         await self._bus.close()
         await self._redis.aclose()
+        self._direct.close()
