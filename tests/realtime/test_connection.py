@@ -26,6 +26,20 @@ class Actions(ss.Actions):
         await asyncio.sleep(0.01)
         return CURRENT.get()
 
+    def unsendable(self):
+        return object()
+
+    async def unsendable_later(self):
+        await asyncio.sleep(0)
+        return {1, object()}
+
+    def remember(self, value):
+        self.session.attributes["remembered"] = value   # a change: the session is saved before the reply
+        return value
+
+    def recall(self):
+        return self.session.attributes.get("remembered")
+
     def future_result(self, value):
         future = asyncio.get_running_loop().create_future()
         asyncio.get_running_loop().call_later(0.01, future.set_result, value)
@@ -68,6 +82,27 @@ async def test_a_context_variable_set_by_one_call_is_not_seen_by_the_next(server
         results = await asyncio.gather(*(client.call("app.set_var", i) for i in range(5)),
                                        *(client.call("app.get_var") for _ in range(5)))
         assert results == [0, 1, 2, 3, 4, None, None, None, None, None]
+
+
+async def test_a_result_json_cannot_carry_is_an_error_reply_and_the_socket_carries_on(server):
+    async with server.client() as client:
+        for method in ("app.unsendable", "app.unsendable_later"):   # answered at once, and after waiting
+            with pytest.raises(Exception) as failed:
+                await client.call(method)
+            assert getattr(failed.value, "code", None) == "action_failed"
+            assert "cannot be sent as JSON" in str(failed.value)
+        assert await client.call("app.recall") is None
+        (connection,) = server.app.connections
+        assert (connection.pending, connection.pending_bytes) == (0, 0)
+
+
+async def test_a_plain_action_that_changes_the_session_saves_it_before_its_reply(server):
+    # Plain `def` actions are answered without a coroutine unless something is left to do: a changed
+    # session is one, saved before the reply goes out.
+    async with server.client() as client:
+        assert await client.call("app.remember", "kept") == "kept"
+        assert (await server.app.sessions.load(client.session_id)).attributes["remembered"] == "kept"
+        assert await client.call("app.recall") == "kept"
 
 
 async def test_a_plain_action_may_return_a_future(server):
