@@ -250,20 +250,17 @@ class Connection:
             except TypeError as exc:  # the result could not be encoded as JSON
                 error = CallError(ErrorCode.ACTION_FAILED, f"{call.method} returned a value that cannot be sent "
                                                            f"as JSON: {exc}")
-            else:
-                if logging_calls:
-                    elapsed = (time.perf_counter() - started) * 1000
-                    call_log.log(CALLS, "<- %s %s (%.1f ms)", call.method, _short(result), elapsed,
-                                 extra={"action": call.method, "duration_ms": round(elapsed, 3), "code": "ok",
-                                        "connection": self.id, "transport": self.transport.name})
         if error is not None:
             code = error.code.value
             reply = protocol.encode_error(call.id, error.code, error.message, error.traceback)
-            if logging_calls:
-                elapsed = (time.perf_counter() - started) * 1000
-                call_log.log(CALLS, "<- %s error %s: %s", call.method, error.code, error.message,
-                             extra={"action": call.method, "duration_ms": round(elapsed, 3), "code": code,
-                                    "connection": self.id, "transport": self.transport.name})
+        if logging_calls:
+            elapsed = (time.perf_counter() - started) * 1000
+            extra = {"action": call.method, "duration_ms": round(elapsed, 3), "code": code,
+                     "connection": self.id, "transport": self.transport.name}
+            if error is None:
+                call_log.log(CALLS, "<- %s %s (%.1f ms)", call.method, _short(result), elapsed, extra=extra)
+            else:
+                call_log.log(CALLS, "<- %s error %s: %s", call.method, error.code, error.message, extra=extra)
         if metrics.enabled():  # off in production unless asked for: no clock read, no call on the hot path
             metrics.call_done(self.app.tree.actions, call.method, code, time.perf_counter() - started)
         if self.pending == 0 and self.outbox is None and not self.closed and self.transport.unread == 0:
