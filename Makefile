@@ -19,10 +19,11 @@ $(STAMP): requirements-dev.txt setup.py pyproject.toml
 
 venv: $(STAMP)
 
-# pip-tools and pip-audit, locked too, kept out of .venv
+# pip-tools and pip-audit, locked too, kept out of .venv. --no-deps: the lock is the whole tree, and
+# the pip a new venv starts with (23.x) rejects pip-audit's CacheControl[filecache] in hash mode.
 $(TOOLS_STAMP): requirements-tools.txt
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install -q --require-hashes -r requirements-tools.txt
+	$(TOOLS)/bin/python -m pip install -q --require-hashes --no-deps -r requirements-tools.txt
 	touch $(TOOLS_STAMP)
 
 # Known vulnerabilities in the locked Python and npm packages; needs the vulnerability services

@@ -24,7 +24,8 @@ if [ ! -x "$TOOLS/bin/python" ]; then
   "$PYTHON" -m venv "$TOOLS"
 fi
 if [ -f requirements-tools.txt ]; then
-  "$TOOLS/bin/python" -m pip install -q --require-hashes -r requirements-tools.txt
+  # --no-deps: the lock is the whole tree (a new venv's pip 23.x rejects an extra in hash mode)
+  "$TOOLS/bin/python" -m pip install -q --require-hashes --no-deps -r requirements-tools.txt
 else  # first run: no lock yet to install the tools from
   "$TOOLS/bin/python" -m pip install -q -r requirements-tools.in
 fi

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import uvloop
 from playwright.sync_api import sync_playwright
 
 # The harness lives in tests/processes.py and tests/waiting.py; these names stay importable from here.
@@ -24,6 +26,21 @@ SKELETON = ROOT / "ss" / "skeleton"
 # Tests choose their store explicitly; a developer's own setting must not leak in.
 os.environ.pop("SS_REDIS_URL", None)
 os.environ.pop("SS_ENV", None)
+
+
+def pytest_asyncio_loop_factories(config, item):
+    """The event loops an async test runs on.
+
+    asyncio's own loop by default (ss/realtime/compat.py's internals are checked against it);
+    tests marked ``both_loops`` also run on uvloop, which ``ss start`` serves on by default
+    (server.event_loop), and so does every server a test starts as a process.
+    ``SS_TEST_LOOP=uvloop`` runs every async test on uvloop instead.
+    """
+    if os.environ.get("SS_TEST_LOOP") == "uvloop":
+        return {"uvloop": uvloop.new_event_loop}
+    if item.get_closest_marker("both_loops") is not None:
+        return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 def _answers(url: str) -> bool:

@@ -213,12 +213,14 @@ def histogram_add(child: Any, buckets: list, total: float) -> None:
     child._sum.inc(total)
 
 
-def loop_has_ready_callbacks(loop: Any) -> bool:
+def loop_has_ready_callbacks(loop: Any) -> bool | None:
     """True when the loop has callbacks ready to run this turn (write batching waits for them).
 
-    A loop without ``_ready`` (uvloop, say) answers False: writes then go out every turn.
+    None when the loop does not say: uvloop keeps its ready queue in C, out of Python's
+    reach (the flusher then watches its own sends, ss/realtime/outbox.py).
     """
-    return bool(getattr(loop, "_ready", None))
+    ready = getattr(loop, "_ready", None)
+    return None if ready is None else bool(ready)
 
 
 def forget_parsed_cookies(request: tornado.httputil.HTTPServerRequest) -> None:

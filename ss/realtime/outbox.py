@@ -24,6 +24,7 @@ def send_frame_to_many(flusher: "Flusher", connections: Iterable[Any], frame: by
     The per-connection cost of a fan-out is an append here and one write at the
     end of the turn; only the first connection queued in a turn schedules that write.
     """
+    flusher.sends += 1  # what the flusher watches on a loop that does not show its ready callbacks
     queued = None
     for connection in connections:
         if connection.closed:
@@ -45,12 +46,22 @@ class Flusher:
     calls to answer), the write waits for them, at most ``max_delay`` seconds:
     their frames join the same write, so a burst costs each connection one system
     call instead of one per message. An idle loop writes at once.
+
+    asyncio's loop shows its ready callbacks; uvloop's does not
+    (``compat.loop_has_ready_callbacks`` answers None). There the flusher watches its
+    own sends instead: it looks one turn later, and waits again for as long as each
+    turn brought new frames. A lone message on such a loop is written one turn
+    later than on asyncio's, which costs microseconds; a reply to a call is not
+    delayed at all, as it is written at once when nothing else is pending
+    (``Connection._answer``).
     """
 
     def __init__(self, max_delay: float = 0.001) -> None:
         self._connections: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._since = 0.0
+        self.sends = 0           # send_frame_to_many calls so far (they may add frames without queue())
+        self._sends_seen = -1    # sends at the flusher's last look; -1: no look yet this round
         self.max_delay = max(0.0, max_delay)
 
     def queue(self) -> list[Any]:
@@ -60,14 +71,22 @@ class Flusher:
             self._connections = []
             self._loop = asyncio.get_running_loop()
             self._since = time.monotonic()
+            self._sends_seen = -1
             self._loop.call_soon(self._flush)
         return self._connections
+
+    def _busy(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Will more frames come this burst? Asked once per turn while a write waits."""
+        ready = compat.loop_has_ready_callbacks(loop)
+        if ready is not None:
+            return ready
+        sends, self._sends_seen = self._sends_seen, self.sends
+        return sends != self.sends  # new frames since the last look (or the first look): wait a turn
 
     def _flush(self) -> None:
         loop = self._loop
         assert loop is not None  # set by queue(), which scheduled this
-        if self.max_delay > 0 and compat.loop_has_ready_callbacks(loop) \
-                and time.monotonic() - self._since < self.max_delay:
+        if self.max_delay > 0 and self._busy(loop) and time.monotonic() - self._since < self.max_delay:
             loop.call_soon(self._flush)  # after what is ready now: their frames go in the same writes
             return
         connections, self._connections = self._connections, []
