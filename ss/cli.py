@@ -10,6 +10,7 @@ import sys
 from typing import Callable
 from pathlib import Path
 
+from . import event_loop
 from .version import __version__
 from .errors import SSError
 
@@ -82,10 +83,14 @@ def cmd_start(args: argparse.Namespace) -> int:
         logs.configure(app.config.log.level, fmt=str(app.config.log.get("format", "text")))
     except ValueError as exc:
         raise CommandError(f"config error, server not started:\n  {exc}") from None
+    try:
+        event_loop.loop_factory(app.config.server.event_loop)
+    except ValueError as exc:
+        raise CommandError(f"config error, server not started:\n  {exc}") from None
     workers = getattr(args, "workers", 1) or 1
     try:
         if workers == 1:
-            asyncio.run(serve(app))
+            event_loop.run(serve(app), app.config.server.event_loop)
             return 0
         return _start_workers(app, args, workers)
     except (ApiTreeError, StoreUnavailable, CertificateError, MiddlewareError, DbFileError, AssetError,

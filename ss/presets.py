@@ -42,6 +42,9 @@ BASE: dict = {
         "trusted_proxies": [],      # addresses/networks ("10.0.0.0/8") whose X-Forwarded-For/-Proto and X-Real-IP are believed
         "allowed_hosts": [],        # hosts served besides IPs, localhost, https.domain: "example.com", ".example.com", "*"
     },
+    "server": {
+        "event_loop": "auto",       # "auto": uvloop where installed (Linux, macOS), else asyncio; "uvloop"; "asyncio"
+    },
     "https": {
         "enabled": False,           # serve the app over TLS on https.port (wss for the socket)
         "port": 443,                # the TLS port; below 1024 needs root or CAP_NET_BIND_SERVICE

@@ -23,7 +23,6 @@ The parent only supervises:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import select
@@ -225,7 +224,7 @@ def worker_main(load_app: Callable[[], App], listeners, log_level: int,
     """
 
     def main(index: int, ready: Callable[[], None]) -> int:
-        from . import logs
+        from . import event_loop, logs
         from .serving import serve
 
         logs.configure(log_level, fmt=log_format)
@@ -233,7 +232,8 @@ def worker_main(load_app: Callable[[], App], listeners, log_level: int,
             sock.close()
         app = load_app()  # after the fork: no store connection or event loop is shared with the parent
         own = listeners() if callable(listeners) else listeners
-        asyncio.run(serve(app, listeners=own, quiet=index > 0, ready=lambda server: ready()))
+        event_loop.run(serve(app, listeners=own, quiet=index > 0, ready=lambda server: ready()),
+                       app.config.server.event_loop)
         return 0
 
     return main

@@ -95,6 +95,16 @@ class SsExcludeTarget(SsTarget):
         return argv, cwd, env
 
 
+class SsAsyncioTarget(SsTarget):
+    """ss on asyncio's own event loop (server.event_loop = "asyncio") instead of the default uvloop:
+    what the loop alone is worth (``SS_BENCH_ASYNCIO=1`` adds this column)."""
+
+    def command(self, port, redis_url):
+        argv, cwd, env = super().command(port, redis_url)
+        env["SS_BENCH_EVENT_LOOP"] = "asyncio"  # read by bench/app/config/app.py
+        return argv, cwd, env
+
+
 class SsBaselineTarget(SsTarget):
     """Another checkout of ss (``$SS_BENCH_BASELINE``), run by the same interpreter and app: the
     "before" of a change, measured in the same run as the "after" so the two compare."""
@@ -163,4 +173,10 @@ if os.environ.get("SS_BENCH_EXCLUDE"):
     TARGETS.insert(1, SsExcludeTarget("ss-exclude", "ss-exclude", "ss", scenarios=FANOUT))
     TARGETS.insert(2, SsExcludeTarget("ss-exclude+redis", "ss-exclude", "ss", redis=True, scenarios=FANOUT))
     COLUMNS.insert(1, "ss-exclude")
+#: ``SS_BENCH_ASYNCIO=1``: adds an ``ss-asyncio`` column, the same tree on asyncio's own loop.
+if os.environ.get("SS_BENCH_ASYNCIO"):
+    TARGETS.insert(1, SsAsyncioTarget("ss-asyncio", "ss-asyncio", "ss", scenarios=RPC | FANOUT | {"idle", "storm"}))
+    TARGETS.insert(2, SsAsyncioTarget("ss-asyncio+redis", "ss-asyncio", "ss", redis=True, scenarios=FANOUT | {"xuser"}))
+    TARGETS.append(SsAsyncioTarget("ss-http-asyncio", "ss-asyncio", "ss-http", http=True, scenarios=RPC | {"fanout500"}))
+    COLUMNS.insert(1, "ss-asyncio")
 PEERS = COLUMNS[1:]

@@ -11,3 +11,7 @@ import os  # noqa: E402
 
 if os.environ.get("SS_BENCH_WRITE_DELAY_MS"):
     config["limits"] = {"max_write_delay_ms": float(os.environ["SS_BENCH_WRITE_DELAY_MS"])}
+
+# bench/run.py's "ss-asyncio" column: the same app on asyncio's own loop instead of the default (uvloop).
+if os.environ.get("SS_BENCH_EVENT_LOOP"):
+    config["server"] = {"event_loop": os.environ["SS_BENCH_EVENT_LOOP"]}
