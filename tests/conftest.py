@@ -34,8 +34,11 @@ def pytest_asyncio_loop_factories(config, item):
     asyncio's own loop by default (ss/realtime/compat.py's internals are checked against it);
     tests marked ``both_loops`` also run on uvloop, which ``ss start`` serves on by default
     (server.event_loop), and so does every server a test starts as a process.
-    ``SS_TEST_LOOP=uvloop`` runs every async test on uvloop instead.
+    ``SS_TEST_LOOP=uvloop`` runs every async test on uvloop instead, but for those marked
+    ``asyncio_only`` (they look at asyncio's own internals).
     """
+    if item.get_closest_marker("asyncio_only") is not None:
+        return {"asyncio": asyncio.new_event_loop}
     if os.environ.get("SS_TEST_LOOP") == "uvloop":
         return {"uvloop": uvloop.new_event_loop}
     if item.get_closest_marker("both_loops") is not None:

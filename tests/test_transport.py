@@ -14,6 +14,9 @@ from tests.waiting import eventually
 
 from .raw_socket import client_frame, open_raw_socket, split_server_frames
 
+# Sockets read straight from the kernel, calls started inline: on asyncio's loop and on uvloop.
+pytestmark = pytest.mark.both_loops
+
 ACTIONS = """
 import asyncio, ss
 

@@ -119,6 +119,7 @@ async def test_no_answer_in_time_is_a_timeout_and_leaves_nothing_behind(app, cap
     assert "no client call" in caplog.text and str(call["id"]) in caplog.text
 
 
+@pytest.mark.asyncio_only  # reads the loop's timers from asyncio's _scheduled
 async def test_a_timer_is_cancelled_when_the_answer_comes(app):
     conn = connection(app)
     loop = asyncio.get_running_loop()

@@ -2,11 +2,16 @@
 
 import asyncio
 
+import pytest
+
 from ss.protocol import frames
 from ss.realtime import compat
 from ss.testing import running_app
 
 from ..raw_socket import open_raw_socket, pipelined_squares
+
+# Sockets read straight from the kernel, calls started inline: on asyncio's loop and on uvloop.
+pytestmark = pytest.mark.both_loops
 
 
 async def test_a_burst_is_read_in_bulk_written_directly_and_started_inline(make_app, monkeypatch):

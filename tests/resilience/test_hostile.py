@@ -12,6 +12,9 @@ from ss.testing import running_app
 
 from ..raw_socket import pipelined_squares, client_frame, open_raw_socket, read_until_closed
 
+# Sockets read straight from the kernel, calls started inline: on asyncio's loop and on uvloop.
+pytestmark = pytest.mark.both_loops
+
 ACTIONS = """
 import ss
 
