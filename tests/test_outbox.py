@@ -52,6 +52,21 @@ async def test_a_burst_shares_one_write_while_the_loop_is_busy():
         assert [data for _, data in socket.writes] == [b"".join(b"%d," % i for i in range(20))]
 
 
+async def test_a_burst_whose_messages_take_several_turns_each_shares_a_write():
+    # As ss.publish does: a message is handed to the store and delivered turns later, and the
+    # publisher waits for that before its next one, so turns without a new frame come between
+    # the frames of one burst. The first frame may go out alone (it may be the only one).
+    flusher, socket = Flusher(), FakeSocket()
+    flusher.max_delay = 0.5
+    for i in range(20):
+        socket.queue(flusher, b"%d," % i)
+        for _ in range(3):                          # hand-over, delivery, the publisher's own await
+            await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+    assert b"".join(data for _, data in socket.writes) == b"".join(b"%d," % i for i in range(20))
+    assert len(socket.writes) <= 2, [data for _, data in socket.writes]
+
+
 async def test_the_wait_is_bounded_by_max_delay():
     flusher, socket = Flusher(), FakeSocket()
     flusher.max_delay = 0.02

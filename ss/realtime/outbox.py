@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from . import compat
 
-__all__ = ["Flusher", "send_frame_to_many"]
+__all__ = ["Flusher", "QUIET_TURNS", "send_frame_to_many"]
 
 
 def send_frame_to_many(flusher: "Flusher", connections: Iterable[Any], frame: bytes) -> None:
@@ -39,6 +39,11 @@ def send_frame_to_many(flusher: "Flusher", connections: Iterable[Any], frame: by
             outbox.append(frame)
 
 
+#: On a loop that hides its ready callbacks (uvloop): the turns without a new frame a write
+#: waits through while a burst is on. Measured on the fan-out bench (bench/README.md).
+QUIET_TURNS = 8
+
+
 class Flusher:
     """Writes every connection's queued frames once per event-loop turn (one per app).
 
@@ -49,11 +54,14 @@ class Flusher:
 
     asyncio's loop shows its ready callbacks; uvloop's does not
     (``compat.loop_has_ready_callbacks`` answers None). There the flusher watches its
-    own sends instead: it looks one turn later, and waits again for as long as each
-    turn brought new frames. A lone message on such a loop is written one turn
-    later than on asyncio's, which costs microseconds; a reply to a call is not
-    delayed at all, as it is written at once when nothing else is pending
-    (``Connection._answer``).
+    own sends instead: it looks one turn later and waits while turns bring new
+    frames. A published message takes a few turns to arrive (hand-over to the
+    store, delivery, the publisher's own await), so a write that starts within
+    ``max_delay`` of the last one (a burst is on) also waits through up to
+    ``QUIET_TURNS`` turns without a new frame. A lone message on such a loop is
+    written a turn later than on asyncio's, which costs microseconds. A reply to a
+    call is not delayed on either loop: it is written at once when nothing else is
+    pending (``Connection._answer``).
     """
 
     def __init__(self, max_delay: float = 0.001) -> None:
@@ -62,6 +70,9 @@ class Flusher:
         self._since = 0.0
         self.sends = 0           # send_frame_to_many calls so far (they may add frames without queue())
         self._sends_seen = -1    # sends at the flusher's last look; -1: no look yet this round
+        self._quiet = 0          # turns without a new frame since the last look that saw one
+        self._patience = 0       # such turns this write waits through: QUIET_TURNS during a burst
+        self._written = -1.0     # when the last write ended (monotonic)
         self.max_delay = max(0.0, max_delay)
 
     def queue(self) -> list[Any]:
@@ -69,19 +80,24 @@ class Flusher:
         if not self._connections or self._loop is not asyncio.get_running_loop():
             # (A different loop means the previous one ended before flushing: start afresh.)
             self._connections = []
-            self._loop = asyncio.get_running_loop()
-            self._since = time.monotonic()
+            loop = self._loop = asyncio.get_running_loop()
+            self._since = now = time.monotonic()
             self._sends_seen = -1
-            self._loop.call_soon(self._flush)
+            self._quiet = 0
+            self._patience = QUIET_TURNS if now - self._written < self.max_delay else 0
+            loop.call_soon(self._flush)
         return self._connections
 
     def _busy(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """Will more frames come this burst? Asked once per turn while a write waits."""
+        """Will more frames come soon? Asked once per turn while a write waits."""
         ready = compat.loop_has_ready_callbacks(loop)
         if ready is not None:
             return ready
-        sends, self._sends_seen = self._sends_seen, self.sends
-        return sends != self.sends  # new frames since the last look (or the first look): wait a turn
+        if self.sends != self._sends_seen:  # new frames since the last look (or the first look): wait a turn
+            self._sends_seen, self._quiet = self.sends, 0
+            return True
+        self._quiet += 1
+        return self._quiet <= self._patience
 
     def _flush(self) -> None:
         loop = self._loop
@@ -92,3 +108,4 @@ class Flusher:
         connections, self._connections = self._connections, []
         for connection in connections:
             connection.write_queued()
+        self._written = time.monotonic()
