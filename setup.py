@@ -30,7 +30,7 @@ setup(
         "cryptography>=42",
         "mini-racer>=0.12",
         "prometheus_client>=0.20,<1",  # ss/metrics.py: /_ss/metrics, multiprocess mode under --workers
-        "uvloop>=0.19; sys_platform != 'win32'",  # server.event_loop "auto" serves on it where installed
+        "uvloop>=0.19; sys_platform != 'win32'",  # server.event_loop = "uvloop" (ss/event_loop.py)
     ],
     extras_require={"test": ["pytest", "pytest-asyncio", "pytest-timeout", "hypothesis", "playwright", "websocket-client"]},
     entry_points={"console_scripts": ["ss=ss.cli:main"]},

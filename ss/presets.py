@@ -43,7 +43,7 @@ BASE: dict = {
         "allowed_hosts": [],        # hosts served besides IPs, localhost, https.domain: "example.com", ".example.com", "*"
     },
     "server": {
-        "event_loop": "auto",       # "auto": uvloop where installed (Linux, macOS), else asyncio; "uvloop"; "asyncio"
+        "event_loop": "asyncio",    # "asyncio", or "uvloop": cheaper calls, slower Redis and HTTP fan-out (bench/README.md)
     },
     "https": {
         "enabled": False,           # serve the app over TLS on https.port (wss for the socket)

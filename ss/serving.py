@@ -19,7 +19,7 @@ from typing import Callable
 import tornado.httpserver
 import tornado.netutil
 
-from . import event_loop, metrics
+from . import metrics
 from .realtime import compat
 from .app import App
 from .web.application import make_application
@@ -262,7 +262,7 @@ def banner(app: App, port: int, server: "Server | None" = None) -> str:
     shown = "" if (scheme, port) in (("https", 443), ("http", 80)) else f":{port}"
     lines = [f"ss {__version__}  env: {app.env}  url: {scheme}://localhost{shown}/",
              f"  store: {app.store.description}",
-             f"  loop: {event_loop.name(app.config.server.event_loop)} (server.event_loop)"]
+             f"  loop: {app.config.server.event_loop} (server.event_loop)"]
     if server is not None and server.certificate is not None:
         root = app.project.root if app.project is not None else Path.cwd()
         lines.append(f"  https: {server.certificate.describe(root)}")

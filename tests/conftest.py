@@ -31,9 +31,9 @@ os.environ.pop("SS_ENV", None)
 def pytest_asyncio_loop_factories(config, item):
     """The event loops an async test runs on.
 
-    asyncio's own loop by default (ss/realtime/compat.py's internals are checked against it);
-    tests marked ``both_loops`` also run on uvloop, which ``ss start`` serves on by default
-    (server.event_loop), and so does every server a test starts as a process.
+    asyncio's own loop by default (ss/realtime/compat.py's internals are checked against it, and
+    ``ss start`` serves on it unless server.event_loop = "uvloop"); tests marked ``both_loops``
+    also run on uvloop.
     ``SS_TEST_LOOP=uvloop`` runs every async test on uvloop instead, but for those marked
     ``asyncio_only`` (they look at asyncio's own internals).
     """

@@ -15,14 +15,15 @@ async def _loop_type():
     return type(asyncio.get_running_loop())
 
 
-def test_auto_serves_on_uvloop_where_it_is_installed():
-    assert event_loop.run(_loop_type(), "auto") is uvloop.Loop
-    assert event_loop.name("auto") == "uvloop"
+def test_asyncio_is_the_default_and_asyncios_own_loop():
+    from ss.presets import BASE
 
-
-def test_asyncio_is_asyncios_own_loop():
+    assert BASE["server"]["event_loop"] == "asyncio"
     assert not issubclass(event_loop.run(_loop_type(), "asyncio"), uvloop.Loop)
-    assert event_loop.name("asyncio") == "asyncio"
+
+
+def test_uvloop_serves_on_uvloop():
+    assert event_loop.run(_loop_type(), "uvloop") is uvloop.Loop
 
 
 def _without_uvloop(monkeypatch):
@@ -36,12 +37,6 @@ def _without_uvloop(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
 
 
-def test_auto_falls_back_to_asyncio_where_uvloop_is_missing(monkeypatch):
-    _without_uvloop(monkeypatch)
-    assert event_loop.name("auto") == "asyncio"
-    assert not issubclass(event_loop.run(_loop_type(), "auto"), uvloop.Loop)
-
-
 def test_uvloop_asked_for_but_missing_says_how_to_fix_it(monkeypatch):
     _without_uvloop(monkeypatch)
     with pytest.raises(ValueError) as caught:
@@ -53,18 +48,18 @@ def test_uvloop_asked_for_but_missing_says_how_to_fix_it(monkeypatch):
 def test_an_unknown_loop_names_the_choices():
     with pytest.raises(ValueError) as caught:
         event_loop.loop_factory("trio")
-    assert "'trio'" in str(caught.value) and '"auto", "uvloop" or "asyncio"' in str(caught.value)
+    assert "'trio'" in str(caught.value) and '"asyncio" or "uvloop"' in str(caught.value)
 
 
 def test_the_banner_names_the_loop_and_the_setting_changes_it(skeleton_app):
     server = ServerProcess(skeleton_app).start()
     assert server.stop() == 0
-    assert "loop: uvloop" in server.output()
-    config = skeleton_app / "config" / "app.py"
-    config.write_text(config.read_text() + "\nconfig['server'] = {'event_loop': 'asyncio'}\n")
-    server = ServerProcess(skeleton_app).start()
-    assert server.stop() == 0
     assert "loop: asyncio" in server.output()
+    config = skeleton_app / "config" / "app.py"
+    config.write_text(config.read_text() + "\nconfig['server'] = {'event_loop': 'uvloop'}\n")
+    server = ServerProcess(skeleton_app).start()
+    assert server.stop() == 0                       # a graceful stop (SIGTERM) on uvloop too
+    assert "loop: uvloop" in server.output()
 
 
 def test_a_wrong_loop_stops_the_start_with_a_clear_error(skeleton_app):

@@ -95,13 +95,13 @@ class SsExcludeTarget(SsTarget):
         return argv, cwd, env
 
 
-class SsAsyncioTarget(SsTarget):
-    """ss on asyncio's own event loop (server.event_loop = "asyncio") instead of the default uvloop:
-    what the loop alone is worth (``SS_BENCH_ASYNCIO=1`` adds this column)."""
+class SsUvloopTarget(SsTarget):
+    """ss on uvloop (server.event_loop = "uvloop") instead of asyncio's own loop: what the loop
+    alone is worth, row by row (``SS_BENCH_UVLOOP=1`` adds this column)."""
 
     def command(self, port, redis_url):
         argv, cwd, env = super().command(port, redis_url)
-        env["SS_BENCH_EVENT_LOOP"] = "asyncio"  # read by bench/app/config/app.py
+        env["SS_BENCH_EVENT_LOOP"] = "uvloop"  # read by bench/app/config/app.py
         return argv, cwd, env
 
 
@@ -173,10 +173,10 @@ if os.environ.get("SS_BENCH_EXCLUDE"):
     TARGETS.insert(1, SsExcludeTarget("ss-exclude", "ss-exclude", "ss", scenarios=FANOUT))
     TARGETS.insert(2, SsExcludeTarget("ss-exclude+redis", "ss-exclude", "ss", redis=True, scenarios=FANOUT))
     COLUMNS.insert(1, "ss-exclude")
-#: ``SS_BENCH_ASYNCIO=1``: adds an ``ss-asyncio`` column, the same tree on asyncio's own loop.
-if os.environ.get("SS_BENCH_ASYNCIO"):
-    TARGETS.insert(1, SsAsyncioTarget("ss-asyncio", "ss-asyncio", "ss", scenarios=RPC | FANOUT | {"idle", "storm"}))
-    TARGETS.insert(2, SsAsyncioTarget("ss-asyncio+redis", "ss-asyncio", "ss", redis=True, scenarios=FANOUT | {"xuser"}))
-    TARGETS.append(SsAsyncioTarget("ss-http-asyncio", "ss-asyncio", "ss-http", http=True, scenarios=RPC | {"fanout500"}))
-    COLUMNS.insert(1, "ss-asyncio")
+#: ``SS_BENCH_UVLOOP=1``: adds an ``ss-uvloop`` column, the same tree on uvloop.
+if os.environ.get("SS_BENCH_UVLOOP"):
+    TARGETS.insert(1, SsUvloopTarget("ss-uvloop", "ss-uvloop", "ss", scenarios=RPC | FANOUT | {"idle", "storm"}))
+    TARGETS.insert(2, SsUvloopTarget("ss-uvloop+redis", "ss-uvloop", "ss", redis=True, scenarios=FANOUT | {"xuser"}))
+    TARGETS.append(SsUvloopTarget("ss-http-uvloop", "ss-uvloop", "ss-http", http=True, scenarios=RPC | {"fanout500"}))
+    COLUMNS.insert(1, "ss-uvloop")
 PEERS = COLUMNS[1:]

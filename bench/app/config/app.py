@@ -12,6 +12,6 @@ import os  # noqa: E402
 if os.environ.get("SS_BENCH_WRITE_DELAY_MS"):
     config["limits"] = {"max_write_delay_ms": float(os.environ["SS_BENCH_WRITE_DELAY_MS"])}
 
-# bench/run.py's "ss-asyncio" column: the same app on asyncio's own loop instead of the default (uvloop).
+# bench/run.py's "ss-uvloop" column: the same app on uvloop instead of asyncio's own loop.
 if os.environ.get("SS_BENCH_EVENT_LOOP"):
     config["server"] = {"event_loop": os.environ["SS_BENCH_EVENT_LOOP"]}
