@@ -2,11 +2,11 @@
 
 ``"asyncio"`` (the default) is asyncio's own loop. ``"uvloop"`` runs the loop's turn in
 C (uvloop is a dependency of ss on Linux and macOS; it has no Windows build): a
-sequential call costs the server about a fifth less CPU, handshakes a little less,
-and a burst of broadcasts on the embedded store goes out faster; but on the same
-bench a burst of broadcasts through Redis, and one over the HTTP transport, went
-out 25-35% slower than on asyncio's loop (bench/README.md). An app that mostly
-answers calls gains from it; one that fans out through Redis keeps the default.
+sequential call costs the server about a fifth less CPU, and a burst of broadcasts
+on the embedded store goes out faster; but on the same bench a burst through Redis,
+and one over the HTTP transport, went out a quarter to a third slower than on
+asyncio's loop (bench/README.md). An app that mostly answers calls gains from it;
+one that fans out through Redis keeps the default.
 Everything ss does works the same on both; the write batching of
 ss/realtime/outbox.py watches its own sends where uvloop hides its ready callbacks.
 
@@ -19,9 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Coroutine
 
-__all__ = ["CHOICES", "loop_factory", "run"]
-
-CHOICES = ("asyncio", "uvloop")
+__all__ = ["loop_factory", "run"]
 
 
 def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
