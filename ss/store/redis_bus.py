@@ -177,8 +177,12 @@ class RedisBus(PubSubBus):
         pinged = False
         while True:
             try:
-                data = await asyncio.wait_for(reader.read(1 << 16), IDLE_PING)
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: no task per read, and on Python 3.11 wait_for
+                # returned the data instead of a cancellation that came in the same turn (the
+                # reader then read on, and one cancel never stopped it).
+                async with asyncio.timeout(IDLE_PING):
+                    data = await reader.read(1 << 16)
+            except TimeoutError:
                 if pinged:
                     raise ConnectionError(f"Redis did not answer a PING within {IDLE_PING:.0f}s") from None
                 writer.write(command(b"PING"))

@@ -125,3 +125,37 @@ async def test_close_stops_a_reader_that_swallowed_the_cancel(redis_url, monkeyp
         assert bus._task is None
     finally:
         await client.aclose()
+
+
+class _ControlledReader:
+    """A stream whose reads end when the test says (what the bus reader waits on)."""
+
+    def __init__(self):
+        self.pending: asyncio.Future | None = None
+
+    async def read(self, size):
+        self.pending = asyncio.get_running_loop().create_future()
+        return await self.pending
+
+
+class _NoWriter:
+    def write(self, data):
+        pass
+
+
+async def test_one_cancel_stops_the_reader_even_when_a_read_ends_in_that_turn():
+    # On Python 3.11 asyncio.wait_for returned the read's data instead of the cancellation when
+    # both came in one loop turn, so the reader read on and a single cancel (an event loop
+    # shutting down) never stopped it. Every offset of the cancel against the read is tried.
+    bus = RedisBus(aioredis.Redis())
+    for delay in range(4):
+        reader = _ControlledReader()
+        task = asyncio.ensure_future(bus._read(reader, _NoWriter()))
+        while reader.pending is None:
+            await asyncio.sleep(0)
+        reader.pending.set_result(b"+PONG\r\n")
+        for _ in range(delay):
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=0.5)
+        assert done, f"a cancel {delay} turns after the read ended did not stop the reader"
