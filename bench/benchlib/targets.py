@@ -51,6 +51,8 @@ class Target:
 class SsTarget(Target):
     #: limits.max_write_delay_ms for this target; None keeps the shipped default.
     write_delay_ms: float | None = None
+    #: more environment for the bench app (bench/app reads these), per column
+    app_env: ClassVar[dict[str, str]] = {}
 
     def command(self, port, redis_url):
         # Production: no dev logging or live reload on the hot path; what a
@@ -60,6 +62,7 @@ class SsTarget(Target):
             env["SS_REDIS_URL"] = redis_url
         if self.write_delay_ms is not None:
             env["SS_BENCH_WRITE_DELAY_MS"] = str(self.write_delay_ms)  # read by bench/app/config/app.py
+        env.update(self.app_env)
         return [str(MAIN_PY), "-m", "ss", "start", "--port", str(port)], APP, env
 
 
@@ -89,20 +92,14 @@ class SsExcludeTarget(SsTarget):
     """ss whose bench broadcasts pass ``exclude=``: shows that an exclusion costs nothing per
     other socket (``SS_BENCH_EXCLUDE=1`` adds this column)."""
 
-    def command(self, port, redis_url):
-        argv, cwd, env = super().command(port, redis_url)
-        env["SS_BENCH_APP_EXCLUDE"] = "1"  # read by bench/app/app/server/bench.py
-        return argv, cwd, env
+    app_env = {"SS_BENCH_APP_EXCLUDE": "1"}  # read by bench/app/app/server/bench.py
 
 
 class SsUvloopTarget(SsTarget):
     """ss on uvloop (server.event_loop = "uvloop") instead of asyncio's own loop: what the loop
     alone is worth, row by row (``SS_BENCH_UVLOOP=1`` adds this column)."""
 
-    def command(self, port, redis_url):
-        argv, cwd, env = super().command(port, redis_url)
-        env["SS_BENCH_EVENT_LOOP"] = "uvloop"  # read by bench/app/config/app.py
-        return argv, cwd, env
+    app_env = {"SS_BENCH_EVENT_LOOP": "uvloop"}  # read by bench/app/config/app.py
 
 
 class SsBaselineTarget(SsTarget):
